@@ -1,0 +1,26 @@
+# The two commands: `make demo` (train + evaluate the default run) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
+
+.PHONY: demo test lint clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) experiments/train.py --config configs/sinusoid.py --workdir runs/sinusoid
+	$(PY) experiments/evaluate.py --workdir runs/sinusoid
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -n 2 --durations=10 tests
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf runs .jax_cache

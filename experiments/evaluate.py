@@ -1,0 +1,60 @@
+"""Validation loss of a trained run on every mask task, printed and written to DIR/eval.json.
+
+python experiments/evaluate.py --workdir runs/sinusoid
+"""
+
+import json
+import os
+import sys
+
+import jax
+from absl import app, flags, logging
+
+from mtm_jax import masks
+from mtm_jax.checkpoint import load_checkpoint
+from mtm_jax.data import windows
+from mtm_jax.errors import UserError
+from mtm_jax.evaluate import plots
+from mtm_jax.evaluate.losses import evaluation_masks, task_losses
+from mtm_jax.predict import build, make_predict
+from mtm_jax.train import prepare_data
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a training run.")
+_PLOT_TASK = flags.DEFINE_string("plot_task", "future", "Mask task drawn in reconstruction.png.")
+flags.mark_flags_as_required(["workdir"])
+
+
+def evaluate(workdir: str) -> dict:
+  ckpt = load_checkpoint(workdir)
+  config, spec = ckpt.config, ckpt.spec
+  _, _, val_data, _ = prepare_data(config)
+  params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
+  results = task_losses(build(config, spec), params, val_data, spec, config, tasks=list(masks.TASKS))
+  print(f"validation loss at step {ckpt.step} ({val_data.num_windows} held-out windows, {config.eval.num_windows} scored)")
+  for task, value in results.items():
+    shown = "n/a (nothing to predict in this dataset)" if value is None else f"{value['loss']:.5f}"
+    print(f"  {task:22s} {shown}")
+  with open(os.path.join(workdir, "eval.json"), "w") as f:
+    json.dump({"step": ckpt.step, "losses": results}, f, indent=2)
+
+  batch = windows.evenly_spaced(val_data, 4, config.window)
+  visible, _ = evaluation_masks(spec, config.window, _PLOT_TASK.value, batch, config.eval.seed, config)
+  out = jax.jit(make_predict(config))(params, batch["traj"], visible)
+  name = spec.names[0]
+  path = os.path.join(workdir, "reconstruction.png")
+  plots.reconstruction(path, batch["traj"][name], out[name], visible[name], f"{name}: '{_PLOT_TASK.value}' mask")
+  print(f"wrote {os.path.join(workdir, 'eval.json')} and {path}")
+  return results
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  try:
+    evaluate(_WORKDIR.value)
+  except UserError as err:
+    sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+  app.run(main)

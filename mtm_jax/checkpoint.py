@@ -1,0 +1,112 @@
+"""Orbax checkpoints of a run: params, optimizer state, step, config and spec.
+
+Orbax writes each step into a temporary directory and renames it only once complete, so a run
+killed mid-save leaves the previous good checkpoint in place. Nothing here ever deletes a step
+except Orbax's own ``max_to_keep`` rotation after a newer save has finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+import jax
+import ml_collections
+import orbax.checkpoint as ocp
+
+from mtm_jax.errors import UserError
+from mtm_jax.spec import DatasetSpec
+
+
+@dataclasses.dataclass
+class Checkpoint:
+  """What ``load_checkpoint`` returns."""
+
+  params: Any
+  config: ml_collections.ConfigDict
+  spec: DatasetSpec
+  step: int
+
+
+def checkpoint_dir(workdir: str) -> str:
+  return os.path.join(os.path.abspath(workdir), "checkpoints")
+
+
+def manager(workdir: str, max_to_keep: int = 3, read_only: bool = False) -> ocp.CheckpointManager:
+  if read_only:  # Orbax ignores (and warns about) rotation settings on a read-only manager
+    options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0, max_to_keep=None)
+  else:
+    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep)
+  return ocp.CheckpointManager(checkpoint_dir(workdir), options=options, item_names=("params", "opt_state", "meta"))
+
+
+def save(mngr: ocp.CheckpointManager, step: int, params, opt_state, config, spec: DatasetSpec) -> None:
+  meta = {"step": int(step), "config": json.loads(config.to_json()), "spec": spec.to_dict()}
+  mngr.save(
+      int(step),
+      args=ocp.args.Composite(
+          params=ocp.args.StandardSave(params),
+          opt_state=ocp.args.StandardSave(opt_state),
+          meta=ocp.args.JsonSave(meta),
+      ),
+  )
+
+
+def _unreadable(path: str, step: int, err: Exception, mngr) -> UserError:
+  others = [s for s in mngr.all_steps() if s != step]
+  hint = f"earlier checkpoints {others} are untouched; " if others else ""
+  return UserError(
+      f"checkpoint step {step} in {path} is unreadable ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+      f"{hint}move that step directory aside to resume from an earlier one"
+  )
+
+
+def latest_step(workdir: str) -> int | None:
+  if not os.path.isdir(checkpoint_dir(workdir)):
+    return None
+  return manager(workdir, read_only=True).latest_step()
+
+
+def restore(mngr: ocp.CheckpointManager, step: int, abstract_params, abstract_opt_state):
+  """Restores params and optimizer state onto the shardings of the abstract targets."""
+  try:
+    restored = mngr.restore(
+        step,
+        args=ocp.args.Composite(
+            params=ocp.args.StandardRestore(abstract_params),
+            opt_state=ocp.args.StandardRestore(abstract_opt_state),
+            meta=ocp.args.JsonRestore(),
+        ),
+    )
+  except Exception as err:  # Orbax raises many types for damaged files; all mean the same to a user.
+    raise _unreadable(str(mngr.directory), step, err, mngr) from err
+  return restored["params"], restored["opt_state"], restored["meta"]
+
+
+def load_checkpoint(workdir: str, step: int | None = None) -> Checkpoint:
+  """Params (numpy, with normalisation statistics), config, spec and step of a run's checkpoint."""
+  path = checkpoint_dir(workdir)
+  if not os.path.isdir(path):
+    raise UserError(f"no checkpoints in {workdir!r} (expected {path}); train first with experiments/train.py")
+  mngr = manager(workdir, read_only=True)
+  step = mngr.latest_step() if step is None else step
+  if step is None:
+    raise UserError(f"no finished checkpoint in {path}; train first with experiments/train.py")
+  if step not in mngr.all_steps():
+    raise UserError(f"no checkpoint at step {step} in {path}; available steps: {list(mngr.all_steps())}")
+  try:
+    restored = mngr.restore(
+        step, args=ocp.args.Composite(params=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore())
+    )
+  except Exception as err:  # see restore()
+    raise _unreadable(path, step, err, mngr) from err
+  meta = restored["meta"]
+  params = jax.tree_util.tree_map(lambda x: x, restored["params"])
+  return Checkpoint(
+      params=params,
+      config=ml_collections.ConfigDict(meta["config"]),
+      spec=DatasetSpec.from_dict(meta["spec"]),
+      step=int(meta["step"]),
+  )

@@ -1,0 +1,134 @@
+"""Episodes in memory and fixed-length windows sampled from them on device.
+
+Episodes are concatenated into flat per-modality arrays (no per-episode padding), with T steps
+of padding at the end so any window start can be gathered without bounds checks. A window that
+runs past its episode's end (only possible for episodes shorter than T) marks those steps absent:
+they are forced hidden and never scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mtm_jax.spec import RETURNS, DatasetSpec
+
+Episode = Mapping[str, np.ndarray]  # modality -> [L, ...]; a missing modality is absent (heteromodal)
+
+
+class WindowData(NamedTuple):
+  """Device arrays from which windows are gathered."""
+
+  flat: dict  # modality -> [S + T, ...]
+  present: dict  # modality -> bool [S + T]
+  steps_remaining: jax.Array  # int [S + T]: steps left in the episode, this one included
+  starts: jax.Array  # int [W]: flat index of every window start
+
+  @property
+  def num_windows(self) -> int:
+    return int(self.starts.shape[0])
+
+
+def returns_to_go(rewards: np.ndarray, discount: float = 1.0) -> np.ndarray:
+  """R_t = sum_{t' >= t} discount^(t'-t) r_t'."""
+  rewards = np.asarray(rewards, np.float64).reshape(-1)
+  out = np.zeros_like(rewards)
+  running = 0.0
+  for t in range(len(rewards) - 1, -1, -1):
+    running = rewards[t] + discount * running
+    out[t] = running
+  return out.astype(np.float32)
+
+
+def episode_length(episode: Episode) -> int:
+  lengths = {len(v) for v in episode.values()}
+  if len(lengths) != 1:
+    raise ValueError(f"episode modalities have different lengths: { {k: len(v) for k, v in episode.items()} }")
+  return lengths.pop()
+
+
+def build(episodes: Sequence[Episode], spec: DatasetSpec, window: int) -> WindowData:
+  """Flattens episodes into a WindowData; every episode yields max(L - T + 1, 1) windows."""
+  if not episodes:
+    raise ValueError("no episodes to build windows from")
+  lengths = np.array([episode_length(e) for e in episodes])
+  total = int(lengths.sum())
+  flat, present = {}, {}
+  for m in spec:
+    shape = (total + window,) + m.trailing_shape()
+    flat[m.name] = np.zeros(shape, np.int32 if m.is_discrete else np.float32)
+    present[m.name] = np.zeros(total + window, bool)
+  steps_remaining = np.zeros(total + window, np.int32)
+  starts = []
+  offset = 0
+  for episode, length in zip(episodes, lengths):
+    for m in spec:
+      if m.name in episode:
+        flat[m.name][offset : offset + length] = np.asarray(episode[m.name]).reshape((length,) + m.trailing_shape())
+        present[m.name][offset : offset + length] = True
+    steps_remaining[offset : offset + length] = np.arange(length, 0, -1)
+    starts.append(offset + np.arange(max(length - window + 1, 1)))
+    offset += length
+  return WindowData(
+      flat={k: jnp.asarray(v) for k, v in flat.items()},
+      present={k: jnp.asarray(v) for k, v in present.items()},
+      steps_remaining=jnp.asarray(steps_remaining),
+      starts=jnp.asarray(np.concatenate(starts).astype(np.int32)),
+  )
+
+
+def gather(data: WindowData, starts_B: jax.Array, window: int) -> dict:
+  """A batch {"traj": modality -> [B,T,...] (+ steps_remaining), "present": modality -> bool [B,T]}."""
+  idx_BxT = starts_B[:, None] + jnp.arange(window)
+  # A step belongs to the window's episode while the episode has steps left at the window start.
+  in_episode_BxT = jnp.arange(window) < data.steps_remaining[starts_B][:, None]
+  traj = {k: v[idx_BxT] for k, v in data.flat.items()}
+  traj["steps_remaining"] = data.steps_remaining[idx_BxT]
+  present = {k: v[idx_BxT] & in_episode_BxT for k, v in data.present.items()}
+  return {"traj": traj, "present": present}
+
+
+def sample(data: WindowData, key: jax.Array, batch_size: int, window: int) -> dict:
+  """Uniformly random windows, drawn on device."""
+  choice_B = jax.random.randint(key, (batch_size,), 0, data.starts.shape[0])
+  return gather(data, data.starts[choice_B], window)
+
+
+def evenly_spaced(data: WindowData, count: int, window: int) -> dict:
+  """A fixed, deterministic set of windows (validation): ``count`` starts spread over the data."""
+  count = min(count, data.num_windows)
+  picks = np.linspace(0, data.num_windows - 1, count).round().astype(np.int32)
+  return gather(data, data.starts[picks], window)
+
+
+def split_episodes(episodes: Sequence[Episode], validation_fraction: float, num_validation: int = 0):
+  """Train/validation split by episode: the last episodes are validation (deterministic)."""
+  n_val = num_validation or int(round(len(episodes) * validation_fraction))
+  n_val = min(max(n_val, 1), len(episodes) - 1) if len(episodes) > 1 else 0
+  if n_val == 0:
+    raise ValueError(f"need at least 2 episodes for a train/validation split, got {len(episodes)}")
+  return list(episodes[: len(episodes) - n_val]), list(episodes[len(episodes) - n_val :])
+
+
+def real_steps(episodes: Sequence[Episode], spec: DatasetSpec) -> dict:
+  """Concatenated real steps per modality (normalisation statistics never see padding)."""
+  out = {}
+  for m in spec:
+    parts = [np.asarray(e[m.name]) for e in episodes if m.name in e]
+    out[m.name] = np.concatenate(parts) if parts else np.zeros((0,) + m.trailing_shape())
+  return out
+
+
+def add_returns(episodes: Sequence[Episode], discount: float = 1.0) -> list[dict]:
+  """Adds ``returns`` (return-to-go, [L, 1]) to every episode that has ``rewards``."""
+  out = []
+  for e in episodes:
+    e = dict(e)
+    if "rewards" in e:
+      e[RETURNS] = returns_to_go(e["rewards"], discount)[:, None]
+    out.append(e)
+  return out

@@ -1,0 +1,59 @@
+"""Validation loss of a model on every mask task, on fixed held-out windows and fixed masks."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mtm_jax import masks
+from mtm_jax.data import windows
+from mtm_jax.loss import token_losses
+from mtm_jax.normalization import normalize
+from mtm_jax.predict import apply_normalized
+from mtm_jax.spec import DatasetSpec
+
+
+def task_key(seed: int, task: str) -> jax.Array:
+  """The same masks for a task in every model's evaluation (keyed by the task's name)."""
+  return jax.random.fold_in(jax.random.key(seed), sorted(masks.TASKS).index(task))
+
+
+def evaluation_masks(spec: DatasetSpec, window: int, task: str, batch: dict, seed: int, config) -> tuple[dict, dict]:
+  params = dict(config.masks.task_params[task]) if task in config.masks.task_params else {}
+  sampler = masks.make_sampler(spec, window, [task], return_policy=config.masks.return_policy, task_params={task: params})
+  size = next(iter(batch["present"].values())).shape[0]
+  visible, target = masks.sample_batch(sampler, task_key(seed, task), size)
+  return masks.apply_presence(visible, target, batch["present"])
+
+
+def make_scorer(model, spec: DatasetSpec):
+  """A jitted (params, batch, visible, target) -> per-modality (loss sum, count) over targets."""
+
+  @jax.jit
+  def score(params, batch, visible, target):
+    outputs = apply_normalized(model, params, batch["traj"], visible)
+    per_token = token_losses(outputs, normalize(batch["traj"], params["norm"]), spec)
+    return {k: (jnp.sum(v * target[k]), jnp.sum(target[k])) for k, v in per_token.items()}
+
+  return score
+
+
+def task_losses(model, params, data: windows.WindowData, spec: DatasetSpec, config, tasks=None) -> dict:
+  """{task: {"loss": sum over modalities of the mean target loss, "<modality>": mean}} (None: nothing scored)."""
+  tasks = list(tasks or config.eval.tasks or masks.TASKS)
+  batch = windows.evenly_spaced(data, config.eval.num_windows, config.window)
+  score = make_scorer(model, spec)
+  size = next(iter(batch["present"].values())).shape[0]
+  results = {}
+  for task in tasks:
+    visible, target = evaluation_masks(spec, config.window, task, batch, config.eval.seed, config)
+    sums = {m: [0.0, 0.0] for m in spec.names}
+    for lo in range(0, size, config.eval.batch_size):
+      chunk = jax.tree_util.tree_map(lambda x, lo=lo: x[lo : lo + config.eval.batch_size], (batch, visible, target))
+      for m, (total, count) in jax.device_get(score(params, *chunk)).items():
+        sums[m][0] += float(total)
+        sums[m][1] += float(count)
+    per_modality = {m: total / count for m, (total, count) in sums.items() if count > 0}
+    results[task] = {"loss": float(np.sum(list(per_modality.values()))), **per_modality} if per_modality else None
+  return results

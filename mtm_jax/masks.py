@@ -1,0 +1,348 @@
+"""Pure mask generators: ``fn(key, T, spec, **params) -> (visible, target)``.
+
+A mask is a dict ``modality -> bool [T]`` with True = visible to the model. ``target`` names
+the hidden tokens a task is scored on. Every generator has static shapes, so it works under
+``jit`` and ``jax.vmap`` (one mask per sample). Positions ``t``, ``k``, ``i`` are drawn
+uniformly from ``key`` unless passed as ``index``.
+
+Returns follow a policy: ``"first"`` (Uni[MASK]) only ever shows or scores the window's first
+return-to-go (the model gets the steps remaining beside it); ``"all"`` (Decision Transformer /
+MTM) treats returns at every step like any other token.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mtm_jax.spec import ACTIONS, RETURNS, STATES, DatasetSpec
+
+Mask = dict[str, jax.Array]
+MaskFn = Callable[..., tuple[Mask, Mask]]
+RETURN_POLICIES = ("first", "all")
+AUTOREGRESSIVE_MODE_ORDER = (STATES, RETURNS, ACTIONS)
+
+
+def _check_policy(policy: str) -> None:
+  if policy not in RETURN_POLICIES:
+    raise ValueError(f"return_policy must be one of {RETURN_POLICIES}, got {policy!r}")
+
+
+def _check_length(task: str, T: int, minimum: int) -> None:
+  if T < minimum:
+    raise ValueError(f"task {task!r} needs a window of at least {minimum} steps, got T={T}")
+
+
+def _index(key: jax.Array, index: int | None, lo: int, hi: int) -> jax.Array:
+  """The given index, or one drawn uniformly from [lo, hi)."""
+  if index is None:
+    return jax.random.randint(key, (), lo, hi)
+  return jnp.asarray(index, jnp.int32)
+
+
+def _empty(spec: DatasetSpec, T: int) -> Mask:
+  return {name: jnp.zeros((T,), bool) for name in spec.names}
+
+
+def _put(mask: Mask, name: str, value: jax.Array) -> None:
+  """Sets a modality's row if the dataset has that modality (tasks skip absent roles)."""
+  if name in mask:
+    mask[name] = value
+
+
+def _extras(spec: DatasetSpec) -> list[str]:
+  return [n for n in spec.names if n not in (STATES, ACTIONS, RETURNS)]
+
+
+def _scorable_returns(T: int, policy: str) -> jax.Array:
+  """Return-to-go tokens a task may show or score under the policy."""
+  return jnp.arange(T) == 0 if policy == "first" else jnp.ones((T,), bool)
+
+
+def _history(T: int, spec: DatasetSpec, t: jax.Array) -> tuple[Mask, Mask]:
+  """The BC pattern: s[0..t], a[0..t-1] visible, a[t] the target."""
+  steps = jnp.arange(T)
+  visible, target = _empty(spec, T), _empty(spec, T)
+  _put(visible, STATES, steps <= t)
+  _put(visible, ACTIONS, steps < t)
+  _put(target, ACTIONS, steps == t)
+  return visible, target
+
+
+def bc(key, T, spec, *, index=None, return_policy="first"):
+  """Behaviour cloning: predict a[t] from s[0..t], a[0..t-1]."""
+  _check_policy(return_policy)
+  return _history(T, spec, _index(key, index, 0, T))
+
+
+def rcbc(key, T, spec, *, index=None, return_policy="first"):
+  """Return-conditioned BC: bc plus returns (first token, or every step up to t)."""
+  _check_policy(return_policy)
+  t = _index(key, index, 0, T)
+  visible, target = _history(T, spec, t)
+  steps = jnp.arange(T)
+  _put(visible, RETURNS, steps == 0 if return_policy == "first" else steps <= t)
+  return visible, target
+
+
+def goal(key, T, spec, *, index=None, return_policy="first"):
+  """Goal-conditioned BC: bc plus the window's last state."""
+  _check_policy(return_policy)
+  _check_length("goal", T, 2)
+  visible, target = _history(T, spec, _index(key, index, 0, T - 1))
+  _put(visible, STATES, visible[STATES] | (jnp.arange(T) == T - 1))
+  return visible, target
+
+
+def waypoint(key, T, spec, *, index=None, return_policy="first"):
+  """Waypoint-conditioned BC: bc plus states at 0, T//3, 2T//3 and T-1."""
+  _check_policy(return_policy)
+  _check_length("waypoint", T, 2)
+  visible, target = _history(T, spec, _index(key, index, 0, T - 1))
+  waypoints = np.zeros(T, bool)
+  waypoints[[0, T // 3, 2 * T // 3, T - 1]] = True
+  _put(visible, STATES, visible[STATES] | jnp.asarray(waypoints))
+  return visible, target
+
+
+def future(key, T, spec, *, index=None, return_policy="first"):
+  """Future inference: everything before k visible, everything from k on the target."""
+  _check_policy(return_policy)
+  _check_length("future", T, 2)
+  k = _index(key, index, 1, T)
+  before = jnp.arange(T) < k
+  visible, target = _empty(spec, T), _empty(spec, T)
+  for name in [STATES, ACTIONS, *_extras(spec)]:
+    _put(visible, name, before)
+    _put(target, name, ~before)
+  scorable = _scorable_returns(T, return_policy)
+  _put(visible, RETURNS, (jnp.arange(T) == 0) if return_policy == "first" else before)
+  _put(target, RETURNS, ~before & scorable)
+  return visible, target
+
+
+def past(key, T, spec, *, index=None, return_policy="first"):
+  """Past inference: states and actions from k on visible, those before k the target."""
+  _check_policy(return_policy)
+  _check_length("past", T, 2)
+  before = jnp.arange(T) < _index(key, index, 1, T)
+  visible, target = _empty(spec, T), _empty(spec, T)
+  for name in [STATES, ACTIONS, *_extras(spec)]:
+    _put(visible, name, ~before)
+    _put(target, name, before)
+  return visible, target
+
+
+def forward_dynamics(key, T, spec, *, index=None, return_policy="first"):
+  """Forward dynamics: s[0..i], a[0..i] visible, s[i+1] the target."""
+  _check_policy(return_policy)
+  _check_length("forward_dynamics", T, 2)
+  i = _index(key, index, 0, T - 1)
+  steps = jnp.arange(T)
+  visible, target = _empty(spec, T), _empty(spec, T)
+  _put(visible, STATES, steps <= i)
+  _put(visible, ACTIONS, steps <= i)
+  _put(target, STATES, steps == i + 1)
+  return visible, target
+
+
+def inverse_dynamics(key, T, spec, *, index=None, return_policy="first", all_states=False):
+  """Inverse dynamics: s[i], s[i+1] (or every state) visible, a[i] the target."""
+  _check_policy(return_policy)
+  _check_length("inverse_dynamics", T, 2)
+  i = _index(key, index, 0, T - 1)
+  steps = jnp.arange(T)
+  visible, target = _empty(spec, T), _empty(spec, T)
+  _put(visible, STATES, jnp.ones((T,), bool) if all_states else (steps == i) | (steps == i + 1))
+  _put(target, ACTIONS, steps == i)
+  return visible, target
+
+
+def backwards_dynamics(key, T, spec, *, index=None, return_policy="first"):
+  """Backwards dynamics: s[i], a[i-1] visible, s[i-1] the target."""
+  _check_policy(return_policy)
+  _check_length("backwards_dynamics", T, 2)
+  i = _index(key, index, 1, T)
+  steps = jnp.arange(T)
+  visible, target = _empty(spec, T), _empty(spec, T)
+  _put(visible, STATES, steps == i)
+  _put(visible, ACTIONS, steps == i - 1)
+  _put(target, STATES, steps == i - 1)
+  return visible, target
+
+
+def reconstruct(key, T, spec, *, index=None, return_policy="first"):
+  """Everything visible and scored (the representation-learning view)."""
+  del key, index
+  _check_policy(return_policy)
+  visible = {name: jnp.ones((T,), bool) for name in spec.names}
+  if RETURNS in visible:
+    visible[RETURNS] = _scorable_returns(T, return_policy)
+  return visible, dict(visible)
+
+
+def _ensure_visible(key: jax.Array, visible: Mask, spec: DatasetSpec) -> Mask:
+  """Reveals one random token of the first modality if a sample would see nothing at all."""
+  T = next(iter(visible.values())).shape[0]
+  nothing = ~jnp.any(jnp.stack([v.any() for v in visible.values()]))
+  name = STATES if STATES in spec else spec.names[0]
+  reveal = nothing & (jnp.arange(T) == jax.random.randint(key, (), 0, T))
+  return {**visible, name: visible[name] | reveal}
+
+
+def _scored_if_hidden(visible: Mask, T: int, policy: str) -> Mask:
+  target = {name: ~v for name, v in visible.items()}
+  if RETURNS in target:
+    target[RETURNS] = target[RETURNS] & _scorable_returns(T, policy)
+  return target
+
+
+def random(key, T, spec, *, index=None, return_policy="first", ensure_visible=True):
+  """Uni[MASK] random masking: p ~ U(0,1); each token hidden w.p. p; first return w.p. 1/2.
+
+  Later returns are always hidden. Every hidden token is a target.
+  """
+  del index
+  _check_policy(return_policy)
+  key_p, key_tokens, key_return, key_fix = jax.random.split(key, 4)
+  p = jax.random.uniform(key_p)
+  token_keys = jax.random.split(key_tokens, len(spec.names))
+  visible = {name: jax.random.uniform(k, (T,)) >= p for name, k in zip(spec.names, token_keys)}
+  if RETURNS in visible:
+    visible[RETURNS] = (jnp.arange(T) == 0) & jax.random.bernoulli(key_return, 0.5)
+  if ensure_visible:
+    visible = _ensure_visible(key_fix, visible, spec)
+  return visible, _scored_if_hidden(visible, T, return_policy)
+
+
+def random_autoregressive(
+    key,
+    T,
+    spec,
+    *,
+    index=None,
+    return_policy="all",
+    keep_ratios: Sequence[float] = (0.7, 0.8, 0.85, 0.9, 0.95, 1.0),
+    mode_weights: Sequence[float] = (0.2, 0.1, 0.7),
+    ensure_visible=True,
+):
+  """MTM random-autoregressive masking.
+
+  Each modality keeps ``int(T * r)`` random tokens (r drawn from ``keep_ratios``); then a mode
+  (states / returns / actions, weighted) and a position are drawn: that mode and the modes after
+  it are hidden from the position on, the modes before it from the step after. Targets: every
+  hidden token. ``index`` fixes the position.
+  """
+  _check_policy(return_policy)
+  if len(mode_weights) != len(AUTOREGRESSIVE_MODE_ORDER):
+    raise ValueError(f"mode_weights needs one weight per mode {AUTOREGRESSIVE_MODE_ORDER}, got {mode_weights}")
+  present = [name in spec for name in AUTOREGRESSIVE_MODE_ORDER]
+  weights = np.asarray(mode_weights, np.float64) * present
+  if weights.sum() <= 0:
+    raise ValueError(f"mode_weights {tuple(mode_weights)} give no weight to a mode this dataset has")
+  keep_counts = jnp.asarray([int(T * r) for r in keep_ratios], jnp.int32)
+  key_ratio, key_tokens, key_mode, key_pos, key_fix = jax.random.split(key, 5)
+  n_keep = jax.random.choice(key_ratio, keep_counts)
+  token_keys = jax.random.split(key_tokens, len(spec.names))
+  # A token is kept if its random rank is below n_keep: exactly n_keep kept per modality.
+  visible = {
+      name: jnp.argsort(jax.random.uniform(k, (T,))) < n_keep for name, k in zip(spec.names, token_keys)
+  }
+  mode = jax.random.choice(key_mode, len(weights), p=jnp.asarray(weights / weights.sum()))
+  position = _index(key_pos, index, 0, T)
+  steps = jnp.arange(T)
+  for order, name in enumerate(AUTOREGRESSIVE_MODE_ORDER):
+    if name in visible:
+      first_hidden = jnp.where(order >= mode, position, position + 1)
+      visible[name] = visible[name] & (steps < first_hidden)
+  if RETURNS in visible and return_policy == "first":
+    visible[RETURNS] = visible[RETURNS] & (steps == 0)
+  if ensure_visible:
+    visible = _ensure_visible(key_fix, visible, spec)
+  return visible, _scored_if_hidden(visible, T, return_policy)
+
+
+TASKS: dict[str, MaskFn] = {
+    "bc": bc,
+    "rcbc": rcbc,
+    "goal": goal,
+    "waypoint": waypoint,
+    "future": future,
+    "past": past,
+    "forward_dynamics": forward_dynamics,
+    "inverse_dynamics": inverse_dynamics,
+    "backwards_dynamics": backwards_dynamics,
+    "reconstruct": reconstruct,
+    "random": random,
+    "random_autoregressive": random_autoregressive,
+}
+
+
+def get_task(name: str) -> MaskFn:
+  if name not in TASKS:
+    raise ValueError(f"unknown mask task {name!r}; choose from {sorted(TASKS)}")
+  return TASKS[name]
+
+
+def make_sampler(
+    spec: DatasetSpec,
+    T: int,
+    tasks: Sequence[str],
+    *,
+    weights: Sequence[float] | None = None,
+    return_policy: str = "first",
+    task_params: Mapping[str, Mapping] | None = None,
+) -> Callable[[jax.Array], tuple[Mask, Mask]]:
+  """A ``key -> (visible, target)`` sampler drawing one task from a weighted list."""
+  if not tasks:
+    raise ValueError("a mask sampler needs at least one task")
+  task_params = dict(task_params or {})
+  unknown = set(task_params) - set(tasks)
+  if unknown:
+    raise ValueError(f"task_params names tasks {sorted(unknown)} that are not in the task list {list(tasks)}")
+  branches = [
+      functools.partial(get_task(name), T=T, spec=spec, return_policy=return_policy, **task_params.get(name, {}))
+      for name in tasks
+  ]
+  # Fail here, in Python, on bad parameters rather than inside a trace later.
+  for branch in branches:
+    jax.eval_shape(branch, jax.random.key(0))
+  if len(branches) == 1:
+    return branches[0]
+  if weights is None:
+    weights = [1.0] * len(tasks)
+  if len(weights) != len(tasks) or min(weights) < 0 or sum(weights) <= 0:
+    raise ValueError(f"weights {list(weights)} must be non-negative, not all zero, one per task {list(tasks)}")
+  probs = jnp.asarray(np.asarray(weights, np.float64) / np.sum(weights), jnp.float32)
+
+  def sample(key):
+    key_task, key_mask = jax.random.split(key)
+    choice = jax.random.choice(key_task, len(branches), p=probs)
+    return jax.lax.switch(choice, branches, key_mask)
+
+  return sample
+
+
+def sample_batch(sampler: Callable, key: jax.Array, batch_size: int) -> tuple[Mask, Mask]:
+  """Per-sample masks ``[B, T]`` from a sampler."""
+  return jax.vmap(sampler)(jax.random.split(key, batch_size))
+
+
+def apply_presence(visible: Mask, target: Mask, present: Mapping[str, jax.Array]) -> tuple[Mask, Mask]:
+  """Forced masks: a modality (or step) a trajectory lacks is never visible and never a target."""
+  visible = {name: v & present[name] for name, v in visible.items()}
+  target = {name: t & present[name] for name, t in target.items()}
+  return visible, target
+
+
+def fixed(spec: DatasetSpec, T: int, **visible_steps: Sequence[int]) -> Mask:
+  """A hand-made ``[T]`` mask, e.g. ``fixed(spec, 10, states=[0, 3, 6])``: listed steps visible."""
+  mask = _empty(spec, T)
+  for name, steps in visible_steps.items():
+    spec[name]  # raises a clear KeyError for an unknown modality
+    mask[name] = jnp.zeros((T,), bool).at[jnp.asarray(list(steps), jnp.int32)].set(True)
+  return mask

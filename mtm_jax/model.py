@@ -1,0 +1,319 @@
+"""The masked trajectory transformer (Uni[MASK] / MTM) and an MLP baseline.
+
+Both take normalised trajectories ``traj[m]`` (continuous ``[B,T,d]``, discrete ``[B,T]``) and a
+visibility mask ``visible[m]`` (bool ``[B,T]``) and return per-modality outputs ``[B,T,out]``
+(values for continuous modalities, logits for discrete ones). Hidden inputs are replaced by zeros
+before anything reads them and by a learned mask embedding in the token stream, so no hidden value
+can reach any output or gradient.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mtm_jax.spec import ACTIONS, RETURNS, STATES, DatasetSpec, ModalitySpec
+
+LAYOUTS = ("stacked", "per_modality")
+NEG_INF = -1e9  # finite, so a query whose keys are all padding gets a uniform (unused) row, not NaN
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Architecture of the masked trajectory model; see configs/ for field comments."""
+
+  kind: str = "transformer"  # "transformer" or "mlp"
+  token_layout: str = "per_modality"
+  width: int = 128
+  num_heads: int = 4
+  encoder_layers: int = 2
+  decoder_layers: int = 1  # 0: one bidirectional encoder over all tokens, no MAE split
+  mlp_ratio: int = 4
+  dropout: float = 0.0
+  causal: bool = False
+  positions: str = "sinusoidal"  # or "learned"
+  max_horizon: int = 0  # >0: embed steps remaining beside the first return (Uni[MASK] "first")
+  mlp_hidden: tuple[int, ...] = (256, 256)  # MLP baseline only
+  dtype: str = "float32"  # compute dtype of matmuls; params stay float32
+
+  def __post_init__(self):
+    if self.kind not in ("transformer", "mlp"):
+      raise ValueError(f"model.kind must be 'transformer' or 'mlp', got {self.kind!r}")
+    if self.token_layout not in LAYOUTS:
+      raise ValueError(f"model.token_layout must be one of {LAYOUTS}, got {self.token_layout!r}")
+    if self.positions not in ("sinusoidal", "learned"):
+      raise ValueError(f"model.positions must be 'sinusoidal' or 'learned', got {self.positions!r}")
+    if self.width % self.num_heads or self.width % 2:
+      raise ValueError(f"model.width={self.width} must be even and divisible by num_heads={self.num_heads}")
+
+
+def token_order(spec: DatasetSpec) -> tuple[str, ...]:
+  """Order of modalities within a timestep: returns, states, actions, then extras (GPT order)."""
+  roles = [n for n in (RETURNS, STATES, ACTIONS) if n in spec]
+  return tuple(roles + [n for n in spec.names if n not in roles])
+
+
+def sinusoidal(length: int, width: int) -> np.ndarray:
+  omega = 1.0 / 10000 ** (np.arange(width // 2) / (width / 2))
+  angle = np.arange(length)[:, None] * omega[None]
+  return np.concatenate([np.sin(angle), np.cos(angle)], axis=-1).astype(np.float32)
+
+
+class Attention(nn.Module):
+  num_heads: int
+  dtype: jnp.dtype
+
+  @nn.compact
+  def __call__(self, x_BxLxW, allowed_BxLxL):
+    B, L, W = x_BxLxW.shape
+    H = self.num_heads
+    qkv = nn.DenseGeneral((3, H, W // H), dtype=self.dtype, name="qkv")(x_BxLxW)
+    q_BxLxHxD, k_BxLxHxD, v_BxLxHxD = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+    logits_BxHxLxL = jnp.einsum("bqhd,bkhd->bhqk", q_BxLxHxD, k_BxLxHxD) / np.sqrt(W // H)
+    logits_BxHxLxL = jnp.where(allowed_BxLxL[:, None], logits_BxHxLxL.astype(jnp.float32), NEG_INF)
+    probs_BxHxLxL = jax.nn.softmax(logits_BxHxLxL, axis=-1).astype(self.dtype)
+    out_BxLxHxD = jnp.einsum("bhqk,bkhd->bqhd", probs_BxHxLxL, v_BxLxHxD)
+    return nn.DenseGeneral(W, axis=(-2, -1), dtype=self.dtype, name="out")(out_BxLxHxD)
+
+
+class Block(nn.Module):
+  """Pre-LayerNorm transformer block."""
+
+  num_heads: int
+  mlp_ratio: int
+  dropout: float
+  dtype: jnp.dtype
+
+  @nn.compact
+  def __call__(self, x_BxLxW, allowed_BxLxL, deterministic: bool):
+    W = x_BxLxW.shape[-1]
+    h = Attention(self.num_heads, self.dtype)(nn.LayerNorm()(x_BxLxW), allowed_BxLxL)
+    x_BxLxW = x_BxLxW + nn.Dropout(self.dropout)(h, deterministic)
+    h = nn.Dense(self.mlp_ratio * W, dtype=self.dtype)(nn.LayerNorm()(x_BxLxW))
+    h = nn.Dense(W, dtype=self.dtype)(nn.gelu(h))
+    return x_BxLxW + nn.Dropout(self.dropout)(h, deterministic)
+
+
+class Stack(nn.Module):
+  num_layers: int
+  num_heads: int
+  mlp_ratio: int
+  dropout: float
+  dtype: jnp.dtype
+
+  @nn.compact
+  def __call__(self, x_BxLxW, allowed_BxLxL, deterministic: bool):
+    for _ in range(self.num_layers):
+      x_BxLxW = Block(self.num_heads, self.mlp_ratio, self.dropout, self.dtype)(x_BxLxW, allowed_BxLxL, deterministic)
+    return nn.LayerNorm()(x_BxLxW)
+
+
+class ValueEmbed(nn.Module):
+  """Embeds one modality's values; hidden entries are zeroed first so they cannot leak."""
+
+  modality: ModalitySpec
+  width: int
+
+  @nn.compact
+  def __call__(self, x, visible_BxT):
+    if self.modality.is_discrete:
+      return nn.Embed(self.modality.num_classes, self.width)(jnp.where(visible_BxT, x, 0))
+    return nn.Dense(self.width)(jnp.where(visible_BxT[..., None], x, 0.0))
+
+
+class Head(nn.Module):
+  """MTM's output head: LayerNorm, Dense, GELU, Dense."""
+
+  size: int
+
+  @nn.compact
+  def __call__(self, x_BxTxW):
+    h = nn.gelu(nn.Dense(x_BxTxW.shape[-1])(nn.LayerNorm()(x_BxTxW)))
+    return nn.Dense(self.size)(h).astype(jnp.float32)
+
+
+def _steps_remaining_input(traj, visible, max_horizon):
+  """Steps remaining at the window's first step, present only where the first return is visible."""
+  if "steps_remaining" not in traj:
+    raise ValueError("this model embeds steps remaining (model.max_horizon > 0): traj needs 'steps_remaining' int [B,T]")
+  steps_B = jnp.clip(traj["steps_remaining"][:, 0], 0, max_horizon)
+  return jnp.where(visible[RETURNS][:, 0], steps_B, 0), visible[RETURNS][:, 0]
+
+
+class MaskedTrajectoryModel(nn.Module):
+  """Bidirectional (or causal) transformer over masked trajectory tokens."""
+
+  config: ModelConfig
+  spec: DatasetSpec
+  window: int
+
+  def _positions(self, name: str, length: int):
+    if self.config.positions == "learned":
+      return self.param(name, nn.initializers.normal(0.02), (length, self.config.width))
+    return jnp.asarray(sinusoidal(length, self.config.width)) / 2.0
+
+  def _tokens(self, per_modality_BxTxW, prefix: str):
+    """Arranges per-modality embeddings into the token sequence [B, N, W] of the layout."""
+    names = token_order(self.spec)
+    T = self.window
+    pos_TxW = self._positions(f"{prefix}_position", T)
+    if self.config.token_layout == "stacked":
+      return sum(per_modality_BxTxW[n] for n in names) + pos_TxW[None]
+    modality_MxW = self.param(f"{prefix}_modality", nn.initializers.normal(0.02), (len(names), self.config.width))
+    x_BxTxMxW = jnp.stack([per_modality_BxTxW[n] for n in names], axis=2)
+    x_BxTxMxW = x_BxTxMxW + pos_TxW[None, :, None] + modality_MxW[None, None]
+    B = x_BxTxMxW.shape[0]
+    return x_BxTxMxW.reshape(B, T * len(names), self.config.width)
+
+  def _token_visibility(self, visible):
+    """bool [B, N]: stacked tokens count as visible when any of their modalities is."""
+    names = token_order(self.spec)
+    v_BxTxM = jnp.stack([visible[n] for n in names], axis=-1)
+    if self.config.token_layout == "stacked":
+      return v_BxTxM.any(-1)
+    return v_BxTxM.reshape(v_BxTxM.shape[0], -1)
+
+  def _time_index(self):
+    per_step = 1 if self.config.token_layout == "stacked" else len(self.spec.names)
+    return np.arange(self.window * per_step)
+
+  def _attention_mask(self, key_ok_BxL, positions_BxL):
+    """Which keys each query may read: valid keys, and (causal) no later token."""
+    allowed_BxLxL = jnp.broadcast_to(key_ok_BxL[:, None, :], key_ok_BxL.shape + key_ok_BxL.shape[-1:])
+    if self.config.causal:
+      allowed_BxLxL = allowed_BxLxL & (positions_BxL[:, None, :] <= positions_BxL[:, :, None])
+    return allowed_BxLxL
+
+  def _embed(self, traj, visible, prefix):
+    """Per-modality input embeddings with mask embeddings in hidden slots."""
+    cfg = self.config
+    out = {}
+    for m in self.spec:
+      value_BxTxW = ValueEmbed(m, cfg.width, name=f"{prefix}_embed_{m.name}")(traj[m.name], visible[m.name])
+      mask_token_W = self.param(f"{prefix}_mask_token_{m.name}", nn.initializers.normal(0.02), (cfg.width,))
+      out[m.name] = jnp.where(visible[m.name][..., None], value_BxTxW, mask_token_W[None, None])
+    if cfg.max_horizon > 0:
+      steps_B, gate_B = _steps_remaining_input(traj, visible, cfg.max_horizon)
+      steps_BxW = nn.Embed(cfg.max_horizon + 1, cfg.width, name=f"{prefix}_steps_remaining")(steps_B) * gate_B[:, None]
+      first_T = jnp.arange(self.window) == 0
+      out[RETURNS] = out[RETURNS] + first_T[None, :, None] * steps_BxW[:, None, :]
+    return out
+
+  @nn.compact
+  def __call__(self, traj, visible, *, deterministic: bool = True, return_features: bool = False):
+    cfg = self.config
+    dtype = jnp.dtype(cfg.dtype)
+    stack = lambda n, name: Stack(n, cfg.num_heads, cfg.mlp_ratio, cfg.dropout, dtype, name=name)  # noqa: E731
+    x_BxNxW = self._tokens(self._embed(traj, visible, "enc"), "enc")
+    x_BxNxW = nn.Dropout(cfg.dropout)(x_BxNxW, deterministic)
+    vis_BxN = self._token_visibility(visible)
+    B, N, W = x_BxNxW.shape
+    time_BxN = jnp.broadcast_to(jnp.asarray(self._time_index()), (B, N))
+
+    if cfg.decoder_layers == 0:
+      # One encoder over all tokens: hidden slots already hold mask embeddings.
+      h_BxNxW = stack(cfg.encoder_layers, "encoder")(
+          x_BxNxW, self._attention_mask(jnp.ones((B, N), bool), time_BxN), deterministic
+      )
+    else:
+      # MAE encoder: visible tokens first (stable sort keeps time order), hidden ones become padding keys.
+      order_BxN = jnp.argsort(~vis_BxN, axis=1, stable=True)
+      xv_BxNxW = jnp.take_along_axis(x_BxNxW, order_BxN[..., None], axis=1)
+      key_ok_BxN = jnp.take_along_axis(vis_BxN, order_BxN, axis=1)
+      tv_BxN = jnp.take_along_axis(time_BxN, order_BxN, axis=1)
+      enc_BxNxW = stack(cfg.encoder_layers, "encoder")(xv_BxNxW, self._attention_mask(key_ok_BxN, tv_BxN), deterministic)
+      enc_BxNxW = jnp.take_along_axis(enc_BxNxW, jnp.argsort(order_BxN, axis=1)[..., None], axis=1)
+      h_BxNxW = self._decode(traj, visible, enc_BxNxW, vis_BxN, time_BxN, deterministic)
+
+    features = self._per_modality(h_BxNxW)
+    if return_features:
+      return features
+    return {m.name: Head(m.output_size, name=f"head_{m.name}")(features[m.name]) for m in self.spec}
+
+  def _decode(self, traj, visible, enc_BxNxW, vis_BxN, time_BxN, deterministic):
+    """MAE decoder over all tokens: encoder outputs where visible, decoder mask embeddings elsewhere."""
+    cfg = self.config
+    enc_BxNxW = nn.Dense(cfg.width, name="decoder_embed")(enc_BxNxW)
+    masks_BxNxW = self._tokens(self._mask_embeddings(visible), "dec")
+    x_BxNxW = jnp.where(vis_BxN[..., None], enc_BxNxW, 0.0) + masks_BxNxW
+    allowed = self._attention_mask(jnp.ones(vis_BxN.shape, bool), time_BxN)
+    decoder = Stack(cfg.decoder_layers, cfg.num_heads, cfg.mlp_ratio, cfg.dropout, jnp.dtype(cfg.dtype), name="decoder")
+    return decoder(x_BxNxW, allowed, deterministic)
+
+  def _mask_embeddings(self, visible):
+    """Decoder-side mask token per hidden modality slot (zero where the modality is visible)."""
+    out = {}
+    for m in self.spec:
+      token_W = self.param(f"dec_mask_token_{m.name}", nn.initializers.normal(0.02), (self.config.width,))
+      out[m.name] = jnp.where(visible[m.name][..., None], 0.0, token_W[None, None])
+    return out
+
+  def _per_modality(self, h_BxNxW):
+    """Splits the token sequence back into per-modality features [B, T, W]."""
+    names = token_order(self.spec)
+    if self.config.token_layout == "stacked":
+      return {n: h_BxNxW for n in names}
+    B, _, W = h_BxNxW.shape
+    h_BxTxMxW = h_BxNxW.reshape(B, self.window, len(names), W)
+    return {n: h_BxTxMxW[:, :, i] for i, n in enumerate(names)}
+
+
+class MLPBaseline(nn.Module):
+  """Flattened masked window in, window out (Uni[MASK]'s feed-forward baseline)."""
+
+  config: ModelConfig
+  spec: DatasetSpec
+  window: int
+
+  @nn.compact
+  def __call__(self, traj, visible, *, deterministic: bool = True, return_features: bool = False):
+    cfg = self.config
+    parts = []
+    for m in self.spec:
+      vis_BxT = visible[m.name]
+      if m.is_discrete:
+        x_BxTxD = jax.nn.one_hot(jnp.where(vis_BxT, traj[m.name], 0), m.num_classes)
+      else:
+        x_BxTxD = traj[m.name].astype(jnp.float32)
+      parts += [jnp.where(vis_BxT[..., None], x_BxTxD, 0.0), vis_BxT[..., None].astype(jnp.float32)]
+    B = parts[0].shape[0]
+    h = jnp.concatenate([p.reshape(B, -1) for p in parts], axis=-1)
+    if cfg.max_horizon > 0:
+      steps_B, gate_B = _steps_remaining_input(traj, visible, cfg.max_horizon)
+      h = jnp.concatenate([h, (steps_B / cfg.max_horizon * gate_B)[:, None]], axis=-1)
+    for size in cfg.mlp_hidden:
+      h = nn.Dropout(cfg.dropout)(nn.gelu(nn.Dense(size)(h)), deterministic)
+    if return_features:
+      return h
+    sizes = [m.output_size for m in self.spec]
+    out = nn.Dense(self.window * sum(sizes))(h).reshape(B, self.window, sum(sizes))
+    splits = np.cumsum(sizes)[:-1]
+    return {m.name: o for m, o in zip(self.spec, jnp.split(out, splits, axis=-1))}
+
+
+def build_model(config: ModelConfig, spec: DatasetSpec, window: int) -> nn.Module:
+  cls = MLPBaseline if config.kind == "mlp" else MaskedTrajectoryModel
+  return cls(config=config, spec=spec, window=window)
+
+
+def dummy_inputs(spec: DatasetSpec, window: int, batch: int = 1, max_horizon: int = 0):
+  """Zero trajectories and all-visible masks of the right shapes (for init and eval_shape)."""
+  traj = {
+      m.name: jnp.zeros((batch, window) + m.trailing_shape(), jnp.int32 if m.is_discrete else jnp.float32)
+      for m in spec
+  }
+  if max_horizon > 0:
+    traj["steps_remaining"] = jnp.zeros((batch, window), jnp.int32)
+  visible = {m.name: jnp.ones((batch, window), bool) for m in spec}
+  return traj, visible
+
+
+def count_params(params) -> int:
+  return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))
+
+
+

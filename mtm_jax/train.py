@@ -1,0 +1,248 @@
+"""Training: a pure, jitted ``train_step``, the data-parallel loop, regimes and resumption."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import chex
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+from tqdm.auto import tqdm
+
+from mtm_jax import checkpoint, data, masks
+from mtm_jax import optimizer as optim
+from mtm_jax.data import windows
+from mtm_jax.errors import UserError
+from mtm_jax.loss import masked_loss, scored_tokens, token_losses
+from mtm_jax.model import dummy_inputs
+from mtm_jax.normalization import compute_stats, normalize
+from mtm_jax.predict import apply_normalized, build, model_config
+from mtm_jax.spec import DatasetSpec
+
+REGIMES = ("single_task", "multi_task", "random", "random_autoregressive", "finetune")
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: Any  # {"model": trainable, "norm": normalisation statistics (not trained)}
+  opt_state: Any
+  nonfinite_streak: jax.Array  # consecutive skipped (NaN/Inf) steps
+
+
+def regime_tasks(config) -> tuple[list[str], list[float] | None]:
+  """The mask tasks a regime trains on, checked against the config."""
+  regime, tasks = config.train.regime, list(config.masks.tasks)
+  weights = list(config.masks.weights) or None
+  if regime not in REGIMES:
+    raise UserError(f"unknown train.regime {regime!r}; choose from {REGIMES}")
+  if regime in ("random", "random_autoregressive"):
+    return [regime], None
+  if regime == "single_task" and len(tasks) != 1:
+    raise UserError(f"single_task trains on exactly one task; masks.tasks has {tasks}")
+  if regime == "multi_task" and len(tasks) < 2:
+    raise UserError(f"multi_task needs at least two tasks in masks.tasks, got {tasks}")
+  if regime == "finetune" and not config.train.init_from:
+    raise UserError("finetune needs --config.train.init_from=WORKDIR of the pretrained run")
+  for task in tasks:
+    masks.get_task(task)
+  return tasks, weights
+
+
+def make_sampler(config, spec: DatasetSpec):
+  tasks, weights = regime_tasks(config)
+  params = {t: dict(config.masks.task_params[t]) for t in tasks if t in config.masks.task_params}
+  return masks.make_sampler(
+      spec, config.window, tasks, weights=weights, return_policy=config.masks.return_policy, task_params=params
+  )
+
+
+def make_mesh(num_devices: int = 0) -> jax.sharding.Mesh:
+  devices = jax.devices()
+  n = num_devices or len(devices)
+  if n > len(devices):
+    raise UserError(f"train.num_devices={n} but only {len(devices)} devices are visible")
+  return jax.make_mesh((n,), ("data",), devices=devices[:n])
+
+
+def make_train_step(model, spec: DatasetSpec, sampler: Callable, optimizer, loss_on: str) -> Callable:
+  """A pure ``train_step(state, batch, key) -> (state, metrics)``; masks are drawn inside it."""
+
+  def loss_fn(model_params, norm, batch, visible, target, dropout_key):
+    traj = batch["traj"]
+    outputs = apply_normalized(
+        model, {"model": model_params, "norm": norm}, traj, visible, deterministic=False, rngs={"dropout": dropout_key}
+    )
+    per_token = token_losses(outputs, normalize(traj, norm), spec)
+    return masked_loss(per_token, scored_tokens(visible, target, batch["present"], loss_on))
+
+  @chex.assert_max_traces(n=1)
+  def train_step(state: TrainState, batch: dict, key: jax.Array):
+    mask_key, dropout_key = jax.random.split(key)
+    batch_size = next(iter(batch["present"].values())).shape[0]
+    visible, target = masks.sample_batch(sampler, mask_key, batch_size)
+    visible, target = masks.apply_presence(visible, target, batch["present"])
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    (loss, per_modality), grads = grad_fn(state.params["model"], state.params["norm"], batch, visible, target, dropout_key)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params["model"])
+    new_model = optax.apply_updates(state.params["model"], updates)
+    grad_norm = optax.global_norm(grads)
+    finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+    # A non-finite step is skipped: parameters and optimizer state stay as they were.
+    keep = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new, old)  # noqa: E731
+    new_state = TrainState(
+        step=state.step + 1,
+        params={"model": keep(new_model, state.params["model"]), "norm": state.params["norm"]},
+        opt_state=keep(opt_state, state.opt_state),
+        nonfinite_streak=jnp.where(finite, 0, state.nonfinite_streak + 1),
+    )
+    metrics = {"loss": loss, "grad_norm": grad_norm, "nonfinite_streak": new_state.nonfinite_streak}
+    metrics.update({f"loss/{k}": v for k, v in per_modality.items()})
+    return new_state, metrics
+
+  return train_step
+
+
+def step_key(base_key: jax.Array, step: int) -> jax.Array:
+  return jax.random.fold_in(base_key, step)
+
+
+def _check_workdir(workdir: str) -> None:
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, ".write_test")
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as err:
+    raise UserError(f"workdir {workdir!r} is not usable: {err.strerror or err}; pass a writable --workdir") from err
+
+
+def _truncate_metrics(path: str, last_step: int) -> None:
+  """Drops metric lines past the restored step: the resumed run writes them again, identically."""
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    lines = [line for line in f if line.strip() and json.loads(line)["step"] <= last_step]
+  with open(path, "w") as f:
+    f.writelines(lines)
+
+
+def prepare_data(config):
+  """(spec, train WindowData, validation WindowData, normalisation stats) of a config."""
+  spec, episodes = data.load(config.data)
+  train_eps, val_eps = windows.split_episodes(episodes, config.data.validation_fraction, config.data.num_validation)
+  stats = compute_stats(windows.real_steps(train_eps, spec), spec)
+  return spec, windows.build(train_eps, spec, config.window), windows.build(val_eps, spec, config.window), stats
+
+
+def _initial_params(config, model, spec, stats, key):
+  if config.train.regime == "finetune":
+    pretrained = checkpoint.load_checkpoint(config.train.init_from)
+    if pretrained.spec != spec:
+      raise UserError(f"init_from {config.train.init_from!r} was trained on a different dataset spec")
+    if model_config(pretrained.config) != model_config(config):
+      raise UserError(f"init_from {config.train.init_from!r} has a different model config; finetune keeps the architecture")
+    return jax.tree_util.tree_map(jnp.asarray, pretrained.params)
+  traj, visible = dummy_inputs(spec, config.window, 1, config.model.max_horizon)
+  return {"model": model.init(key, traj, visible), "norm": jax.tree_util.tree_map(jnp.asarray, stats)}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
+  """Trains (resuming from the newest checkpoint in ``workdir``) and returns the final state."""
+  _check_workdir(workdir)
+  config = ml_collections.ConfigDict(config.to_dict())
+  mesh = make_mesh(config.train.num_devices)
+  n_dev = mesh.devices.size
+  if config.train.batch_size % n_dev:
+    raise UserError(f"train.batch_size={config.train.batch_size} must be divisible by the {n_dev} devices in the mesh")
+  replicated, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+
+  spec, train_data, _, stats = prepare_data(config)
+  config.spec = spec.to_dict()
+  model = build(config, spec)
+  sampler = make_sampler(config, spec)
+  optimizer = optim.make(config.train)
+  base_key = jax.random.key(config.seed)
+  init_key, train_key = jax.random.split(base_key)
+
+  params = _initial_params(config, model, spec, stats, init_key)
+  state = TrainState(
+      step=jnp.zeros((), jnp.int32),
+      params=params,
+      opt_state=optimizer.init(params["model"]),
+      nonfinite_streak=jnp.zeros((), jnp.int32),  # its own buffer: donation forbids sharing one
+  )
+  state = jax.device_put(state, replicated)
+  train_data = jax.device_put(train_data, replicated)
+
+  mngr = checkpoint.manager(workdir, config.train.keep_checkpoints)
+  metrics_path = os.path.join(workdir, "metrics.jsonl")
+  start = mngr.latest_step()
+  if start is not None:
+    abstract = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), state)
+    params, opt_state, meta = checkpoint.restore(mngr, start, abstract.params, abstract.opt_state)
+    saved = ml_collections.ConfigDict(meta["config"])
+    if DatasetSpec.from_dict(meta["spec"]) != spec or model_config(saved) != model_config(config):
+      raise UserError(f"workdir {workdir!r} holds a run with another dataset or model; use a fresh --workdir")
+    state = state.replace(step=jnp.asarray(start, jnp.int32), params=params, opt_state=opt_state)
+    _truncate_metrics(metrics_path, start)
+  else:
+    start = 0
+    if os.path.exists(metrics_path):
+      os.remove(metrics_path)
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    f.write(config.to_json(indent=2))
+
+  B, T = config.train.batch_size, config.window
+  sample = jax.jit(lambda d, k: windows.sample(d, k, B, T), out_shardings=batch_sharding)
+  train_step = jax.jit(
+      make_train_step(model, spec, sampler, optimizer, config.train.loss_on),
+      in_shardings=(replicated, batch_sharding, replicated),
+      out_shardings=(replicated, replicated),
+      donate_argnums=(0,),
+  )
+  lr = optim.schedule(config.train)
+  num_steps = config.train.num_steps
+  pending = None  # (step, metrics) read one step late, so the host never stalls the device
+  bar = tqdm(total=num_steps, initial=start, unit="step", dynamic_ncols=True, mininterval=1.0, desc="train")
+  with open(metrics_path, "a") as log:
+    for step in range(start, num_steps):
+      data_key, model_key = jax.random.split(step_key(train_key, step))
+      state, metrics = train_step(state, sample(train_data, data_key), model_key)
+      if pending is not None:
+        _log(log, bar, *pending, lr, config.train.max_nonfinite_steps)
+        pending = None
+      done = step + 1
+      if done % config.train.log_every == 0 or done == num_steps:
+        pending = (done, metrics)
+      if done % config.train.checkpoint_every == 0 or done == num_steps:
+        checkpoint.save(mngr, done, state.params, state.opt_state, config, spec)
+      bar.update(1)
+    if pending is not None:
+      _log(log, bar, *pending, lr, config.train.max_nonfinite_steps)
+  bar.close()
+  mngr.wait_until_finished()
+  mngr.close()
+  return state
+
+
+def _log(log, bar, step, metrics, lr, max_nonfinite) -> None:
+  values = {k: float(v) for k, v in jax.device_get(metrics).items()}
+  record = {"step": step, "lr": float(lr(step - 1)), **values}
+  log.write(json.dumps(record) + "\n")
+  log.flush()
+  bar.set_postfix(loss=f"{values['loss']:.4g}", refresh=False)
+  if values["nonfinite_streak"] >= max_nonfinite:
+    raise FloatingPointError(
+        f"loss or gradients were NaN/Inf for {int(values['nonfinite_streak'])} steps in a row (up to step {step}); "
+        "those updates were skipped and the last checkpoint is intact: lower train.learning_rate or set train.grad_clip"
+    )
