@@ -5,15 +5,14 @@ python experiments/evaluate.py --workdir runs/sinusoid
 
 import json
 import os
-import sys
 
+import cli
 import jax
-from absl import app, flags, logging
+from absl import flags
 
 from mtm_jax import masks
 from mtm_jax.checkpoint import load_checkpoint
 from mtm_jax.data import windows
-from mtm_jax.errors import UserError
 from mtm_jax.evaluate import plots
 from mtm_jax.evaluate.losses import evaluation_masks, task_losses
 from mtm_jax.predict import build, make_predict
@@ -47,14 +46,9 @@ def evaluate(workdir: str) -> dict:
   return results
 
 
-def main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)
-  try:
-    evaluate(_WORKDIR.value)
-  except UserError as err:
-    sys.exit(f"error: {err}")
+def main():
+  evaluate(_WORKDIR.value)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

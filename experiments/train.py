@@ -4,12 +4,10 @@ python experiments/train.py --config configs/sinusoid.py --workdir runs/sinusoid
 Re-running with the same --workdir resumes from its newest checkpoint.
 """
 
-import sys
-
-from absl import app, flags, logging
+import cli
+from absl import flags
 from ml_collections import config_flags
 
-from mtm_jax.errors import UserError
 from mtm_jax.train import train_and_evaluate
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/NAME.py[:variant]).")
@@ -17,15 +15,9 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metr
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  logging.set_verbosity(logging.WARNING)
-  try:
-    train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except (UserError, FloatingPointError) as err:
-    sys.exit(f"error: {err}")
+def main():
+  train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -340,8 +340,11 @@ def apply_presence(visible: Mask, target: Mask, present: Mapping[str, jax.Array]
 
 
 def fixed(spec: DatasetSpec, T: int, **visible_steps: Sequence[int]) -> Mask:
-  """A hand-made ``[T]`` mask, e.g. ``fixed(spec, 10, states=[0, 3, 6])``: listed steps visible."""
-  mask = _empty(spec, T)
+  """A hand-made ``[T]`` mask, e.g. ``fixed(spec, 10, states=[0, 3, 6])``: listed steps visible.
+
+  Only the named modalities appear; predict treats every other one as hidden.
+  """
+  mask = {}
   for name, steps in visible_steps.items():
     spec[name]  # raises a clear KeyError for an unknown modality
     mask[name] = jnp.zeros((T,), bool).at[jnp.asarray(list(steps), jnp.int32)].set(True)

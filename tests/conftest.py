@@ -35,3 +35,53 @@ def sar_spec():
       ModalitySpec("actions", CONTINUOUS, 2),
       ModalitySpec("returns", CONTINUOUS, 1),
   ))
+
+
+@pytest.fixture(scope="session")
+def minari_root(tmp_path_factory):
+  """A small Minari dataset written by DataCollector around Pendulum with a random policy."""
+  import gymnasium as gym
+  import minari
+
+  root = tmp_path_factory.mktemp("minari")
+  os.environ["MINARI_DATASETS_PATH"] = str(root)
+  env = minari.DataCollector(gym.make("Pendulum-v1", max_episode_steps=30))
+  env.action_space.seed(0)
+  for episode in range(12):
+    env.reset(seed=episode)
+    done = False
+    while not done:
+      _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+      done = terminated or truncated
+  env.create_dataset(dataset_id="mtmtest/pendulum-random-v0", algorithm_name="random", author="mtm_jax tests")
+  env.close()
+  return str(root)
+
+
+def smoke_config(**overrides):
+  """The sinusoid smoke config with dotted-key overrides."""
+  import sys
+
+  sys.path.insert(0, os.path.join(REPO, "configs"))
+  import sinusoid
+
+  config = sinusoid.get_config("smoke")
+  for key, value in overrides.items():
+    node = config
+    *parents, leaf = key.split(".")
+    for p in parents:
+      node = node[p]
+    node[leaf] = value
+  return config
+
+
+def pendulum_config(**overrides):
+  base = {
+      "data.source": "minari",
+      "data.dataset_id": "mtmtest/pendulum-random-v0",
+      "data.num_validation": 2,
+      "masks.return_policy": "first",
+      "model.max_horizon": 30,
+      "window": 5,
+  }
+  return smoke_config(**{**base, **overrides})

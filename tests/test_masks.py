@@ -187,6 +187,6 @@ def test_jit_and_errors(spec):
 
 def test_fixed_mask(spec):
   mask = masks.fixed(spec, 10, states=[0, 3, 6])
-  assert pattern(mask)["states"] == "x..x..x..." and not np.asarray(mask["actions"]).any()
+  assert pattern(mask) == {"states": "x..x..x..."}
   with pytest.raises(KeyError, match="unknown modality"):
     masks.fixed(spec, 10, goals=[0])

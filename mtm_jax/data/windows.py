@@ -83,9 +83,9 @@ def build(episodes: Sequence[Episode], spec: DatasetSpec, window: int) -> Window
 
 def gather(data: WindowData, starts_B: jax.Array, window: int) -> dict:
   """A batch {"traj": modality -> [B,T,...] (+ steps_remaining), "present": modality -> bool [B,T]}."""
-  idx_BxT = starts_B[:, None] + jnp.arange(window)
+  idx_BxT = starts_B[:, None] + jnp.arange(window)[None]
   # A step belongs to the window's episode while the episode has steps left at the window start.
-  in_episode_BxT = jnp.arange(window) < data.steps_remaining[starts_B][:, None]
+  in_episode_BxT = jnp.arange(window)[None] < data.steps_remaining[starts_B][:, None]
   traj = {k: v[idx_BxT] for k, v in data.flat.items()}
   traj["steps_remaining"] = data.steps_remaining[idx_BxT]
   present = {k: v[idx_BxT] & in_episode_BxT for k, v in data.present.items()}

@@ -1,0 +1,36 @@
+"""What the entry points share: flag parsing and user errors reported as one line, not a traceback."""
+
+import sys
+
+from absl import app, flags, logging
+
+from mtm_jax.errors import UserError
+
+
+def _one_line(err: BaseException) -> str:
+  return " ".join(str(err).split())
+
+
+def _parse(argv):
+  try:
+    return flags.FLAGS(argv)
+  except (AttributeError, KeyError) as err:  # ml_collections: an override names a missing key
+    overrides = [a.split("=")[0] for a in argv[1:] if a.startswith("--config.")]
+    sys.exit(f"error: unknown config key {_one_line(err)} in {overrides}; see the config file for the keys it has")
+  except (flags.Error, ValueError, TypeError) as err:
+    sys.exit(f"error: {_one_line(err)}")
+
+
+def run(main) -> None:
+  """app.run(main) with one-line errors for bad flags, UserError, FloatingPointError and OSError."""
+
+  def guarded(argv):
+    if len(argv) > 1:
+      sys.exit(f"error: unexpected arguments {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)
+    try:
+      main()
+    except (UserError, FloatingPointError, OSError) as err:  # OSError: unreadable config file, full disk
+      sys.exit(f"error: {_one_line(err)}")
+
+  app.run(guarded, flags_parser=_parse)

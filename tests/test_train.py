@@ -1,0 +1,82 @@
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+from conftest import pendulum_config, smoke_config
+
+from mtm_jax import load_checkpoint, make_predict, masks
+from mtm_jax.errors import UserError
+from mtm_jax.optimizer import decay_mask
+from mtm_jax.train import train_and_evaluate
+
+
+def losses(workdir):
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [json.loads(line)["loss"] for line in f]
+
+
+def test_two_devices_match_one(tmp_path):
+  assert jax.device_count() == 2
+  runs = {}
+  for n in (1, 2):
+    config = smoke_config(**{"train.num_devices": n, "train.log_every": 1, "train.num_steps": 8})
+    train_and_evaluate(config, str(tmp_path / f"dev{n}"))
+    runs[n] = losses(str(tmp_path / f"dev{n}"))
+  assert len(runs[1]) == 8
+  np.testing.assert_allclose(runs[1], runs[2], rtol=1e-5, atol=1e-5)
+  assert runs[1][-1] < runs[1][0]
+
+
+@pytest.mark.parametrize(
+    "regime,tasks",
+    [("single_task", ("bc",)), ("multi_task", ("bc", "rcbc", "forward_dynamics")), ("random", ()), ("random_autoregressive", ())],
+)
+def test_regimes_train_and_predict(minari_root, tmp_path, regime, tasks):
+  config = pendulum_config(**{"train.regime": regime, "masks.tasks": tasks or ("bc",), "model.token_layout": "stacked"})
+  train_and_evaluate(config, str(tmp_path))
+  assert all(np.isfinite(losses(str(tmp_path))))
+  ckpt = load_checkpoint(str(tmp_path))
+  assert ckpt.step == config.train.num_steps and ckpt.spec.names == ("states", "actions", "returns")
+  traj = {"states": np.zeros((2, 5, 3), np.float32), "returns": np.zeros((2, 5, 1), np.float32),
+          "steps_remaining": np.full((2, 5), 30, np.int32)}
+  out = make_predict(ckpt.config)(ckpt.params, traj, masks.fixed(ckpt.spec, 5, states=[0, 1], returns=[0]))
+  assert out["actions"].shape == (2, 5, 1)
+
+
+def test_finetune_starts_from_pretrained(minari_root, tmp_path):
+  pre = str(tmp_path / "pre")
+  train_and_evaluate(pendulum_config(**{"train.regime": "random"}), pre)
+  fine = pendulum_config(**{
+      "train.regime": "finetune", "masks.tasks": ("bc",), "train.init_from": pre, "train.learning_rate": 1e-4,
+      "train.num_steps": 2, "train.warmup_steps": 1,
+  })
+  train_and_evaluate(fine, str(tmp_path / "fine"))
+  a, b = load_checkpoint(pre).params, load_checkpoint(str(tmp_path / "fine")).params
+  # One small step away from the pretrained weights, not a fresh initialisation.
+  diffs = jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda x, y: float(np.abs(x - y).max()), a, b))
+  assert 0 < max(diffs) < 1e-3
+
+
+def test_regime_errors(tmp_path):
+  with pytest.raises(UserError, match="exactly one task"):
+    train_and_evaluate(smoke_config(**{"train.regime": "single_task", "masks.tasks": ("bc", "past")}), str(tmp_path))
+  with pytest.raises(UserError, match="init_from"):
+    train_and_evaluate(smoke_config(**{"train.regime": "finetune", "masks.tasks": ("past",)}), str(tmp_path))
+  with pytest.raises(UserError, match="divisible"):
+    train_and_evaluate(smoke_config(**{"train.batch_size": 15}), str(tmp_path))
+
+
+def test_nonfinite_guard_stops_with_clear_error(tmp_path):
+  config = smoke_config(**{"train.learning_rate": float("nan"), "train.max_nonfinite_steps": 3, "train.log_every": 5})
+  with pytest.raises(FloatingPointError, match=r"NaN/Inf for \d+ steps in a row"):
+    train_and_evaluate(config, str(tmp_path))
+
+
+def test_weight_decay_only_on_kernels():
+  params = {"Dense_0": {"kernel": np.ones((2, 2)), "bias": np.ones(2)}, "LayerNorm_0": {"scale": np.ones(2)},
+            "enc_mask_token_states": np.ones(2), "Embed_0": {"embedding": np.ones((3, 2))}}
+  mask = decay_mask(params)
+  assert mask["Dense_0"]["kernel"] and not mask["Dense_0"]["bias"] and not mask["LayerNorm_0"]["scale"]
+  assert not mask["enc_mask_token_states"] and not mask["Embed_0"]["embedding"]
