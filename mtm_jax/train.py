@@ -201,7 +201,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     saved = ml_collections.ConfigDict(meta["config"])
     if DatasetSpec.from_dict(meta["spec"]) != spec or model_config(saved) != model_config(config):
       raise UserError(f"workdir {workdir!r} holds a run with another dataset or model; use a fresh --workdir")
-    state = state.replace(step=jnp.asarray(start, jnp.int32), params=params, opt_state=opt_state)
+    step = jax.device_put(jnp.asarray(start, jnp.int32), replicated)
+    state = state.replace(step=step, params=params, opt_state=opt_state)
     _truncate_metrics(metrics_path, start)
   else:
     start = 0
