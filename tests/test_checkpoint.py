@@ -17,7 +17,8 @@ STEPS = 1500
 
 def train_cmd(workdir):
   return [
-      sys.executable, os.path.join(REPO, "experiments", "train.py"), "--config", os.path.join(REPO, "configs", "sinusoid.py:smoke"),
+      sys.executable, os.path.join(REPO, "experiments", "train.py"),
+      "--config", os.path.join(REPO, "configs", "sinusoid.py:smoke"),
       "--workdir", str(workdir), f"--config.train.num_steps={STEPS}", "--config.train.log_every=1",
       "--config.train.checkpoint_every=25",
   ]
