@@ -16,6 +16,7 @@ import optax
 
 from mtm_jax import masks
 from mtm_jax.model import ModelConfig, build_model, dummy_inputs
+from mtm_jax.normalization import identity_stats
 from mtm_jax.spec import CONTINUOUS, DatasetSpec, ModalitySpec
 from mtm_jax.train import TrainState, make_train_step
 
@@ -43,10 +44,9 @@ def main():
   cfg = ModelConfig(token_layout="per_modality", width=512, num_heads=4, encoder_layers=2,
                     decoder_layers=1 if args.encoder_decoder else 0, dropout=0.1)
   model = build_model(cfg, SPEC, T)
-  params = {"model": model.init(jax.random.key(0), *dummy_inputs(SPEC, T)),
-            "norm": {m.name: {"mean": jnp.zeros(m.dim), "std": jnp.ones(m.dim)} for m in SPEC}}
+  params = {"model": model.init(jax.random.key(0), *dummy_inputs(SPEC, T)), "norm": identity_stats(SPEC)}
   opt = optax.adamw(1e-4, weight_decay=0.01)
-  state = TrainState(jnp.zeros((), jnp.int32), params, opt.init(params["model"]), jnp.zeros((), jnp.int32))
+  state = TrainState.create(params, opt)
   sampler = masks.make_sampler(SPEC, T, ["random_autoregressive"], return_policy="all")
   step = jax.jit(make_train_step(model, SPEC, sampler, opt, "all"), donate_argnums=(0,))
   key = jax.random.key(1)

@@ -36,6 +36,12 @@ class TrainState:
   opt_state: Any
   nonfinite_streak: jax.Array  # consecutive skipped (NaN/Inf) steps
 
+  @classmethod
+  def create(cls, params, optimizer) -> TrainState:
+    """Step 0: optimizer state over params["model"]; each counter its own buffer (donation forbids sharing)."""
+    zeros = lambda: jnp.zeros((), jnp.int32)  # noqa: E731
+    return cls(step=zeros(), params=params, opt_state=optimizer.init(params["model"]), nonfinite_streak=zeros())
+
 
 def regime_tasks(config) -> tuple[list[str], list[float] | None]:
   """The mask tasks a regime trains on, checked against the config."""
@@ -183,12 +189,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   init_key, train_key = jax.random.split(base_key)
 
   params = _initial_params(config, model, spec, stats, init_key)
-  state = TrainState(
-      step=jnp.zeros((), jnp.int32),
-      params=params,
-      opt_state=optimizer.init(params["model"]),
-      nonfinite_streak=jnp.zeros((), jnp.int32),  # its own buffer: donation forbids sharing one
-  )
+  state = TrainState.create(params, optimizer)
   state = jax.device_put(state, replicated)
   train_data = jax.device_put(train_data, replicated)
 

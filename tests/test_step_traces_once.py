@@ -16,7 +16,7 @@ def test_train_step_traces_once():
   model = build(config, spec)
   opt = optimizer.make(config.train)
   params = {"model": model.init(jax.random.key(0), *dummy_inputs(spec, config.window)), "norm": stats}
-  state = TrainState(jax.numpy.zeros((), "int32"), params, opt.init(params["model"]), jax.numpy.zeros((), "int32"))
+  state = TrainState.create(params, opt)
   step = jax.jit(make_train_step(model, spec, make_sampler(config, spec), opt, "all"))
   for i in range(3):
     state, _ = step(state, windows.sample(train_data, jax.random.key(i), 16, config.window), jax.random.key(i))
