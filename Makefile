@@ -1,10 +1,10 @@
-# The two commands: `make demo` (train + evaluate the default run) and `make test`.
+# The two commands: `make demo` (the gridworld study at the small scale) and `make test`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
 
-.PHONY: demo test lint clean
+.PHONY: demo sinusoid test lint clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
+	$(PY) experiments/reproduce_gridworld.py --scale small --out runs/gridworld_small
+
+sinusoid: $(VENV)/.installed
 	$(PY) experiments/train.py --config configs/sinusoid.py --workdir runs/sinusoid
 	$(PY) experiments/evaluate.py --workdir runs/sinusoid
 

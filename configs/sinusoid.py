@@ -25,6 +25,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   c.data.seed = 0  # sinusoid: generator seed
   c.data.validation_fraction = 0.1  # share of episodes (the last ones) held out
   c.data.num_validation = 0  # >0: exact number of held-out episodes, overriding the fraction
+  c.data.num_train = 0  # >0: train on only the first num_train non-validation episodes
 
   c.window = 16  # T: steps per training window
 

@@ -21,15 +21,20 @@ def _parse(argv):
     sys.exit(f"error: {_one_line(err)}")
 
 
-def run(main) -> None:
-  """app.run(main) with one-line errors for bad flags, UserError, FloatingPointError and OSError."""
+def run(main, choices: tuple[str, ...] = ()) -> None:
+  """app.run(main) with one-line errors for bad flags, UserError, FloatingPointError and OSError.
+
+  ``choices``: main takes one positional argument, which must be one of these.
+  """
 
   def guarded(argv):
-    if len(argv) > 1:
+    if choices and (len(argv) != 2 or argv[1] not in choices):
+      sys.exit(f"error: expected one positional argument, one of {list(choices)}; got {argv[1:]}")
+    if not choices and len(argv) > 1:
       sys.exit(f"error: unexpected arguments {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
     try:
-      main()
+      main(*argv[1:])
     except (UserError, FloatingPointError, OSError) as err:  # OSError: unreadable config file, full disk
       sys.exit(f"error: {_one_line(err)}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from typing import Any
 
@@ -32,6 +33,16 @@ class Checkpoint:
 
 def checkpoint_dir(workdir: str) -> str:
   return os.path.join(os.path.abspath(workdir), "checkpoints")
+
+
+class _DropReadOnlyNotice(logging.Filter):
+  """Orbax logs a warning each time a read-only manager opens; reading a checkpoint is not worth one."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return "Given directory is read only" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_DropReadOnlyNotice())
 
 
 def manager(workdir: str, max_to_keep: int = 3, read_only: bool = False) -> ocp.CheckpointManager:

@@ -153,7 +153,9 @@ def _truncate_metrics(path: str, last_step: int) -> None:
 def prepare_data(config):
   """(spec, train WindowData, validation WindowData, normalisation stats) of a config."""
   spec, episodes = data.load(config.data)
-  train_eps, val_eps = windows.split_episodes(episodes, config.data.validation_fraction, config.data.num_validation)
+  train_eps, val_eps = windows.split_episodes(
+      episodes, config.data.validation_fraction, config.data.num_validation, config.data.num_train
+  )
   stats = compute_stats(windows.real_steps(train_eps, spec), spec)
   return spec, windows.build(train_eps, spec, config.window), windows.build(val_eps, spec, config.window), stats
 

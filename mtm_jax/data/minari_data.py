@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import gymnasium as gym
@@ -50,6 +51,21 @@ def load(dataset_id: str, *, download: bool = False, include_rewards: bool = Fal
     ) from err
   except Exception as err:  # hosting errors come in many types; all mean the download failed
     raise UserError(f"could not load Minari dataset {dataset_id!r}: {str(err).splitlines()[0][:200]}") from err
+  return _read(dataset_id, _stamp(dataset.storage.data_path), include_rewards, return_discount)
+
+
+def _stamp(folder) -> int:
+  """Newest modification time under a dataset's folder: a rewritten dataset is read again."""
+  return max(os.stat(os.path.join(root, f)).st_mtime_ns for root, _, files in os.walk(folder) for f in files)
+
+
+@functools.lru_cache(maxsize=4)
+def _read(dataset_id, stamp, include_rewards, return_discount):
+  """Episodes of a dataset, read once per process and version (a study trains many models on one)."""
+  import minari
+
+  del stamp  # part of the cache key only
+  dataset = minari.load_dataset(dataset_id)
   obs_space, act_space = dataset.observation_space, dataset.action_space
   episodes = []
   for ep in dataset.iterate_episodes():

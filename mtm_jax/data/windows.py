@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mtm_jax.errors import UserError
 from mtm_jax.spec import RETURNS, DatasetSpec
 
 Episode = Mapping[str, np.ndarray]  # modality -> [L, ...]; a missing modality is absent (heteromodal)
@@ -105,13 +106,19 @@ def evenly_spaced(data: WindowData, count: int, window: int) -> dict:
   return gather(data, data.starts[picks], window)
 
 
-def split_episodes(episodes: Sequence[Episode], validation_fraction: float, num_validation: int = 0):
-  """Train/validation split by episode: the last episodes are validation (deterministic)."""
+def split_episodes(episodes: Sequence[Episode], validation_fraction: float, num_validation: int = 0, num_train: int = 0):
+  """Train/validation split by episode: the last episodes are validation (deterministic).
+
+  ``num_train`` > 0 trains on only the first ``num_train`` of the remaining episodes (data-size studies).
+  """
   n_val = num_validation or int(round(len(episodes) * validation_fraction))
   n_val = min(max(n_val, 1), len(episodes) - 1) if len(episodes) > 1 else 0
   if n_val == 0:
-    raise ValueError(f"need at least 2 episodes for a train/validation split, got {len(episodes)}")
-  return list(episodes[: len(episodes) - n_val]), list(episodes[len(episodes) - n_val :])
+    raise UserError(f"need at least 2 episodes for a train/validation split, got {len(episodes)}")
+  available = len(episodes) - n_val
+  if num_train > available:
+    raise UserError(f"data.num_train={num_train} but only {available} episodes precede the {n_val} validation ones")
+  return list(episodes[: num_train or available]), list(episodes[available:])
 
 
 def real_steps(episodes: Sequence[Episode], spec: DatasetSpec) -> dict:

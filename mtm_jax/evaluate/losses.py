@@ -39,11 +39,14 @@ def make_scorer(model, spec: DatasetSpec):
   return score
 
 
-def task_losses(model, params, data: windows.WindowData, spec: DatasetSpec, config, tasks=None) -> dict:
-  """{task: {"loss": sum over modalities of the mean target loss, "<modality>": mean}} (None: nothing scored)."""
+def task_losses(model, params, data: windows.WindowData, spec: DatasetSpec, config, tasks=None, score=None) -> dict:
+  """{task: {"loss": sum over modalities of the mean target loss, "<modality>": mean}} (None: nothing scored).
+
+  ``score``: a ``make_scorer`` result to reuse across models of one architecture (one compile).
+  """
   tasks = list(tasks or config.eval.tasks or masks.TASKS)
   batch = windows.evenly_spaced(data, config.eval.num_windows, config.window)
-  score = make_scorer(model, spec)
+  score = score or make_scorer(model, spec)
   size = next(iter(batch["present"].values())).shape[0]
   results = {}
   for task in tasks:

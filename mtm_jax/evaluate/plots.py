@@ -28,3 +28,84 @@ def reconstruction(path: str, truth, prediction, visible, title: str, feature: i
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+
+
+def matrix(path: str, values, rows, columns, title: str, fmt: str = "{:.3g}", cmap: str = "viridis", log: bool = False) -> None:
+  """An annotated heatmap of a [rows, columns] table (NaN cells left blank); ``log`` colours by log10."""
+  values = np.asarray(values, np.float64)
+  shade = np.log10(values) if log else values
+  fig, ax = plt.subplots(figsize=(1.0 * len(columns) + 2.5, 0.45 * len(rows) + 1.8))
+  image = ax.imshow(np.ma.masked_invalid(shade), cmap=cmap, aspect="auto")
+  ax.set_xticks(range(len(columns)), columns, rotation=35, ha="right")
+  ax.set_yticks(range(len(rows)), rows)
+  finite = shade[np.isfinite(shade)]
+  middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+  for i in range(len(rows)):
+    for j in range(len(columns)):
+      if np.isfinite(values[i, j]):
+        color = "black" if shade[i, j] > middle else "white"  # viridis is light at the top
+        ax.text(j, i, fmt.format(values[i, j]), ha="center", va="center", fontsize=7, color=color)
+  ax.set_xlabel("evaluation task")
+  ax.set_ylabel("trained model")
+  fig.colorbar(image, ax=ax, fraction=0.04, label="log10" if log else None)
+  ax.set_title(title, fontsize=10)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def _draw_room(ax, size: int, walls, door, goal) -> None:
+  """Grid lines, walls (dark), the door (gold) and the goal (green), y growing downwards like MiniGrid."""
+  for x, y in walls:
+    ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, color="0.25"))
+  ax.add_patch(plt.Rectangle((door[0] - 0.5, door[1] - 0.5), 1, 1, color="goldenrod", alpha=0.6))
+  ax.add_patch(plt.Rectangle((goal[0] - 0.5, goal[1] - 0.5), 1, 1, color="limegreen", alpha=0.5))
+  ax.set_xlim(-0.5, size - 0.5)
+  ax.set_ylim(size - 0.5, -0.5)
+  ax.set_xticks([])
+  ax.set_yticks([])
+  ax.set_aspect("equal")
+
+
+def grid_paths(path: str, panels: dict, room: dict, seed: int = 0) -> None:
+  """One panel per title: agent paths ([N, T+1, 2] cells) drawn with jitter, starts as dots.
+
+  panels: title -> (cells [N, T+1, 2], marks [N, K, 2] or None: requested cells, drawn as crosses).
+  room: size, walls, door, goal.
+  """
+  rng = np.random.default_rng(seed)
+  fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.5), squeeze=False)
+  for ax, (title, (cells, marks)) in zip(axes[0], panels.items()):
+    _draw_room(ax, **room)
+    for i in range(cells.shape[0]):
+      jitter = rng.uniform(-0.18, 0.18, size=2)
+      xy = cells[i] + jitter
+      ax.plot(xy[:, 0], xy[:, 1], "-", color=f"C{i % 10}", alpha=0.7, linewidth=1)
+      ax.plot(xy[0, 0], xy[0, 1], "o", color=f"C{i % 10}", markersize=3)
+      if marks is not None:
+        ax.plot(marks[i][:, 0] + jitter[0], marks[i][:, 1] + jitter[1], "x", color=f"C{i % 10}", markersize=6)
+    ax.set_title(title, fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def cell_heatmaps(path: str, probs_TxC, cells, observed: dict, room: dict, title: str) -> None:
+  """One panel per timestep: the probability of each cell (cells [C, 2]); observed steps outlined in red."""
+  probs_TxC = np.asarray(probs_TxC)
+  T = probs_TxC.shape[0]
+  fig, axes = plt.subplots(1, T, figsize=(1.9 * T, 2.3), squeeze=False)
+  for t, ax in enumerate(axes[0]):
+    _draw_room(ax, **room)
+    grid = np.full((room["size"], room["size"]), np.nan)
+    for (x, y), p in zip(cells, probs_TxC[t]):
+      grid[y, x] = p
+    ax.imshow(np.ma.masked_invalid(grid), cmap="magma", vmin=0, vmax=1, zorder=0)
+    if t in observed:
+      x, y = observed[t]
+      ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))
+    ax.set_title(f"t={t}" + (" (seen)" if t in observed else ""), fontsize=8)
+  fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)

@@ -1,0 +1,85 @@
+"""Gridworld rollout throughput: the jitted scan-and-vmap rollout against a Python loop over the
+MiniGrid environment calling the same jitted model once per step. Same model, same machine.
+
+python benchmarks/rollout_throughput.py [--episodes 1000] [--loop_episodes 20]
+Last line: ``rollout_throughput jitted_steps_per_s=A python_loop_steps_per_s=B ratio=Rx`` (target >= 50x).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs"))
+import gridworld as gridworld_config  # noqa: E402
+
+import mtm_jax.envs.gridworld as gw  # noqa: E402
+from mtm_jax.evaluate import gridworld as evaluation  # noqa: E402
+from mtm_jax.masks import get_task  # noqa: E402
+from mtm_jax.model import dummy_inputs  # noqa: E402
+from mtm_jax.normalization import identity_stats  # noqa: E402
+from mtm_jax.predict import build, make_predict  # noqa: E402
+from mtm_jax.spec import ACTIONS, CONTINUOUS, DISCRETE, RETURNS, STATES, DatasetSpec, ModalitySpec  # noqa: E402
+
+SPEC = DatasetSpec((
+    ModalitySpec(STATES, DISCRETE, num_classes=gw.NUM_STATES),
+    ModalitySpec(ACTIONS, DISCRETE, num_classes=gw.NUM_ACTIONS),
+    ModalitySpec(RETURNS, CONTINUOUS, 1),
+))
+
+
+def python_loop(predict, params, episodes: int) -> float:
+  """env-steps/s of gymnasium stepping with one jitted model call (batch 1) per step."""
+  env = gym.make(gw.ENV_ID)
+  T = gw.layout.EPISODE_STEPS
+  bc = get_task("bc")
+  masks = [jax.tree_util.tree_map(lambda v: v[None], bc(jax.random.key(0), T, SPEC, index=t)[0]) for t in range(T)]
+  steps, started = 0, None
+  for episode in range(episodes + 1):  # episode 0 warms up (compiles) and is not timed
+    if episode == 1:
+      started = time.perf_counter()
+    obs, _ = env.reset(seed=episode)
+    states, actions = np.zeros((1, T), np.int32), np.zeros((1, T), np.int32)
+    for t in range(T):
+      states[0, t] = obs
+      traj = {STATES: states, ACTIONS: actions, RETURNS: np.zeros((1, T, 1), np.float32), "steps_remaining": np.full((1, T), T)}
+      logp = predict(params, traj, masks[t])[ACTIONS]
+      actions[0, t] = int(np.argmax(np.asarray(logp[0, t])))
+      obs, *_ = env.step(int(actions[0, t]))
+      steps += episode > 0
+  return steps / (time.perf_counter() - started)
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--episodes", type=int, default=1000)
+  parser.add_argument("--loop_episodes", type=int, default=20)
+  parser.add_argument("--repeats", type=int, default=5)
+  args = parser.parse_args()
+  config = gridworld_config.get_config("random")
+  model = build(config, SPEC)
+  params = {"model": model.init(jax.random.key(0), *dummy_inputs(SPEC, config.window, 1, config.model.max_horizon)),
+            "norm": identity_stats(SPEC)}
+  params = jax.tree_util.tree_map(jnp.asarray, params)
+  predict = make_predict(config, SPEC)
+
+  rollout = evaluation.make_rollout(predict, SPEC, "bc", args.episodes)
+  jax.block_until_ready(rollout(params, jax.random.key(0)))  # compile
+  started = time.perf_counter()
+  for r in range(args.repeats):
+    jax.block_until_ready(rollout(params, jax.random.key(r + 1)))
+  jitted = args.repeats * args.episodes * gw.layout.EPISODE_STEPS / (time.perf_counter() - started)
+
+  loop = python_loop(jax.jit(predict), params, args.loop_episodes)
+  print(f"model: width {config.model.width}, {config.model.encoder_layers} layers; {jax.devices()[0].platform}; "
+        f"jitted: {args.episodes} episodes per call; loop: {args.loop_episodes} episodes, batch 1")
+  print(f"rollout_throughput jitted_steps_per_s={jitted:.0f} python_loop_steps_per_s={loop:.0f} ratio={jitted / loop:.0f}x")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,1 @@
+"""Environments of the studies: the Uni[MASK] key-door gridworld (MiniGrid + a JAX twin)."""
