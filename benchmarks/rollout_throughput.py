@@ -49,7 +49,7 @@ def python_loop(predict, params, episodes: int) -> float:
       states[0, t] = obs
       traj = {STATES: states, ACTIONS: actions, RETURNS: np.zeros((1, T, 1), np.float32), "steps_remaining": np.full((1, T), T)}
       logp = predict(params, traj, masks[t])[ACTIONS]
-      actions[0, t] = int(np.argmax(np.asarray(logp[0, t])))
+      actions[0, t] = int(np.argmax(np.asarray(logp)[0, t]))
       obs, *_ = env.step(int(actions[0, t]))
       steps += episode > 0
   return steps / (time.perf_counter() - started)
