@@ -154,7 +154,7 @@ def prepare_data(config):
   """(spec, train WindowData, validation WindowData, normalisation stats) of a config."""
   spec, episodes = data.load(config.data)
   train_eps, val_eps = windows.split_episodes(
-      episodes, config.data.validation_fraction, config.data.num_validation, config.data.num_train
+      episodes, config.data.validation_fraction, config.data.num_validation, config.data.get("num_train", 0)
   )
   stats = compute_stats(windows.real_steps(train_eps, spec), spec)
   return spec, windows.build(train_eps, spec, config.window), windows.build(val_eps, spec, config.window), stats

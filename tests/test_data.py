@@ -53,6 +53,10 @@ def test_split_by_episode():
   assert [int(e["states"][0, 0]) for e in val] == [8, 9] and len(train) == 8
   with pytest.raises(ValueError, match="at least 2 episodes"):
     windows.split_episodes(eps[:1], 0.5)
+  train, val = windows.split_episodes(eps, 0.0, num_validation=4, num_train=3)  # data-size studies
+  assert [int(e["states"][0, 0]) for e in train] == [0, 1, 2] and len(val) == 4
+  with pytest.raises(ValueError, match="num_train=7 but only 6"):
+    windows.split_episodes(eps, 0.0, num_validation=4, num_train=7)
 
 
 def test_minari_loader(minari_root):
