@@ -1,7 +1,8 @@
 """Gridworld rollout throughput: the jitted scan-and-vmap rollout against a Python loop over the
 MiniGrid environment calling the same jitted model once per step. Same model, same machine.
 
-python benchmarks/rollout_throughput.py [--episodes 1000] [--loop_episodes 20]
+python benchmarks/rollout_throughput.py [--episodes 1000] [--loop_episodes 20] [--width 64] [--layers 2]
+The model is configs/gridworld.py's (untrained weights: the arithmetic is the same).
 Last line: ``rollout_throughput jitted_steps_per_s=A python_loop_steps_per_s=B ratio=Rx`` (target >= 50x).
 """
 
@@ -60,8 +61,12 @@ def main():
   parser.add_argument("--episodes", type=int, default=1000)
   parser.add_argument("--loop_episodes", type=int, default=20)
   parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--width", type=int, default=0, help="model width; 0 = the study's")
+  parser.add_argument("--layers", type=int, default=0, help="encoder layers; 0 = the study's")
   args = parser.parse_args()
   config = gridworld_config.get_config("random")
+  config.model.width = args.width or config.model.width
+  config.model.encoder_layers = args.layers or config.model.encoder_layers
   model = build(config, SPEC)
   params = {"model": model.init(jax.random.key(0), *dummy_inputs(SPEC, config.window, 1, config.model.max_horizon)),
             "norm": identity_stats(SPEC)}
