@@ -1,0 +1,72 @@
+"""Noisy-expert Maze2D data, written as a Minari dataset (velocities kept in the episode infos)."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import gymnasium as gym
+import numpy as np
+
+from mtm_jax.envs.pointmaze import ENV_ID
+from mtm_jax.envs.pointmaze.expert import Expert
+from mtm_jax.errors import UserError
+
+DATASET_ID = "mtm_jax/pointmaze-medium-novel-expert-v0"
+
+
+def run_episode(env: gym.Env, expert: Expert, rng: np.random.Generator, seed: int, options=None) -> dict:
+  """One episode: observations [L+1, 4], velocities [L+1, 2], actions [L, 2], rewards [L]."""
+  obs, info = env.reset(seed=seed, options=options)
+  observations, velocities, actions, rewards = [obs], [info["velocity"]], [], []
+  done = False
+  while not done:
+    action = expert.act(obs[:2], info["velocity"], obs[2:], rng)
+    obs, reward, terminated, truncated, info = env.step(action)
+    observations.append(obs)
+    velocities.append(info["velocity"])
+    actions.append(action)
+    rewards.append(reward)
+    done = terminated or truncated
+  return {"observations": np.asarray(observations), "velocities": np.asarray(velocities),
+          "actions": np.asarray(actions, np.float32), "rewards": np.asarray(rewards)}
+
+
+def generate(num_episodes: int, expert: Expert, seed: int = 0) -> list[dict]:
+  env = gym.make(ENV_ID)
+  rng = np.random.default_rng(seed)
+  return [run_episode(env, expert, rng, seed * 1_000_003 + i) for i in range(num_episodes)]
+
+
+def write(dataset_id: str = DATASET_ID, num_episodes: int = 1000, noise: float = 0.5, seed: int = 0):
+  """Writes (replacing any dataset of that id) the Minari dataset; returns the MinariDataset."""
+  import minari
+  from minari.data_collector import EpisodeBuffer
+
+  if num_episodes < 2:
+    raise UserError(f"num_episodes={num_episodes}: a dataset needs at least 2 episodes (train and validation)")
+  expert = Expert(noise=noise)
+  episodes = generate(num_episodes, expert, seed)
+  buffers = [
+      EpisodeBuffer(
+          id=i,
+          observations=e["observations"],
+          actions=e["actions"],
+          rewards=e["rewards"].tolist(),
+          terminations=[False] * len(e["rewards"]),
+          truncations=[False] * (len(e["rewards"]) - 1) + [True],
+          infos={"velocity": e["velocities"]},
+      )
+      for i, e in enumerate(episodes)
+  ]
+  if dataset_id in minari.list_local_datasets():
+    minari.delete_dataset(dataset_id)
+  with warnings.catch_warnings():  # Minari nags about optional fields (e-mail, eval env)
+    warnings.simplefilter("ignore", UserWarning)
+    dataset = minari.create_dataset_from_buffers(
+        dataset_id, buffers, env=ENV_ID, algorithm_name="waypoint-pd-expert", author="mtm_jax",
+        code_permalink="mtm_jax/envs/pointmaze/dataset.py",
+        description=f"PointMaze_Medium without velocity, 200-step episodes, waypoint PD expert (noise std {noise}).",
+    )
+  dataset.storage.update_metadata({"generator": {"seed": seed, "episodes": num_episodes, **dataclasses.asdict(expert)}})
+  return dataset

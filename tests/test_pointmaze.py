@@ -1,0 +1,77 @@
+"""The Maze2D environment (no velocity, 200 steps, distance-decrease reward), its expert, its dataset."""
+
+import gymnasium as gym
+import numpy as np
+
+import mtm_jax.envs.pointmaze as pm
+from mtm_jax.envs.pointmaze import maze
+from mtm_jax.envs.pointmaze.env import INITIAL_SPEED, POSITION_NOISE
+from mtm_jax.envs.pointmaze.expert import Expert
+from mtm_jax.spec import ACTIONS, STATES
+
+
+def test_cells_and_paths_match_gymnasium_robotics():
+  inner = gym.make("PointMaze_Medium-v3").unwrapped
+  for cell in maze.FREE_CELLS:
+    np.testing.assert_allclose(maze.cell_center(cell), inner.maze.cell_rowcol_to_xy(np.array(cell)))
+    assert maze.cell_of(maze.cell_center(cell) + [0.45, -0.45]) == cell
+  route = maze.path((1, 1), (6, 6))
+  assert route[0] == (1, 1) and route[-1] == (6, 6)
+  assert all(abs(a[0] - b[0]) + abs(a[1] - b[1]) == 1 and maze.MAZE_MAP[b] == 0 for a, b in zip(route, route[1:]))
+
+
+def test_reset_observation_reward_and_episode_length():
+  env = gym.make(pm.ENV_ID)
+  for seed in range(20):
+    obs, info = env.reset(seed=seed)
+    assert obs.shape == (4,)  # position and target, no velocity
+    start, target = maze.cell_of(obs[:2]), maze.cell_of(obs[2:])
+    assert start != target and maze.MAZE_MAP[start] == 0
+    np.testing.assert_allclose(obs[2:], maze.cell_center(target))
+    assert np.all(np.abs(obs[:2] - maze.cell_center(start)) <= POSITION_NOISE + 1e-9)
+    assert np.all(np.abs(info["velocity"]) <= INITIAL_SPEED + 1e-9)
+  steps, total = 0, 0.0
+  start_distance = np.linalg.norm(obs[:2] - obs[2:])
+  truncated = False
+  while not truncated:
+    obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+    steps, total = steps + 1, total + reward
+    assert not terminated
+  assert steps == 200
+  np.testing.assert_allclose(total, start_distance - np.linalg.norm(obs[:2] - obs[2:]), atol=1e-9)
+
+
+def test_recorded_start_is_recreated_exactly():
+  env = gym.make(pm.ENV_ID)
+  obs, info = env.reset(seed=3)
+  actions = np.random.default_rng(0).uniform(-1, 1, (30, 2))
+  first = [env.step(a)[0] for a in actions]
+  options = {"position": obs[:2], "velocity": info["velocity"], "target": obs[2:]}
+  again, _ = env.reset(seed=99, options=options)
+  np.testing.assert_array_equal(again, obs)
+  np.testing.assert_allclose([env.step(a)[0] for a in actions], first)
+
+
+def test_noiseless_expert_reaches_most_targets():
+  env, expert = gym.make(pm.ENV_ID), Expert(noise=0.0)
+  reached = []
+  for seed in range(10):
+    obs, info = env.reset(seed=seed)
+    done = False
+    while not done:
+      obs, _, _, done, info = env.step(expert.act(obs[:2], info["velocity"], obs[2:]))
+    reached.append(info["success"])
+  assert np.mean(reached) >= 0.8
+
+
+def test_dataset_round_trips_through_minari(tmp_path, monkeypatch):
+  from mtm_jax.data import minari_data
+  from mtm_jax.envs.pointmaze import dataset
+
+  monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+  written = dataset.write("mtmtest/maze-v0", num_episodes=4, noise=0.5, seed=1)
+  spec, episodes, metadata = minari_data.load("mtmtest/maze-v0")
+  assert spec[STATES].dim == 4 and spec[ACTIONS].dim == 2 and len(episodes) == 4
+  assert metadata["generator"] == {"seed": 1, "episodes": 4, "kp": 10.0, "kd": 1.0, "noise": 0.5}
+  episode = next(iter(written.iterate_episodes()))
+  assert episode.infos["velocity"].shape == (201, 2) and np.all(np.abs(episode.actions) <= 1)
