@@ -75,3 +75,26 @@ def test_dataset_round_trips_through_minari(tmp_path, monkeypatch):
   assert metadata["generator"] == {"seed": 1, "episodes": 4, "kp": 10.0, "kd": 1.0, "noise": 0.5}
   episode = next(iter(written.iterate_episodes()))
   assert episode.infos["velocity"].shape == (201, 2) and np.all(np.abs(episode.actions) <= 1)
+
+
+def test_configs_train_decision_gpt_and_mlp(tmp_path, monkeypatch):
+  import sys
+
+  from conftest import REPO
+
+  from mtm_jax.envs.pointmaze import dataset
+  from mtm_jax.train import train_and_evaluate
+
+  sys.path.insert(0, f"{REPO}/configs")
+  import pointmaze
+
+  monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+  dataset.write(pointmaze.DATASET_ID, num_episodes=6, noise=0.5, seed=0)
+  for variant in ("decision_gpt,5", "mlp_rcbc,5"):
+    config = pointmaze.get_config(variant)
+    config.data.num_validation = 2
+    config.model.width, config.model.encoder_layers, config.model.mlp_hidden = 32, 1, (32,)
+    config.train.batch_size, config.train.num_steps, config.train.warmup_steps = 8, 3, 1
+    config.train.log_every, config.train.checkpoint_every = 1, 3
+    state = train_and_evaluate(config, str(tmp_path / variant))
+    assert int(state.step) == 3
