@@ -109,3 +109,48 @@ def cell_heatmaps(path: str, probs_TxC, cells, observed: dict, room: dict, title
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+
+
+def maze_paths(path: str, panels: dict, walls_xy, cell: float = 1.0) -> None:
+  """One panel per title: continuous paths ([N, L, 2] x, y) over a maze whose wall cells centre at walls_xy.
+
+  panels: title -> (paths [N, L, 2], targets [N, 2]); starts are dots, targets stars.
+  """
+  walls_xy = np.asarray(walls_xy)
+  fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.8), squeeze=False)
+  for ax, (title, (paths, targets)) in zip(axes[0], panels.items()):
+    for x, y in walls_xy:
+      ax.add_patch(plt.Rectangle((x - cell / 2, y - cell / 2), cell, cell, color="0.3"))
+    for i, xy in enumerate(np.asarray(paths)):
+      ax.plot(xy[:, 0], xy[:, 1], "-", color=f"C{i % 10}", linewidth=1, alpha=0.8)
+      ax.plot(xy[0, 0], xy[0, 1], "o", color=f"C{i % 10}", markersize=3)
+      ax.plot(targets[i][0], targets[i][1], "*", color=f"C{i % 10}", markersize=9, markeredgecolor="k")
+    lo, hi = walls_xy.min(0) - cell / 2, walls_xy.max(0) + cell / 2
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def bars(path: str, table: dict, columns, title: str) -> None:
+  """Grouped bars with standard-error whiskers: table[row][column] = (mean, se) or None."""
+  rows = list(table)
+  fig, ax = plt.subplots(figsize=(1.2 * len(rows) + 2, 3.6))
+  width = 0.8 / len(columns)
+  for j, column in enumerate(columns):
+    xs = [i + (j - (len(columns) - 1) / 2) * width for i in range(len(rows))]
+    cells = [table[r].get(column) for r in rows]
+    ax.bar([x for x, c in zip(xs, cells) if c], [c[0] for c in cells if c], width, yerr=[c[1] for c in cells if c],
+           label=column, capsize=2)
+  ax.set_xticks(range(len(rows)), rows, rotation=30, ha="right")
+  ax.set_ylabel("mean return")
+  ax.legend(fontsize=7)
+  ax.set_title(title, fontsize=10)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)

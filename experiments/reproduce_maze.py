@@ -1,0 +1,199 @@
+"""The Uni[MASK] Maze2D study (Table 1): data, every model and seed at context 5 and 10, rollouts, report.
+
+python experiments/reproduce_maze.py --scale small [--out runs/maze_small] [--contexts=5,10]
+
+Scales: smoke (checks the pipeline), small (a CPU afternoon), full (the paper's 5 seeds; meant for
+an accelerator). Re-running resumes: trained models are kept, rollouts read back from OUT/rollouts.json.
+Return-conditioned episodes aim at 1.2 x the return of the training trajectory whose start
+(position and target) is nearest, and the target is decremented by the reward received.
+"""
+
+import json
+import os
+import sys
+import time
+
+import cli
+import gymnasium as gym
+import jax
+import numpy as np
+from absl import flags
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs"))
+import pointmaze as maze_config  # noqa: E402
+
+from mtm_jax.checkpoint import load_checkpoint  # noqa: E402
+from mtm_jax.data import minari_data  # noqa: E402
+from mtm_jax.envs.pointmaze import ENV_ID, dataset, maze  # noqa: E402
+from mtm_jax.envs.pointmaze.expert import Expert  # noqa: E402
+from mtm_jax.evaluate import plots  # noqa: E402
+from mtm_jax.evaluate import pointmaze as evaluation  # noqa: E402
+from mtm_jax.predict import make_predict  # noqa: E402
+from mtm_jax.train import train_and_evaluate  # noqa: E402
+
+SCALES = {
+    "smoke": dict(seeds=1, steps=10, finetune_steps=5, width=32, layers=1, batch=16, data=30, episodes=4),
+    "small": dict(seeds=2, steps=3000, finetune_steps=1000, width=64, layers=2, batch=64, data=1000, episodes=100),
+    "full": dict(seeds=5, steps=20000, finetune_steps=5000, width=128, layers=3, batch=64, data=1000, episodes=1000),
+}
+# Table rows: row -> {column task: variant that fills it}.
+ROWS = {
+    "bc (single-task)": {"bc": "bc"},
+    "rcbc (single-task)": {"rcbc": "rcbc"},
+    "multi-task": {"bc": "multi_task", "rcbc": "multi_task"},
+    "random-mask": {"bc": "random", "rcbc": "random"},
+    "finetune": {"bc": "finetune_bc", "rcbc": "finetune_rcbc"},
+    "Decision-GPT": {"rcbc": "decision_gpt"},
+    "MLP": {"bc": "mlp_bc", "rcbc": "mlp_rcbc"},
+}
+TARGET_SCALE = 1.2
+
+_SCALE = flags.DEFINE_enum("scale", "small", list(SCALES), "How much to train and roll out (see SCALES).")
+_OUT = flags.DEFINE_string("out", None, "Output folder (default runs/maze_SCALE).")
+_SEEDS = flags.DEFINE_integer("seeds", 0, "Seeds per model; 0 = the scale's default.")
+_CONTEXTS = flags.DEFINE_list("contexts", ["5", "10"], "Context lengths K.")
+
+
+def variants() -> list[str]:
+  """random first: the finetuned models start from it."""
+  return ["random", *[v for v in maze_config.VARIANTS if v != "random"]]
+
+
+def workdir(out, variant, context, seed) -> str:
+  return os.path.join(out, "models", f"{variant}_k{context}_seed{seed}")
+
+
+def make_config(variant, context, seed, scale, out):
+  c = maze_config.get_config(f"{variant},{context}")
+  c.seed = seed
+  c.data.num_validation = max(2, scale["data"] // 10)
+  c.model.width, c.model.encoder_layers = scale["width"], scale["layers"]
+  c.train.batch_size = scale["batch"]
+  c.train.num_steps = scale["finetune_steps"] if variant.startswith("finetune_") else scale["steps"]
+  c.train.warmup_steps = min(c.train.warmup_steps, c.train.num_steps // 10)
+  c.train.log_every = max(1, min(c.train.log_every, c.train.num_steps // 5))
+  c.train.checkpoint_every = c.train.num_steps
+  if variant.startswith("finetune_"):
+    c.train.init_from = workdir(out, "random", context, seed)
+  return c
+
+
+def evaluation_starts(count: int) -> list[dict]:
+  """The same fresh starts (position, velocity, target) for every model and the expert rows."""
+  env = gym.make(ENV_ID)
+  starts = []
+  for i in range(count):
+    obs, info = env.reset(seed=10_000 + i)
+    starts.append({"position": obs[:2], "velocity": info["velocity"], "target": obs[2:]})
+  return starts
+
+
+def rc_targets(starts: list[dict], num_validation: int) -> np.ndarray:
+  """1.2 x the return of the training trajectory whose (position, target) start is nearest."""
+  _, episodes, _ = minari_data.load(maze_config.DATASET_ID)
+  train = episodes[: len(episodes) - num_validation]
+  first = np.stack([e["states"][0] for e in train])
+  returns = np.array([e["returns"][0, 0] for e in train])
+  query = np.stack([np.concatenate([s["position"], s["target"]]) for s in starts])
+  nearest = np.argmin(((query[:, None] - first[None]) ** 2).sum(-1), axis=1)
+  return TARGET_SCALE * returns[nearest]
+
+
+def expert_rows(starts, noise_levels=(0.0, 0.5)) -> tuple[dict, dict]:
+  env = gym.make(ENV_ID)
+  rows, paths = {}, {}
+  for noise in noise_levels:
+    rng = np.random.default_rng(0)
+    results = [dataset.run_episode(env, Expert(noise=noise), rng, 10_000 + i, options=s) for i, s in enumerate(starts)]
+    returns = np.array([r["rewards"].sum() for r in results])
+    rows[f"expert (noise {noise})"] = returns
+    paths[noise] = np.stack([r["observations"][:, :2] for r in results])
+  return rows, paths
+
+
+def main():
+  scale = dict(SCALES[_SCALE.value])
+  seeds = list(range(_SEEDS.value or scale["seeds"]))
+  contexts = [int(k) for k in _CONTEXTS.value]
+  out = _OUT.value or os.path.join("runs", f"maze_{_SCALE.value}")
+  os.makedirs(out, exist_ok=True)
+  started = time.time()
+  dataset.write(maze_config.DATASET_ID, num_episodes=scale["data"], noise=0.5, seed=0)
+  runs = [(v, k, s) for s in seeds for k in contexts for v in variants()]
+  for i, (variant, context, seed) in enumerate(runs):
+    config = make_config(variant, context, seed, scale, out)
+    print(f"[{i + 1}/{len(runs)}] {variant} K={context} seed {seed} ({time.time() - started:.0f}s so far)", flush=True)
+    train_and_evaluate(config, workdir(out, variant, context, seed))
+
+  starts = evaluation_starts(scale["episodes"])
+  targets = rc_targets(starts, max(2, scale["data"] // 10))
+  cached = os.path.join(out, "rollouts.json")
+  results = {}
+  if os.path.exists(cached):
+    with open(cached) as f:
+      results = json.load(f)
+  samples = {}
+  for context in contexts:
+    for seed in seeds:
+      for row, cells in ROWS.items():
+        for task, variant in cells.items():
+          key = f"{row}|{task}|{context}|{seed}"
+          if key in results:
+            continue
+          ckpt = load_checkpoint(workdir(out, variant, context, seed))
+          act = evaluation.make_act(make_predict(ckpt.config, ckpt.spec), context, task)
+          params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
+          episodes = evaluation.rollout(act, params, context, starts, targets if task == "rcbc" else None)
+          results[key] = float(episodes["returns"].mean())
+          if row == "finetune" and seed == seeds[0] and context == contexts[-1]:
+            samples[task] = episodes["positions"]
+          print(f"  {row:20s} {task:4s} K={context} seed {seed}: mean return {results[key]:.3f}", flush=True)
+          with open(cached, "w") as f:
+            json.dump(results, f, indent=2)
+  experts, expert_paths = expert_rows(starts)
+  write_report(out, scale, seeds, contexts, results, experts, samples, expert_paths, starts, time.time() - started)
+
+
+def _mean_se(values) -> tuple[float, float]:
+  values = np.asarray(values, np.float64)
+  return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def write_report(out, scale, seeds, contexts, results, experts, samples, expert_paths, starts, elapsed):
+  columns = [f"{task.upper()} K={k}" for k in contexts for task in ("bc", "rcbc")]
+  table = {}
+  for row, cells in ROWS.items():
+    table[row] = {}
+    for k in contexts:
+      for task in ("bc", "rcbc"):
+        if task in cells:
+          table[row][f"{task.upper()} K={k}"] = _mean_se([results[f"{row}|{task}|{k}|{s}"] for s in seeds])
+  lines = ["| model | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 1)]
+  for row, cells in table.items():
+    shown = [f"{cells[c][0]:.3f} ± {cells[c][1]:.3f}" if c in cells else "n/a" for c in columns]
+    lines.append(f"| {row} | " + " | ".join(shown) + " |")
+  for name, returns in experts.items():
+    lines.append(f"| {name} | " + " | ".join(f"{returns.mean():.3f}" for _ in columns) + " |")
+  plots.bars(os.path.join(out, "table.png"), table, columns, f"Maze2D mean return ({len(seeds)} seed(s))")
+  walls = [maze.cell_center(c) for c in np.argwhere(maze.MAZE_MAP == 1)]
+  targets = np.stack([s["target"] for s in starts])
+  n = min(8, len(starts))
+  panels = {f"finetune {t.upper()}": (samples[t][:n], targets[:n]) for t in samples}
+  panels["expert (noise 0.5)"] = (expert_paths[0.5][:n], targets[:n])
+  plots.maze_paths(os.path.join(out, "trajectories.png"), panels, walls)
+  text = [
+      "# Uni[MASK] Maze2D study",
+      f"{len(seeds)} seed(s); {scale['steps']} steps per model (finetune {scale['finetune_steps']}), width {scale['width']}, "
+      f"{scale['layers']} layer(s); {scale['data']} expert trajectories; {len(starts)} rollout episodes per model; "
+      f"RC target {TARGET_SCALE} x the return of the nearest-start training trajectory. Wall time {elapsed / 60:.1f} min.",
+      "\n".join(lines),
+      "![table](table.png)",
+      "![trajectories](trajectories.png)",
+  ]
+  with open(os.path.join(out, "report.md"), "w") as f:
+    f.write("\n\n".join(text) + "\n")
+  print(f"wrote {os.path.join(out, 'report.md')}")
+
+
+if __name__ == "__main__":
+  cli.run(main)
