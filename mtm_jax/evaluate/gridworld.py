@@ -1,7 +1,7 @@
 """Gridworld evaluations of a trained model: jitted rollouts on the JAX twin, future-state marginals.
 
-A rollout is one ``lax.scan`` over the episode's steps, ``vmap``-free: every call of ``predict``
-handles all episodes at once. At step t the model sees the states so far, the actions so far and
+A rollout is one ``lax.scan`` over the episode's steps with the episodes as a ``vmap``-ed batch
+axis: each step makes one ``predict`` call for all episodes. At step t the model sees the states so far, the actions so far and
 the task's conditioning (a target return, a goal state at T-1, waypoint states), exactly the
 masks of ``masks.TASKS`` at index t, and its action is taken by argmax or by sampling.
 """
