@@ -16,6 +16,7 @@ import time
 import cli
 import jax
 import numpy as np
+import study
 from absl import flags
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs"))
@@ -64,20 +65,11 @@ def variants() -> list[str]:
 
 def make_config(variant: str, seed: int, scale: dict, out: str):
   c = gridworld_config.get_config(variant)
-  c.seed = seed
   c.data.num_train = _NUM_TRAIN.value
   c.eval.tasks = study_tasks()
   if variant == "multi_task":
     c.masks.tasks = study_tasks()
-  c.model.width, c.model.encoder_layers = scale["width"], scale["layers"]
-  c.train.batch_size = scale["batch"]
-  c.train.num_steps = scale["finetune_steps"] if variant.startswith("finetune_") else scale["steps"]
-  c.train.warmup_steps = min(c.train.warmup_steps, c.train.num_steps // 10)
-  c.train.log_every = max(1, min(c.train.log_every, c.train.num_steps // 5))
-  c.train.checkpoint_every = c.train.num_steps
-  if variant.startswith("finetune_"):
-    c.train.init_from = workdir(out, "random", seed)
-  return c
+  return study.apply_scale(c, variant, seed, scale, workdir(out, "random", seed))
 
 
 def workdir(out: str, variant: str, seed: int) -> str:
@@ -227,7 +219,7 @@ def write_report(out, scale_name, scale, seeds, rows, raw, normalized, rollouts,
       f"Scale `{scale_name}`: {len(seeds)} seed(s), {scale['steps']} steps per model (finetune {scale['finetune_steps']} "
       f"from the random-mask model), width {scale['width']}, {scale['layers']} layer(s), batch {scale['batch']}; "
       f"{_NUM_TRAIN.value} training trajectories, 1,000 held out; Boltzmann data agent beta={_BETA.value}. "
-      f"Wall time {elapsed / 60:.1f} min.",
+      f"This invocation took {elapsed / 60:.1f} min (models trained by an earlier one are read back, not retrained).",
       "## Loss matrix (validation loss / column minimum)",
       f"Rows: trained models (`finetune` = random-mask then each column's task); columns: evaluation task on the same "
       f"held-out windows and masks for every model; mean over seeds, then divided by the column minimum (at least "

@@ -17,6 +17,7 @@ import cli
 import gymnasium as gym
 import jax
 import numpy as np
+import study
 from absl import flags
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs"))
@@ -65,17 +66,8 @@ def workdir(out, variant, context, seed) -> str:
 
 def make_config(variant, context, seed, scale, out):
   c = maze_config.get_config(f"{variant},{context}")
-  c.seed = seed
   c.data.num_validation = max(2, scale["data"] // 10)
-  c.model.width, c.model.encoder_layers = scale["width"], scale["layers"]
-  c.train.batch_size = scale["batch"]
-  c.train.num_steps = scale["finetune_steps"] if variant.startswith("finetune_") else scale["steps"]
-  c.train.warmup_steps = min(c.train.warmup_steps, c.train.num_steps // 10)
-  c.train.log_every = max(1, min(c.train.log_every, c.train.num_steps // 5))
-  c.train.checkpoint_every = c.train.num_steps
-  if variant.startswith("finetune_"):
-    c.train.init_from = workdir(out, "random", context, seed)
-  return c
+  return study.apply_scale(c, variant, seed, scale, workdir(out, "random", context, seed))
 
 
 def evaluation_starts(count: int) -> list[dict]:

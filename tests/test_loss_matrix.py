@@ -32,3 +32,10 @@ def test_findings_on_a_matrix_shaped_like_the_paper():
   found = loss_matrix.findings(n, rows, columns)
   assert [ok for _, ok, _ in found] == [False, False, False]
   assert "past: 1.200x" in found[0][2]
+
+
+def test_finetune_is_compared_with_the_best_row_even_below_the_floor():
+  columns, rows = ["bc", "fd"], ["bc", "fd", "multi_task", "random", "finetune"]
+  raw = np.array([[1.0, 4.5], [1.5, 0.0045], [1.1, 0.3], [1.1, 0.3], [1.0, 0.0132]])
+  found = loss_matrix.findings(loss_matrix.normalize_columns(raw), rows, columns)
+  assert not found[0][1] and "fd: 2.933x" in found[0][2]

@@ -27,7 +27,8 @@ def findings(normalized, rows, columns, *, random_row="random", multi_row="multi
   n = np.asarray(normalized, np.float64)
   r = {name: i for i, name in enumerate(rows)}
   out = []
-  ft = n[r[finetune_row]]
+  # Relative to each column's best row (below 1 where the floor replaced a near-zero minimum).
+  ft = n[r[finetune_row]] / np.nanmin(n, axis=0)
   worst = int(np.nanargmax(ft))
   out.append((
       f"random-mask + finetune within {tolerance:.0%} of the best on every column",
