@@ -199,16 +199,8 @@ def plot_future(out: str, seed: int) -> str:
   return path
 
 
-def _markdown(header, rows) -> str:
-  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-  lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-  return "\n".join(lines)
-
-
 def _mean_se(values) -> str:
-  values = np.asarray(values)
-  se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
-  return f"{values.mean():.3f} ± {se:.3f}"
+  return "{:.3f} ± {:.3f}".format(*study.mean_se(values))
 
 
 def write_report(out, scale_name, scale, seeds, rows, raw, normalized, rollouts, reference, elapsed) -> str:
@@ -224,10 +216,10 @@ def write_report(out, scale_name, scale, seeds, rows, raw, normalized, rollouts,
       f"Rows: trained models (`finetune` = random-mask then each column's task); columns: evaluation task on the same "
       f"held-out windows and masks for every model; mean over seeds, then divided by the column minimum (at least "
       f"{loss_matrix.NORMALIZE_FLOOR}).",
-      _markdown(["model", *tasks], [[r, *[f"{v:.2f}" for v in row]] for r, row in zip(rows, normalized)]),
+      study.markdown_table(["model", *tasks], [[r, *[f"{v:.2f}" for v in row]] for r, row in zip(rows, normalized)]),
       "![normalised loss matrix](loss_matrix_normalized.png)",
       "Raw losses (sum over modalities of the mean cross-entropy / MSE of the targets):",
-      _markdown(["model", *tasks], [[r, *[f"{v:.4f}" for v in row]] for r, row in zip(rows, raw)]),
+      study.markdown_table(["model", *tasks], [[r, *[f"{v:.4f}" for v in row]] for r, row in zip(rows, raw)]),
       "![raw loss matrix](loss_matrix.png)",
       "## The paper's findings on this matrix",
       "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})" for claim, ok, evidence in found),
@@ -235,7 +227,7 @@ def write_report(out, scale_name, scale, seeds, rows, raw, normalized, rollouts,
       f"{'sampled' if _SAMPLE.value else 'argmax'} actions)",
       "Success: bc at the goal after 10 steps; rcbc reached its target (the best return achievable from its start); "
       "goal at the requested cell at t=9; waypoint at all requested states at t=3, 6, 9. Mean ± standard error over seeds.",
-      _markdown(
+      study.markdown_table(
           ["model", *[f"{t} success" for t in rolled], *[f"{t} return" for t in rolled]],
           [[row, *[_mean_se(rollouts[row, t][0]) for t in rolled], *[_mean_se(rollouts[row, t][1]) for t in rolled]]
            for row in ROLLOUT_MODELS],

@@ -118,6 +118,7 @@ def main():
     train_and_evaluate(config, workdir(out, variant, context, seed))
 
   starts = evaluation_starts(scale["episodes"])
+  envs = evaluation.make_envs(len(starts))  # made once: building an env costs ~60 ms
   targets = rc_targets(starts, max(2, scale["data"] // 10))
   cached = os.path.join(out, "rollouts.json")
   results = {}
@@ -135,7 +136,7 @@ def main():
           ckpt = load_checkpoint(workdir(out, variant, context, seed))
           act = evaluation.make_act(make_predict(ckpt.config, ckpt.spec), context, task)
           params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
-          episodes = evaluation.rollout(act, params, context, starts, targets if task == "rcbc" else None)
+          episodes = evaluation.rollout(act, params, context, envs, starts, targets if task == "rcbc" else None)
           results[key] = float(episodes["returns"].mean())
           if row == "finetune" and seed == seeds[0] and context == contexts[-1]:
             samples[task] = episodes["positions"]
@@ -146,11 +147,6 @@ def main():
   write_report(out, scale, seeds, contexts, results, experts, samples, expert_paths, starts, time.time() - started)
 
 
-def _mean_se(values) -> tuple[float, float]:
-  values = np.asarray(values, np.float64)
-  return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
-
-
 def write_report(out, scale, seeds, contexts, results, experts, samples, expert_paths, starts, elapsed):
   columns = [f"{task.upper()} K={k}" for k in contexts for task in ("bc", "rcbc")]
   table = {}
@@ -159,13 +155,10 @@ def write_report(out, scale, seeds, contexts, results, experts, samples, expert_
     for k in contexts:
       for task in ("bc", "rcbc"):
         if task in cells:
-          table[row][f"{task.upper()} K={k}"] = _mean_se([results[f"{row}|{task}|{k}|{s}"] for s in seeds])
-  lines = ["| model | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 1)]
-  for row, cells in table.items():
-    shown = [f"{cells[c][0]:.3f} ± {cells[c][1]:.3f}" if c in cells else "n/a" for c in columns]
-    lines.append(f"| {row} | " + " | ".join(shown) + " |")
-  for name, returns in experts.items():
-    lines.append(f"| {name} | " + " | ".join(f"{returns.mean():.3f}" for _ in columns) + " |")
+          table[row][f"{task.upper()} K={k}"] = study.mean_se([results[f"{row}|{task}|{k}|{s}"] for s in seeds])
+  shown = [[row, *[f"{cells[c][0]:.3f} ± {cells[c][1]:.3f}" if c in cells else "n/a" for c in columns]]
+           for row, cells in table.items()]
+  shown += [[name, *[f"{returns.mean():.3f}" for _ in columns]] for name, returns in experts.items()]
   plots.bars(os.path.join(out, "table.png"), table, columns, f"Maze2D mean return ({len(seeds)} seed(s))")
   walls = [maze.cell_center(c) for c in np.argwhere(maze.MAZE_MAP == 1)]
   targets = np.stack([s["target"] for s in starts])
@@ -178,7 +171,7 @@ def write_report(out, scale, seeds, contexts, results, experts, samples, expert_
       f"{len(seeds)} seed(s); {scale['steps']} steps per model (finetune {scale['finetune_steps']}), width {scale['width']}, "
       f"{scale['layers']} layer(s); {scale['data']} expert trajectories; {len(starts)} rollout episodes per model; "
       f"RC target {TARGET_SCALE} x the return of the nearest-start training trajectory. Wall time {elapsed / 60:.1f} min.",
-      "\n".join(lines),
+      study.markdown_table(["model", *columns], shown),
       "![table](table.png)",
       "![trajectories](trajectories.png)",
   ]

@@ -1,4 +1,6 @@
-"""What the reproduce_* scripts share: sizing one of a study's configs to a scale."""
+"""What the reproduce_* scripts share: sizing a study's configs to a scale, and report tables."""
+
+import numpy as np
 
 
 def apply_scale(c, variant: str, seed: int, scale: dict, pretrained: str):
@@ -14,3 +16,16 @@ def apply_scale(c, variant: str, seed: int, scale: dict, pretrained: str):
   if finetune:
     c.train.init_from = pretrained
   return c
+
+
+def mean_se(values) -> tuple[float, float]:
+  """Mean and standard error over seeds (0 for a single seed)."""
+  values = np.asarray(values, np.float64)
+  se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
+  return float(values.mean()), float(se)
+
+
+def markdown_table(header, rows) -> str:
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+  return "\n".join(lines)

@@ -120,7 +120,7 @@ def test_batched_rollout_feeds_a_sliding_window(tmp_path):
   for seed in range(3):
     obs, info = env.reset(seed=seed)
     starts.append({"position": obs[:2], "velocity": info["velocity"], "target": obs[2:]})
-  out = evaluation.rollout(act, None, 5, starts, targets=[1.0, 2.0, 3.0])
+  out = evaluation.rollout(act, None, 5, evaluation.make_envs(3), starts, targets=[1.0, 2.0, 3.0])
   assert out["positions"].shape == (3, 201, 2) and out["returns"].shape == (3,)
   np.testing.assert_allclose(out["positions"][:, 0], [s["position"] for s in starts])
   assert np.all(out["returns"] > 0)  # heading for the target shrinks the distance

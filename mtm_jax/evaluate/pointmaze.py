@@ -50,14 +50,20 @@ def make_act(predict: Callable, window: int, task: str) -> Callable:
   return act
 
 
-def rollout(act: Callable, params, window: int, starts: list[dict], targets=None, seed: int = 0) -> dict:
-  """Runs one episode per start (``{"position", "velocity", "target"}``) in lock-step.
+def make_envs(count: int) -> list[gym.Env]:
+  """Environments for ``rollout``; build them once and reuse them across models."""
+  return [gym.make(ENV_ID) for _ in range(count)]
+
+
+def rollout(act: Callable, params, window: int, envs: list[gym.Env], starts: list[dict], targets=None, seed: int = 0) -> dict:
+  """Runs one episode per start (``{"position", "velocity", "target"}``) in lock-step, one env each.
 
   targets: per-episode target returns (rcbc), decremented by the reward received. Returns
   {"returns" [E], "positions" [E, L+1, 2], "success" [E]}.
   """
   E, K = len(starts), window
-  envs = [gym.make(ENV_ID) for _ in range(E)]
+  if len(envs) != E:
+    raise ValueError(f"rollout needs one environment per start: {len(envs)} environments, {E} starts")
   obs = np.stack([env.reset(seed=seed + i, options=s)[0] for i, (env, s) in enumerate(zip(envs, starts))])
   states = np.zeros((E, K, obs.shape[1]), np.float32)
   actions = np.zeros((E, K, 2), np.float32)
@@ -78,6 +84,4 @@ def rollout(act: Callable, params, window: int, starts: list[dict], targets=None
       success[i] = info["success"]
     rtg[:, t + 1] = rtg[:, 0] - total
     positions.append(obs[:, :2].copy())
-  for env in envs:
-    env.close()
   return {"returns": total, "positions": np.stack(positions, axis=1), "success": success}
