@@ -5,8 +5,8 @@ Variants (configs/pointmaze.py:VARIANT,K with K the context length, 5 or 10):
   multi_task                  bc + rcbc
   random                      Uni[MASK] random masking
   finetune_bc, finetune_rcbc  random -> that task at a lower learning rate (needs --config.train.init_from)
-  decision_gpt                the same model with causal attention, trained on rcbc (first return-to-go
-                              plus steps remaining)
+  decision_gpt_bc,            the same model with causal attention, trained on that task (rcbc: the
+  decision_gpt_rcbc           window's first return-to-go plus steps remaining)
   mlp_bc, mlp_rcbc            the MLP baseline on the same inputs
 Run:   python experiments/make_dataset.py pointmaze
        python experiments/train.py --config configs/pointmaze.py:rcbc,10 --workdir runs/maze/rcbc_10
@@ -15,7 +15,8 @@ Run:   python experiments/make_dataset.py pointmaze
 import ml_collections
 
 DATASET_ID = "mtm_jax/pointmaze-medium-novel-expert-v0"  # written by experiments/make_dataset.py pointmaze
-VARIANTS = ("bc", "rcbc", "multi_task", "random", "finetune_bc", "finetune_rcbc", "decision_gpt", "mlp_bc", "mlp_rcbc")
+VARIANTS = ("bc", "rcbc", "multi_task", "random", "finetune_bc", "finetune_rcbc", "decision_gpt_bc", "decision_gpt_rcbc",
+            "mlp_bc", "mlp_rcbc")
 
 
 def get_config(arg: str = "rcbc,10") -> ml_collections.ConfigDict:
@@ -46,7 +47,7 @@ def get_config(arg: str = "rcbc,10") -> ml_collections.ConfigDict:
   c.model.decoder_layers = 0
   c.model.mlp_ratio = 4
   c.model.dropout = 0.1
-  c.model.causal = variant == "decision_gpt"
+  c.model.causal = variant.startswith("decision_gpt_")
   c.model.positions = "sinusoidal"
   c.model.max_horizon = 200  # steps remaining beside the first return-to-go
   c.model.mlp_hidden = (256, 256)
@@ -82,10 +83,8 @@ def get_config(arg: str = "rcbc,10") -> ml_collections.ConfigDict:
   c.eval.seed = 1234
 
   task = variant.split("_")[-1]
-  if variant in ("bc", "rcbc", "mlp_bc", "mlp_rcbc"):
+  if variant in ("bc", "rcbc", "mlp_bc", "mlp_rcbc", "decision_gpt_bc", "decision_gpt_rcbc"):
     c.masks.tasks = (task,)
-  elif variant == "decision_gpt":
-    c.masks.tasks = ("rcbc",)
   elif variant == "multi_task":
     c.train.regime, c.masks.tasks = "multi_task", ("bc", "rcbc")
   elif variant == "random":

@@ -34,7 +34,7 @@ from mtm_jax.train import train_and_evaluate  # noqa: E402
 
 SCALES = {
     "smoke": dict(seeds=1, steps=10, finetune_steps=5, width=32, layers=1, batch=16, data=30, episodes=4),
-    "small": dict(seeds=2, steps=3000, finetune_steps=1000, width=64, layers=2, batch=64, data=1000, episodes=100),
+    "small": dict(seeds=3, steps=4000, finetune_steps=1500, width=64, layers=2, batch=64, data=1000, episodes=1000),
     "full": dict(seeds=5, steps=20000, finetune_steps=5000, width=128, layers=3, batch=64, data=1000, episodes=1000),
 }
 # Table rows: row -> {column task: variant that fills it}.
@@ -44,7 +44,7 @@ ROWS = {
     "multi-task": {"bc": "multi_task", "rcbc": "multi_task"},
     "random-mask": {"bc": "random", "rcbc": "random"},
     "finetune": {"bc": "finetune_bc", "rcbc": "finetune_rcbc"},
-    "Decision-GPT": {"rcbc": "decision_gpt"},
+    "Decision-GPT": {"bc": "decision_gpt_bc", "rcbc": "decision_gpt_rcbc"},
     "MLP": {"bc": "mlp_bc", "rcbc": "mlp_rcbc"},
 }
 TARGET_SCALE = 1.2

@@ -90,7 +90,7 @@ def test_configs_train_decision_gpt_and_mlp(tmp_path, monkeypatch):
 
   monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
   dataset.write(pointmaze.DATASET_ID, num_episodes=6, noise=0.5, seed=0)
-  for variant in ("decision_gpt,5", "mlp_rcbc,5"):
+  for variant in ("decision_gpt_rcbc,5", "mlp_rcbc,5"):
     config = pointmaze.get_config(variant)
     config.data.num_validation = 2
     config.model.width, config.model.encoder_layers, config.model.mlp_hidden = 32, 1, (32,)

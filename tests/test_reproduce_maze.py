@@ -19,5 +19,5 @@ def test_reproduce_maze_smoke(tmp_path):
               "expert (noise 0.0)", "expert (noise 0.5)"):
     assert f"| {row} |" in report
   rollouts = json.loads((out / "rollouts.json").read_text())
-  assert len(rollouts) == 11  # one per (row, column task): bc, rcbc, Decision-GPT fill one column, the rest two
+  assert len(rollouts) == 12  # one per (row, column task): the single-task bc and rcbc rows fill one column, the rest two
   assert (out / "table.png").stat().st_size > 1000 and (out / "trajectories.png").stat().st_size > 1000
