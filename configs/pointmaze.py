@@ -2,6 +2,8 @@
 
 Variants (configs/pointmaze.py:VARIANT,K with K the context length, 5 or 10):
   bc, rcbc                    single-task
+  states_bc, states_rcbc      single-task on a state-only history (past actions hidden in training and
+                              rollouts; not in the paper: it tests for copycat policies)
   multi_task                  bc + rcbc
   random                      Uni[MASK] random masking
   finetune_bc, finetune_rcbc  random -> that task at a lower learning rate (needs --config.train.init_from)
@@ -15,8 +17,8 @@ Run:   python experiments/make_dataset.py pointmaze
 import ml_collections
 
 DATASET_ID = "mtm_jax/pointmaze-medium-novel-expert-v0"  # written by experiments/make_dataset.py pointmaze
-VARIANTS = ("bc", "rcbc", "multi_task", "random", "finetune_bc", "finetune_rcbc", "decision_gpt_bc", "decision_gpt_rcbc",
-            "mlp_bc", "mlp_rcbc")
+VARIANTS = ("bc", "rcbc", "states_bc", "states_rcbc", "multi_task", "random", "finetune_bc", "finetune_rcbc",
+            "decision_gpt_bc", "decision_gpt_rcbc", "mlp_bc", "mlp_rcbc")
 
 
 def get_config(arg: str = "rcbc,10") -> ml_collections.ConfigDict:
@@ -85,6 +87,9 @@ def get_config(arg: str = "rcbc,10") -> ml_collections.ConfigDict:
   task = variant.split("_")[-1]
   if variant in ("bc", "rcbc", "mlp_bc", "mlp_rcbc", "decision_gpt_bc", "decision_gpt_rcbc"):
     c.masks.tasks = (task,)
+  elif variant.startswith("states_"):
+    c.masks.tasks = (task,)
+    c.masks.task_params[task] = ml_collections.ConfigDict({"past_actions": False})
   elif variant == "multi_task":
     c.train.regime, c.masks.tasks = "multi_task", ("bc", "rcbc")
   elif variant == "random":

@@ -34,9 +34,10 @@ from mtm_jax.train import train_and_evaluate  # noqa: E402
 
 SCALES = {
     "smoke": dict(seeds=1, steps=10, finetune_steps=5, width=32, layers=1, batch=16, data=30, episodes=4),
-    "small": dict(seeds=3, steps=4000, finetune_steps=1500, width=64, layers=2, batch=64, data=1000, episodes=1000),
+    "small": dict(seeds=5, steps=4000, finetune_steps=1500, width=64, layers=2, batch=64, data=1000, episodes=1000),
     "full": dict(seeds=5, steps=20000, finetune_steps=5000, width=128, layers=3, batch=64, data=1000, episodes=1000),
 }
+STATE_ONLY = "single-task, state-only history"
 # Table rows: row -> {column task: variant that fills it}.
 ROWS = {
     "bc (single-task)": {"bc": "bc"},
@@ -46,8 +47,21 @@ ROWS = {
     "finetune": {"bc": "finetune_bc", "rcbc": "finetune_rcbc"},
     "Decision-GPT": {"bc": "decision_gpt_bc", "rcbc": "decision_gpt_rcbc"},
     "MLP": {"bc": "mlp_bc", "rcbc": "mlp_rcbc"},
+    # Not in the paper: single-task with the window's past actions hidden, a test for copycat policies.
+    STATE_ONLY: {"bc": "states_bc", "rcbc": "states_rcbc"},
 }
 TARGET_SCALE = 1.2
+# The paper's Table 1 (mean ± standard error over 5 seeds, 1,000 rollouts) for the rows it shares with ours;
+# columns BC K=5, RC K=5, BC K=10, RC K=10. Its single-task row is one bc and one rcbc model, as ours.
+PAPER = {
+    "single-task": ((2.66, 0.03), (2.64, 0.02), (2.47, 0.04), (2.41, 0.05)),
+    "multi-task": ((2.65, 0.01), (2.68, 0.01), (2.39, 0.03), (2.39, 0.03)),
+    "random-mask": ((2.19, 0.09), (2.20, 0.09), (2.29, 0.07), (2.31, 0.06)),
+    "finetune": ((2.67, 0.03), (2.73, 0.01), (2.55, 0.03), (2.61, 0.03)),
+    "Decision-GPT": ((2.66, 0.01), (2.32, 0.05), (2.74, 0.01), (2.73, 0.02)),
+    "MLP": ((1.68, 0.07), (1.53, 0.08), (1.83, 0.06), (1.88, 0.06)),
+}
+SINGLE_TASK = {"BC": "bc (single-task)", "RCBC": "rcbc (single-task)"}  # the single-task row of a column
 
 _SCALE = flags.DEFINE_enum("scale", "small", list(SCALES), "How much to train and roll out (see SCALES).")
 _OUT = flags.DEFINE_string("out", None, "Output folder (default runs/maze_SCALE).")
@@ -103,6 +117,43 @@ def expert_rows(starts, noise_levels=(0.0, 0.5)) -> tuple[dict, dict]:
   return rows, paths
 
 
+def run_rollout(out, variant, task, context, seed, envs, starts, targets) -> dict:
+  ckpt = load_checkpoint(workdir(out, variant, context, seed))
+  past_actions = evaluation.past_actions_seen(ckpt.config, task)
+  act = evaluation.make_act(make_predict(ckpt.config, ckpt.spec), context, task, past_actions)
+  params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
+  return evaluation.rollout(act, params, context, envs, starts, targets if task == "rcbc" else None)
+
+
+def findings(table: dict, contexts: list[int]) -> list[tuple[str, bool, str]]:
+  """The paper's Table 1 claims on table[row][column] = (mean, se): (claim, holds, evidence) each.
+
+  Compared on means; the state-only row is not one of the paper's models and takes no part.
+  """
+
+  def mean(row, column):
+    return table[SINGLE_TASK[column.split()[0]] if row == "single-task" else row][column][0]
+
+  columns = [f"{task} K={k}" for k in contexts for task in ("BC", "RCBC")]
+  out = []
+  bidirectional = ("single-task", "multi-task", "random-mask")
+  beaten = [f"{c}: {max(bidirectional, key=lambda r: mean(r, c))} {max(mean(r, c) for r in bidirectional):.2f} vs "
+            f"{mean('finetune', c):.2f}" for c in columns if mean("finetune", c) < max(mean(r, c) for r in bidirectional)]
+  out.append(("finetune best among the bidirectional models on every column", not beaten,
+              "; ".join(beaten) or "best on all " + str(len(columns))))
+  higher = [f"{c}: random {mean('random-mask', c):.2f} vs {r} {mean(r, c):.2f}" for c in columns
+            for r in ("single-task", "finetune") if mean("random-mask", c) >= mean(r, c)]
+  out.append(("random-mask alone weaker than single-task and finetune on every column", not higher,
+              "; ".join(higher) or "lower on all " + str(len(columns))))
+  if max(contexts) >= 10:
+    others = [r for r in table if r not in ("Decision-GPT", STATE_ONLY)]
+    long = [c for c in columns if c.endswith(f"K={max(contexts)}")]
+    lost = [f"{c}: {r} {mean(r, c):.2f} vs {mean('Decision-GPT', c):.2f}" for c in long for r in others
+            if c in table[r] and mean(r, c) > mean("Decision-GPT", c)]
+    out.append((f"Decision-GPT strongest at context {max(contexts)}", not lost, "; ".join(lost) or "highest on both"))
+  return out
+
+
 def main():
   scale = dict(SCALES[_SCALE.value])
   seeds = list(range(_SEEDS.value or scale["seeds"]))
@@ -125,7 +176,6 @@ def main():
   if os.path.exists(cached):
     with open(cached) as f:
       results = json.load(f)
-  samples = {}
   for context in contexts:
     for seed in seeds:
       for row, cells in ROWS.items():
@@ -133,16 +183,14 @@ def main():
           key = f"{row}|{task}|{context}|{seed}"
           if key in results:
             continue
-          ckpt = load_checkpoint(workdir(out, variant, context, seed))
-          act = evaluation.make_act(make_predict(ckpt.config, ckpt.spec), context, task)
-          params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
-          episodes = evaluation.rollout(act, params, context, envs, starts, targets if task == "rcbc" else None)
+          episodes = run_rollout(out, variant, task, context, seed, envs, starts, targets)
           results[key] = float(episodes["returns"].mean())
-          if row == "finetune" and seed == seeds[0] and context == contexts[-1]:
-            samples[task] = episodes["positions"]
           print(f"  {row:20s} {task:4s} K={context} seed {seed}: mean return {results[key]:.3f}", flush=True)
           with open(cached, "w") as f:
             json.dump(results, f, indent=2)
+  n = min(8, len(starts))  # sample paths for the plot: finetune, first seed, longest context
+  samples = {task: run_rollout(out, variant, task, contexts[-1], seeds[0], envs[:n], starts[:n], targets[:n])["positions"]
+             for task, variant in ROWS["finetune"].items()}
   experts, expert_paths = expert_rows(starts)
   write_report(out, scale, seeds, contexts, results, experts, samples, expert_paths, starts, time.time() - started)
 
@@ -159,11 +207,12 @@ def write_report(out, scale, seeds, contexts, results, experts, samples, expert_
   shown = [[row, *[f"{cells[c][0]:.3f} ± {cells[c][1]:.3f}" if c in cells else "n/a" for c in columns]]
            for row, cells in table.items()]
   shown += [[name, *[f"{returns.mean():.3f}" for _ in columns]] for name, returns in experts.items()]
-  plots.bars(os.path.join(out, "table.png"), table, columns, f"Maze2D mean return ({len(seeds)} seed(s))")
+  plots.bars(os.path.join(out, "table.png"), table, columns, f"Maze2D mean return ({len(seeds)} seed(s))",
+             references={name: returns.mean() for name, returns in experts.items()})
   walls = [maze.cell_center(c) for c in np.argwhere(maze.MAZE_MAP == 1)]
   targets = np.stack([s["target"] for s in starts])
   n = min(8, len(starts))
-  panels = {f"finetune {t.upper()}": (samples[t][:n], targets[:n]) for t in samples}
+  panels = {f"finetune {t.upper()} K={contexts[-1]}": (samples[t][:n], targets[:n]) for t in samples}
   panels["expert (noise 0.5)"] = (expert_paths[0.5][:n], targets[:n])
   plots.maze_paths(os.path.join(out, "trajectories.png"), panels, walls)
   text = [
@@ -172,6 +221,12 @@ def write_report(out, scale, seeds, contexts, results, experts, samples, expert_
       f"{scale['layers']} layer(s); {scale['data']} expert trajectories; {len(starts)} rollout episodes per model; "
       f"RC target {TARGET_SCALE} x the return of the nearest-start training trajectory. Wall time {elapsed / 60:.1f} min.",
       study.markdown_table(["model", *columns], shown),
+      "## Findings (the paper's claims on this table)",
+      "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})" for claim, ok, evidence in
+                findings(table, contexts)),
+      "## The paper's Table 1, for comparison",
+      study.markdown_table(["model", "BC K=5", "RCBC K=5", "BC K=10", "RCBC K=10"],
+                           [[row, *[f"{m:.2f} ± {e:.2f}" for m, e in cells]] for row, cells in PAPER.items()]),
       "![table](table.png)",
       "![trajectories](trajectories.png)",
   ]

@@ -63,27 +63,31 @@ def _scorable_returns(T: int, policy: str) -> jax.Array:
   return jnp.arange(T) == 0 if policy == "first" else jnp.ones((T,), bool)
 
 
-def _history(T: int, spec: DatasetSpec, t: jax.Array) -> tuple[Mask, Mask]:
-  """The BC pattern: s[0..t], a[0..t-1] visible, a[t] the target."""
+def _history(T: int, spec: DatasetSpec, t: jax.Array, past_actions: bool = True) -> tuple[Mask, Mask]:
+  """The BC pattern: s[0..t], a[0..t-1] visible (only s[0..t] without past_actions), a[t] the target."""
   steps = jnp.arange(T)
   visible, target = _empty(spec, T), _empty(spec, T)
   _put(visible, STATES, steps <= t)
-  _put(visible, ACTIONS, steps < t)
+  _put(visible, ACTIONS, (steps < t) & past_actions)
   _put(target, ACTIONS, steps == t)
   return visible, target
 
 
-def bc(key, T, spec, *, index=None, return_policy="first"):
-  """Behaviour cloning: predict a[t] from s[0..t], a[0..t-1]."""
+def bc(key, T, spec, *, index=None, return_policy="first", past_actions=True):
+  """Behaviour cloning: predict a[t] from s[0..t], a[0..t-1].
+
+  past_actions=False hides a[0..t-1]: a state-only history, against a policy that learns to repeat
+  its last action (copycat) when the data's actions are strongly autocorrelated.
+  """
   _check_policy(return_policy)
-  return _history(T, spec, _index(key, index, 0, T))
+  return _history(T, spec, _index(key, index, 0, T), past_actions)
 
 
-def rcbc(key, T, spec, *, index=None, return_policy="first"):
+def rcbc(key, T, spec, *, index=None, return_policy="first", past_actions=True):
   """Return-conditioned BC: bc plus returns (first token, or every step up to t)."""
   _check_policy(return_policy)
   t = _index(key, index, 0, T)
-  visible, target = _history(T, spec, t)
+  visible, target = _history(T, spec, t, past_actions)
   steps = jnp.arange(T)
   _put(visible, RETURNS, steps == 0 if return_policy == "first" else steps <= t)
   return visible, target

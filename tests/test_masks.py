@@ -75,6 +75,13 @@ def test_task_patterns(spec, task, index, policy):
   assert (pattern(visible), pattern(target)) == EXPECTED[(task, index, policy)]
 
 
+def test_state_only_history(spec):
+  for task in ("bc", "rcbc"):
+    visible, target = masks.get_task(task)(KEY, 5, spec, index=2, past_actions=False)
+    assert pattern(visible)["actions"] == "....." and pattern(visible)["states"] == "xxx.."
+    assert pattern(target)["actions"] == "..x.."
+
+
 def test_inverse_dynamics_all_states(spec):
   visible, target = masks.inverse_dynamics(KEY, 5, spec, index=1, all_states=True)
   assert pattern(visible)["states"] == "xxxxx" and pattern(target)["actions"] == ".x..."

@@ -125,3 +125,42 @@ def test_batched_rollout_feeds_a_sliding_window(tmp_path):
   np.testing.assert_allclose(out["positions"][:, 0], [s["position"] for s in starts])
   assert np.all(out["returns"] > 0)  # heading for the target shrinks the distance
   assert seen == [(3, 5)]  # traced once: static shapes for every step
+
+
+def test_rollout_window_carries_enough_to_imitate_the_expert():
+  """The expert fed from the window alone (velocity by finite difference of the last two states)
+  reaches as many targets through ``rollout`` as with the true velocity: the sliding window keeps
+  every state in order, in the slot the policy reads."""
+  from mtm_jax.evaluate import pointmaze as evaluation
+
+  expert, dt = Expert(noise=0.0), gym.make(pm.ENV_ID).unwrapped.inner.point_env.dt
+
+  def act(params, states, actions, position, rtg, steps_left):
+    now, before = states[:, position], states[:, max(position - 1, 0)]
+    velocity = (now[:, :2] - before[:, :2]) / dt
+    return np.stack([expert.act(s[:2], v, s[2:]) for s, v in zip(now, velocity)])
+
+  env = gym.make(pm.ENV_ID)
+  starts = []
+  for seed in range(10):
+    obs, info = env.reset(seed=seed)
+    starts.append({"position": obs[:2], "velocity": info["velocity"], "target": obs[2:]})
+  out = evaluation.rollout(act, None, 3, evaluation.make_envs(10), starts)
+  assert out["success"].mean() >= 0.8
+
+
+def test_act_hides_past_actions_for_a_state_only_model():
+  import jax.numpy as jnp
+
+  from mtm_jax.evaluate import pointmaze as evaluation
+
+  def predict(params, traj, mask):
+    # Reports what it was shown: 0.1 x the visible action slots, 0.1 x the visible state slots.
+    counts = jnp.stack([mask[ACTIONS].sum(1), mask[STATES].sum(1)], axis=-1) * 0.1
+    return {ACTIONS: jnp.broadcast_to(counts[:, None], traj[ACTIONS].shape)}
+
+  states, actions = jnp.zeros((2, 4, 4)), jnp.ones((2, 4, 2))
+  shown = [evaluation.make_act(predict, 4, "bc", past)(None, states, actions, 3, jnp.zeros(2), jnp.full(2, 200))
+           for past in (True, False)]
+  np.testing.assert_allclose(shown[0], [[0.3, 0.4]] * 2, atol=1e-6)
+  np.testing.assert_allclose(shown[1], [[0.0, 0.4]] * 2, atol=1e-6)

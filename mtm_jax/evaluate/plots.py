@@ -137,8 +137,11 @@ def maze_paths(path: str, panels: dict, walls_xy, cell: float = 1.0) -> None:
   plt.close(fig)
 
 
-def bars(path: str, table: dict, columns, title: str) -> None:
-  """Grouped bars with standard-error whiskers: table[row][column] = (mean, se) or None."""
+def bars(path: str, table: dict, columns, title: str, references: dict | None = None) -> None:
+  """Grouped bars with standard-error whiskers: table[row][column] = (mean, se) or None.
+
+  references: label -> value, drawn as dashed horizontal lines (e.g. the expert's return).
+  """
   rows = list(table)
   fig, ax = plt.subplots(figsize=(1.2 * len(rows) + 2, 3.6))
   width = 0.8 / len(columns)
@@ -147,6 +150,8 @@ def bars(path: str, table: dict, columns, title: str) -> None:
     cells = [table[r].get(column) for r in rows]
     ax.bar([x for x, c in zip(xs, cells) if c], [c[0] for c in cells if c], width, yerr=[c[1] for c in cells if c],
            label=column, capsize=2)
+  for k, (label, value) in enumerate((references or {}).items()):
+    ax.axhline(value, color="0.2", linestyle=("--", ":", "-.")[k % 3], linewidth=1, label=label)
   ax.set_xticks(range(len(rows)), rows, rotation=30, ha="right")
   ax.set_ylabel("mean return")
   ax.legend(fontsize=7)

@@ -21,10 +21,11 @@ from mtm_jax.spec import ACTIONS, RETURNS, STATES
 ROLLOUT_TASKS = ("bc", "rcbc")
 
 
-def make_act(predict: Callable, window: int, task: str) -> Callable:
+def make_act(predict: Callable, window: int, task: str, past_actions: bool = True) -> Callable:
   """A jitted ``act(params, states [E,K,4], actions [E,K,2], position, rtg [E], steps_left [E]) -> [E,2]``.
 
   ``position`` (traced) is the current step's slot in the window: t while t < K, then K-1.
+  past_actions=False hides the window's earlier actions, for a model trained on that mask.
   """
   if task not in ROLLOUT_TASKS:
     raise ValueError(f"maze rollouts do {ROLLOUT_TASKS}, got {task!r}")
@@ -35,7 +36,7 @@ def make_act(predict: Callable, window: int, task: str) -> Callable:
     slots = jnp.arange(K)
     mask = {
         STATES: jnp.broadcast_to(slots <= position, (E, K)),
-        ACTIONS: jnp.broadcast_to(slots < position, (E, K)),
+        ACTIONS: jnp.broadcast_to((slots < position) & past_actions, (E, K)),
         RETURNS: jnp.broadcast_to((slots == 0) & (task == "rcbc"), (E, K)),
     }
     traj = {
@@ -48,6 +49,12 @@ def make_act(predict: Callable, window: int, task: str) -> Callable:
     return jnp.clip(jnp.take_along_axis(out, jnp.broadcast_to(position, (E, 1, 1)), axis=1)[:, 0], -1.0, 1.0)
 
   return act
+
+
+def past_actions_seen(config, task: str) -> bool:
+  """Whether a model trained under ``config`` saw past actions on ``task`` (the masks' default, True)."""
+  params = config.masks.task_params
+  return bool(params[task].get("past_actions", True)) if task in params else True
 
 
 def make_envs(count: int) -> list[gym.Env]:
