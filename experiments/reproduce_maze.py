@@ -214,8 +214,8 @@ def write_report(out, scale, seeds, contexts, results, experts, samples, expert_
              references={name: returns.mean() for name, returns in experts.items()})
   walls = [maze.cell_center(c) for c in np.argwhere(maze.MAZE_MAP == 1)]
   targets = np.stack([s["target"] for s in starts])
-  n = min(8, len(starts))
-  panels = {f"finetune {t.upper()} K={contexts[-1]}": (samples[t][:n], targets[:n]) for t in samples}
+  n = len(next(iter(samples.values())))  # the sample rollouts' episodes: the first n starts
+  panels = {f"finetune {t.upper()} K={contexts[-1]}": (samples[t], targets[:n]) for t in samples}
   panels["expert (noise 0.5)"] = (expert_paths[0.5][:n], targets[:n])
   plots.maze_paths(os.path.join(out, "trajectories.png"), panels, walls)
   text = [

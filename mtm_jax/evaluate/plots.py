@@ -154,7 +154,7 @@ def bars(path: str, table: dict, columns, title: str, references: dict | None = 
     ax.axhline(value, color="0.2", linestyle=("--", ":", "-.")[k % 3], linewidth=1, label=label)
   ax.set_xticks(range(len(rows)), rows, rotation=30, ha="right")
   ax.set_ylabel("mean return")
-  ax.legend(fontsize=7)
+  ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
   ax.set_title(title, fontsize=10)
   fig.tight_layout()
   fig.savefig(path, dpi=120)
