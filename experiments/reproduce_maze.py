@@ -51,6 +51,7 @@ ROWS = {
     STATE_ONLY: {"bc": "states_bc", "rcbc": "states_rcbc"},
 }
 TARGET_SCALE = 1.2
+EVAL_SEED = 10_000  # evaluation episode i starts from a reset with seed EVAL_SEED + i, for every model and the expert
 # The paper's Table 1 (mean ± standard error over 5 seeds, 1,000 rollouts) for the rows it shares with ours;
 # columns BC K=5, RC K=5, BC K=10, RC K=10. Its single-task row is one bc and one rcbc model, as ours.
 PAPER = {
@@ -84,16 +85,6 @@ def make_config(variant, context, seed, scale, out):
   return study.apply_scale(c, variant, seed, scale, workdir(out, "random", context, seed))
 
 
-def evaluation_starts(count: int) -> list[dict]:
-  """The same fresh starts (position, velocity, target) for every model and the expert rows."""
-  env = gym.make(ENV_ID)
-  starts = []
-  for i in range(count):
-    obs, info = env.reset(seed=10_000 + i)
-    starts.append({"position": obs[:2], "velocity": info["velocity"], "target": obs[2:]})
-  return starts
-
-
 def rc_targets(starts: list[dict], num_validation: int) -> np.ndarray:
   """1.2 x the return of the training trajectory whose (position, target) start is nearest."""
   _, episodes, _ = minari_data.load(maze_config.DATASET_ID)
@@ -110,7 +101,7 @@ def expert_rows(starts, noise_levels=(0.0, 0.5)) -> tuple[dict, dict]:
   rows, paths = {}, {}
   for noise in noise_levels:
     rng = np.random.default_rng(0)
-    results = [dataset.run_episode(env, Expert(noise=noise), rng, 10_000 + i, options=s) for i, s in enumerate(starts)]
+    results = [dataset.run_episode(env, Expert(noise=noise), rng, EVAL_SEED + i, options=s) for i, s in enumerate(starts)]
     returns = np.array([r["rewards"].sum() for r in results])
     rows[f"expert (noise {noise})"] = returns
     paths[noise] = np.stack([r["observations"][:, :2] for r in results])
@@ -171,7 +162,7 @@ def main():
     print(f"[{i + 1}/{len(runs)}] {variant} K={context} seed {seed} ({time.time() - started:.0f}s so far)", flush=True)
     train_and_evaluate(config, workdir(out, variant, context, seed))
 
-  starts = evaluation_starts(scale["episodes"])
+  starts = evaluation.fresh_starts(range(EVAL_SEED, EVAL_SEED + scale["episodes"]))
   envs = evaluation.make_envs(len(starts))  # made once: building an env costs ~60 ms
   targets = rc_targets(starts, max(2, scale["data"] // 10))
   cached = os.path.join(out, "rollouts.json")

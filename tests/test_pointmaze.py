@@ -115,11 +115,7 @@ def test_batched_rollout_feeds_a_sliding_window(tmp_path):
     return {ACTIONS: jax.numpy.broadcast_to(newest[..., 2:] - newest[..., :2], traj[ACTIONS].shape)}
 
   act = evaluation.make_act(predict, 5, "rcbc")
-  env = gym.make(pm.ENV_ID)
-  starts = []
-  for seed in range(3):
-    obs, info = env.reset(seed=seed)
-    starts.append({"position": obs[:2], "velocity": info["velocity"], "target": obs[2:]})
+  starts = evaluation.fresh_starts(range(3))
   out = evaluation.rollout(act, None, 5, evaluation.make_envs(3), starts, targets=[1.0, 2.0, 3.0])
   assert out["positions"].shape == (3, 201, 2) and out["returns"].shape == (3,)
   np.testing.assert_allclose(out["positions"][:, 0], [s["position"] for s in starts])
@@ -140,11 +136,7 @@ def test_rollout_window_carries_enough_to_imitate_the_expert():
     velocity = (now[:, :2] - before[:, :2]) / dt
     return np.stack([expert.act(s[:2], v, s[2:]) for s, v in zip(now, velocity)])
 
-  env = gym.make(pm.ENV_ID)
-  starts = []
-  for seed in range(10):
-    obs, info = env.reset(seed=seed)
-    starts.append({"position": obs[:2], "velocity": info["velocity"], "target": obs[2:]})
+  starts = evaluation.fresh_starts(range(10))
   out = evaluation.rollout(act, None, 3, evaluation.make_envs(10), starts)
   assert out["success"].mean() >= 0.8
 

@@ -57,6 +57,16 @@ def past_actions_seen(config, task: str) -> bool:
   return bool(params[task].get("past_actions", True)) if task in params else True
 
 
+def fresh_starts(seeds) -> list[dict]:
+  """The starts ``{"position", "velocity", "target"}`` of fresh resets with these seeds, for ``rollout``."""
+  env = gym.make(ENV_ID)
+  starts = []
+  for seed in seeds:
+    obs, info = env.reset(seed=int(seed))
+    starts.append({"position": obs[:2], "velocity": info["velocity"], "target": obs[2:]})
+  return starts
+
+
 def make_envs(count: int) -> list[gym.Env]:
   """Environments for ``rollout``; build them once and reuse them across models."""
   return [gym.make(ENV_ID) for _ in range(count)]
