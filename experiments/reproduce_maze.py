@@ -27,7 +27,10 @@ from mtm_jax.checkpoint import load_checkpoint  # noqa: E402
 from mtm_jax.data import minari_data  # noqa: E402
 from mtm_jax.envs.pointmaze import ENV_ID, dataset, maze  # noqa: E402
 from mtm_jax.envs.pointmaze.expert import Expert  # noqa: E402
-from mtm_jax.evaluate import plots  # noqa: E402
+from mtm_jax.evaluate import (
+  plots,  # noqa: E402
+  rollout,  # noqa: E402
+)
 from mtm_jax.evaluate import pointmaze as evaluation  # noqa: E402
 from mtm_jax.predict import make_predict  # noqa: E402
 from mtm_jax.train import train_and_evaluate  # noqa: E402
@@ -110,8 +113,8 @@ def expert_rows(starts, noise_levels=(0.0, 0.5)) -> tuple[dict, dict]:
 
 def run_rollout(out, variant, task, context, seed, envs, starts, targets) -> dict:
   ckpt = load_checkpoint(workdir(out, variant, context, seed))
-  past_actions = evaluation.past_actions_seen(ckpt.config, task)
-  act = evaluation.make_act(make_predict(ckpt.config, ckpt.spec), context, task, past_actions)
+  past_actions = rollout.past_actions_seen(ckpt.config, task)
+  act = rollout.make_act(make_predict(ckpt.config, ckpt.spec), context, task, "first", past_actions)
   params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
   return evaluation.rollout(act, params, context, envs, starts, targets if task == "rcbc" else None)
 

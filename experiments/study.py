@@ -1,6 +1,6 @@
 """What the reproduce_* scripts share: sizing a study's configs to a scale, and report tables."""
 
-import numpy as np
+from mtm_jax.evaluate.score import mean_se  # noqa: F401  (the studies import it from here)
 
 
 def apply_scale(c, variant: str, seed: int, scale: dict, pretrained: str):
@@ -16,13 +16,6 @@ def apply_scale(c, variant: str, seed: int, scale: dict, pretrained: str):
   if finetune:
     c.train.init_from = pretrained
   return c
-
-
-def mean_se(values) -> tuple[float, float]:
-  """Mean and standard error over seeds (0 for a single seed)."""
-  values = np.asarray(values, np.float64)
-  se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
-  return float(values.mean()), float(se)
 
 
 def markdown_table(header, rows) -> str:

@@ -1,4 +1,5 @@
-"""Orbax checkpoints of a run: params, optimizer state, step, config and spec.
+"""Orbax checkpoints: a training run's params, optimizer state, step, config and spec, or any other
+run's state pytree with JSON metadata (``save_state`` / ``restore_state``, used by the SAC agent).
 
 Orbax writes each step into a temporary directory and renames it only once complete, so a run
 killed mid-save leaves the previous good checkpoint in place. Nothing here ever deletes a step
@@ -45,12 +46,16 @@ class _DropReadOnlyNotice(logging.Filter):
 logging.getLogger("absl").addFilter(_DropReadOnlyNotice())
 
 
-def manager(workdir: str, max_to_keep: int = 3, read_only: bool = False) -> ocp.CheckpointManager:
+MODEL_ITEMS = ("params", "opt_state", "meta")
+STATE_ITEMS = ("state", "meta")
+
+
+def manager(workdir: str, max_to_keep: int = 3, read_only: bool = False, items=MODEL_ITEMS) -> ocp.CheckpointManager:
   if read_only:  # Orbax ignores (and warns about) rotation settings on a read-only manager
     options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0, max_to_keep=None)
   else:
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep)
-  return ocp.CheckpointManager(checkpoint_dir(workdir), options=options, item_names=("params", "opt_state", "meta"))
+  return ocp.CheckpointManager(checkpoint_dir(workdir), options=options, item_names=items)
 
 
 def save(mngr: ocp.CheckpointManager, step: int, params, opt_state, config, spec: DatasetSpec) -> None:
@@ -63,6 +68,22 @@ def save(mngr: ocp.CheckpointManager, step: int, params, opt_state, config, spec
           meta=ocp.args.JsonSave(meta),
       ),
   )
+
+
+def save_state(mngr: ocp.CheckpointManager, step: int, state, meta: dict) -> None:
+  """Saves a pytree of arrays (a manager made with ``items=STATE_ITEMS``) beside JSON metadata."""
+  mngr.save(int(step), args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
+
+
+def restore_state(mngr: ocp.CheckpointManager, step: int, abstract_state):
+  """(state, meta) of a ``save_state`` step, onto the structure and shardings of ``abstract_state``."""
+  try:
+    restored = mngr.restore(
+        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore())
+    )
+  except Exception as err:  # see restore()
+    raise _unreadable(str(mngr.directory), step, err, mngr) from err
+  return restored["state"], restored["meta"]
 
 
 def _unreadable(path: str, step: int, err: Exception, mngr) -> UserError:

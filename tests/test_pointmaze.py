@@ -104,6 +104,7 @@ def test_batched_rollout_feeds_a_sliding_window(tmp_path):
   import jax
 
   from mtm_jax.evaluate import pointmaze as evaluation
+  from mtm_jax.evaluate import rollout
 
   seen = []
 
@@ -114,7 +115,7 @@ def test_batched_rollout_feeds_a_sliding_window(tmp_path):
     seen.append(mask[ACTIONS].shape)
     return {ACTIONS: jax.numpy.broadcast_to(newest[..., 2:] - newest[..., :2], traj[ACTIONS].shape)}
 
-  act = evaluation.make_act(predict, 5, "rcbc")
+  act = rollout.make_act(predict, 5, "rcbc")
   starts = evaluation.fresh_starts(range(3))
   out = evaluation.rollout(act, None, 5, evaluation.make_envs(3), starts, targets=[1.0, 2.0, 3.0])
   assert out["positions"].shape == (3, 201, 2) and out["returns"].shape == (3,)
@@ -131,7 +132,7 @@ def test_rollout_window_carries_enough_to_imitate_the_expert():
 
   expert, dt = Expert(noise=0.0), gym.make(pm.ENV_ID).unwrapped.inner.point_env.dt
 
-  def act(params, states, actions, position, rtg, steps_left):
+  def act(params, states, actions, returns, steps_remaining, position):
     now, before = states[:, position], states[:, max(position - 1, 0)]
     velocity = (now[:, :2] - before[:, :2]) / dt
     return np.stack([expert.act(s[:2], v, s[2:]) for s, v in zip(now, velocity)])
@@ -144,7 +145,7 @@ def test_rollout_window_carries_enough_to_imitate_the_expert():
 def test_act_hides_past_actions_for_a_state_only_model():
   import jax.numpy as jnp
 
-  from mtm_jax.evaluate import pointmaze as evaluation
+  from mtm_jax.evaluate import rollout
 
   def predict(params, traj, mask):
     # Reports what it was shown: 0.1 x the visible action slots, 0.1 x the visible state slots.
@@ -152,7 +153,8 @@ def test_act_hides_past_actions_for_a_state_only_model():
     return {ACTIONS: jnp.broadcast_to(counts[:, None], traj[ACTIONS].shape)}
 
   states, actions = jnp.zeros((2, 4, 4)), jnp.ones((2, 4, 2))
-  shown = [evaluation.make_act(predict, 4, "bc", past)(None, states, actions, 3, jnp.zeros(2), jnp.full(2, 200))
+  returns, steps = jnp.zeros((2, 4, 1)), jnp.full((2, 4), 200)
+  shown = [rollout.make_act(predict, 4, "bc", past_actions=past)(None, states, actions, returns, steps, 3)
            for past in (True, False)]
   np.testing.assert_allclose(shown[0], [[0.3, 0.4]] * 2, atol=1e-6)
   np.testing.assert_allclose(shown[1], [[0.0, 0.4]] * 2, atol=1e-6)

@@ -23,6 +23,7 @@ def load(data_config):
         download=data_config.download,
         include_rewards=data_config.include_rewards,
         return_discount=data_config.return_discount,
+        returns=data_config.get("returns", "sum"),  # configs stored before this option existed used sums
     )
     return spec, episodes
   raise UserError(f"unknown data.source {data_config.source!r}; choose from {SOURCES}")

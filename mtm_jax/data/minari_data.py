@@ -37,8 +37,19 @@ def dataset_root() -> str:
   return str(minari.storage.get_dataset_path(""))
 
 
-def load(dataset_id: str, *, download: bool = False, include_rewards: bool = False, return_discount: float = 1.0):
-  """Returns (spec, episodes, metadata) of a locally present (or, if asked, downloaded) dataset."""
+RETURN_KINDS = ("sum", "average")
+
+
+def load(dataset_id: str, *, download: bool = False, include_rewards: bool = False, return_discount: float = 1.0,
+         returns: str = "sum"):
+  """Returns (spec, episodes, metadata) of a locally present (or, if asked, downloaded) dataset.
+
+  returns: ``sum`` (return-to-go, discounted by return_discount) or ``average`` (MTM's D4RL recipe: the
+  return-to-go divided by the steps left to the horizon, H - t, with H the environment's time limit, so an
+  episode that ends early by termination averages over the steps it did not live).
+  """
+  if returns not in RETURN_KINDS:
+    raise UserError(f"data.returns={returns!r}; choose from {RETURN_KINDS}")
   import minari
 
   try:
@@ -51,7 +62,7 @@ def load(dataset_id: str, *, download: bool = False, include_rewards: bool = Fal
     ) from err
   except Exception as err:  # hosting errors come in many types; all mean the download failed
     raise UserError(f"could not load Minari dataset {dataset_id!r}: {str(err).splitlines()[0][:200]}") from err
-  return _read(dataset_id, _stamp(dataset.storage.data_path), include_rewards, return_discount)
+  return _read(dataset_id, _stamp(dataset.storage.data_path), include_rewards, return_discount, returns)
 
 
 def _stamp(folder) -> int:
@@ -60,7 +71,7 @@ def _stamp(folder) -> int:
 
 
 @functools.lru_cache(maxsize=4)
-def _read(dataset_id, stamp, include_rewards, return_discount):
+def _read(dataset_id, stamp, include_rewards, return_discount, returns):
   """Episodes of a dataset, read once per process and version (a study trains many models on one)."""
   import minari
 
@@ -77,9 +88,22 @@ def _read(dataset_id, stamp, include_rewards, return_discount):
         "rewards": np.asarray(ep.rewards, np.float32)[:, None],
     })
   episodes = add_returns(episodes, return_discount)
+  metadata = dict(dataset.storage.metadata)
+  if returns == "average":
+    horizon = horizon_of(dataset, episodes)
+    episodes = [{**e, RETURNS: e[RETURNS] / (horizon - np.arange(len(e[RETURNS])))[:, None]} for e in episodes]
+    metadata["returns_horizon"] = horizon
   modalities = [modality_spec(STATES, obs_space), modality_spec(ACTIONS, act_space), ModalitySpec(RETURNS, CONTINUOUS, 1)]
   if include_rewards:
     modalities.append(ModalitySpec("rewards", CONTINUOUS, 1))
   else:
     episodes = [{k: v for k, v in e.items() if k != "rewards"} for e in episodes]
-  return DatasetSpec(tuple(modalities)), episodes, dict(dataset.storage.metadata)
+  return DatasetSpec(tuple(modalities)), episodes, metadata
+
+
+def horizon_of(dataset, episodes) -> int:
+  """The environment's time limit where the dataset records it, else its longest episode."""
+  longest = max(len(e["rewards"]) for e in episodes)
+  env_spec = dataset.spec.env_spec
+  limit = getattr(env_spec, "max_episode_steps", None) if env_spec is not None else None
+  return max(int(limit or 0), longest)

@@ -159,3 +159,20 @@ def bars(path: str, table: dict, columns, title: str, references: dict | None = 
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
+
+
+def learning_curve(path: str, steps, means, stds, title: str, marks: dict | None = None) -> None:
+  """Evaluation return against environment steps (shaded +- one std); ``marks``: label -> step, drawn as lines."""
+  steps, means, stds = (np.asarray(v, np.float64) for v in (steps, means, stds))
+  fig, ax = plt.subplots(figsize=(6, 3.6))
+  ax.plot(steps, means, "-o", markersize=3, color="C0", label="evaluation return")
+  ax.fill_between(steps, means - stds, means + stds, color="C0", alpha=0.2)
+  for i, (label, step) in enumerate((marks or {}).items()):
+    ax.axvline(step, color=f"C{i + 1}", linestyle="--", label=label)
+  ax.set_xlabel("environment steps")
+  ax.set_ylabel("return")
+  ax.set_title(title)
+  ax.legend(fontsize=8, loc="upper left")
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)

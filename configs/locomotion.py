@@ -1,0 +1,100 @@
+"""MTM's D4RL locomotion recipe: per-modality tokens, MAE encoder 2 + decoder 1, random-autoregressive masks,
+MTM's average-reward returns at every step, loss on all tokens.
+
+Variants (configs/locomotion.py:VARIANT or VARIANT,ENV,LEVEL; ENV hopper/halfcheetah/walker2d, LEVEL one of
+the D4RL levels made by experiments/make_dataset.py locomotion):
+  full    the released recipe (width 512, batch 2048, 140k steps, 40k warmup): for an accelerator
+  small   sized for a 2-core CPU (width 128, batch 256, 5,000 steps: about 10 minutes)
+  smoke   a few steps, for tests
+Run:   python experiments/make_dataset.py locomotion --env=hopper
+       python experiments/train.py --config configs/locomotion.py:small,hopper,medium --workdir runs/loco/hopper_medium
+       python experiments/rollout.py --workdir runs/loco/hopper_medium --task rcbc --episodes 100
+Expect (small, hopper medium): the rcbc score is printed beside the dataset's own behaviour score; the
+run's figures are in results/locomotion_data/README.md. Any published Minari set works the same way:
+--config.data.dataset_id=mujoco/hopper/medium-v0 (its scores use Minari's references, not D4RL's).
+"""
+
+import ml_collections
+
+
+def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
+  variant, env, level = (arg.split(",") + ["hopper", "medium"])[:3] if "," in arg else (arg, "hopper", "medium")
+  if variant not in ("full", "small", "smoke"):
+    raise ValueError(f"unknown variant {arg!r}; use full, small or smoke, optionally followed by ,ENV,LEVEL")
+  c = ml_collections.ConfigDict()
+  c.seed = 0  # every random draw of the run derives from this
+
+  c.data = ml_collections.ConfigDict()
+  c.data.source = "minari"
+  c.data.dataset_id = f"mtm_jax/{env}/{level}-v0"  # made by experiments/make_dataset.py locomotion
+  c.data.download = False  # let Minari download a published dataset (mujoco/...) missing here
+  c.data.include_rewards = False  # add per-step rewards as an extra modality
+  c.data.return_discount = 1.0  # discount of the returns-to-go
+  c.data.returns = "average"  # MTM: average reward over the steps left; "sum": return-to-go (Decision Transformer)
+  c.data.validation_fraction = 0.05  # share of episodes (the last ones) held out
+  c.data.num_validation = 0  # >0: exact number of held-out episodes
+  c.data.num_train = 0  # >0: train on only the first num_train episodes
+
+  c.window = 4  # T
+
+  c.model = ml_collections.ConfigDict()
+  c.model.kind = "transformer"  # "transformer" or "mlp" (baseline)
+  c.model.token_layout = "per_modality"  # one token per modality per step (MTM)
+  c.model.width = 512  # embedding width
+  c.model.num_heads = 4  # attention heads
+  c.model.encoder_layers = 2  # MAE encoder blocks (visible tokens)
+  c.model.decoder_layers = 1  # MAE decoder blocks (all tokens)
+  c.model.mlp_ratio = 4  # feed-forward width / embedding width
+  c.model.dropout = 0.1  # dropout on embeddings and residual branches
+  c.model.causal = False  # GPT-style causal attention (Decision-GPT baseline)
+  c.model.positions = "sinusoidal"  # time positions
+  c.model.max_horizon = 0  # MTM shows returns at every step, without a steps-remaining token
+  c.model.mlp_hidden = (256, 256)  # hidden sizes of the MLP baseline
+  c.model.dtype = "float32"  # matmul compute dtype ("bfloat16" on accelerators)
+
+  c.masks = ml_collections.ConfigDict()
+  c.masks.tasks = ("random_autoregressive",)  # mask tasks the regime draws from
+  c.masks.weights = ()  # per-task weights for multi_task
+  c.masks.return_policy = "all"  # returns at every step (MTM / Decision Transformer)
+  c.masks.task_params = ml_collections.ConfigDict()
+  c.masks.task_params.random_autoregressive = ml_collections.ConfigDict()
+  c.masks.task_params.random_autoregressive.keep_ratios = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
+  c.masks.task_params.random_autoregressive.mode_weights = (0.2, 0.1, 0.7)  # states, returns, actions
+
+  c.train = ml_collections.ConfigDict()
+  c.train.regime = "random_autoregressive"
+  c.train.init_from = ""  # finetune: workdir of the pretrained run
+  c.train.batch_size = 2048  # windows per step
+  c.train.num_steps = 140_000  # optimizer steps
+  c.train.learning_rate = 1e-4  # peak learning rate
+  c.train.warmup_steps = 40_000  # linear warmup
+  c.train.final_lr_fraction = 0.0  # cosine to zero
+  c.train.weight_decay = 0.005  # AdamW decay on weight matrices
+  c.train.grad_clip = 0.0  # MTM does not clip
+  c.train.loss_on = "all"  # loss on every token (MTM)
+  c.train.log_every = 500  # steps between metric lines
+  c.train.checkpoint_every = 10_000  # steps between checkpoints
+  c.train.keep_checkpoints = 2  # newest checkpoints kept
+  c.train.max_nonfinite_steps = 20  # consecutive NaN/Inf steps before the run stops
+  c.train.num_devices = 0  # devices in the data mesh; 0 = all
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.tasks = ("bc", "rcbc", "forward_dynamics", "inverse_dynamics")  # validation-loss tasks
+  c.eval.num_windows = 2048  # held-out windows per task
+  c.eval.batch_size = 512  # windows per evaluation call
+  c.eval.seed = 1234  # fixes the evaluation masks
+  c.eval.target_rule = "fraction:1.0"  # rollout return target: fraction:P, fixed:V or best:M (rollout.return_target)
+
+  if variant == "small":
+    c.model.width = 128
+    c.train.batch_size, c.train.num_steps, c.train.warmup_steps = 256, 5_000, 500
+    c.train.learning_rate = 3e-4
+    c.train.log_every, c.train.checkpoint_every = 100, 1_000
+    c.eval.num_windows = 1024
+  elif variant == "smoke":
+    c.model.width, c.model.num_heads, c.model.encoder_layers = 32, 2, 1
+    c.train.batch_size, c.train.num_steps, c.train.warmup_steps = 16, 4, 1
+    c.train.log_every, c.train.checkpoint_every = 2, 4
+    c.data.num_validation = 2
+    c.eval.num_windows = 32
+  return c

@@ -1,0 +1,45 @@
+"""Roll a trained model out on the environment its Minari dataset recovers; print and write its normalised score.
+
+python experiments/rollout.py --workdir runs/loco/hopper_medium --task rcbc --episodes 100 [--target_rule fraction:1.0]
+
+Writes WORKDIR/rollout_TASK.json. Tasks: bc, rcbc, rcbc_imagine (mtm_jax.evaluate.rollout).
+"""
+
+import json
+import os
+
+import cli
+from absl import flags
+
+from mtm_jax.checkpoint import load_checkpoint
+from mtm_jax.errors import UserError
+from mtm_jax.evaluate import rollout
+from mtm_jax.evaluate.model_rollouts import score_checkpoint
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a training run.")
+_TASK = flags.DEFINE_enum("task", "rcbc", list(rollout.TASKS), "Rollout task.")
+_EPISODES = flags.DEFINE_integer("episodes", 100, "Evaluation episodes.")
+_TARGET_RULE = flags.DEFINE_string("target_rule", "", "Return target: fraction:P, fixed:V or best:M; empty = the run's.")
+_NUM_ENVS = flags.DEFINE_integer("num_envs", 50, "Environments stepped together (one model call per step for all).")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main():
+  if _EPISODES.value < 1 or _NUM_ENVS.value < 1:
+    raise UserError(f"--episodes={_EPISODES.value} and --num_envs={_NUM_ENVS.value} must be at least 1")
+  ckpt = load_checkpoint(_WORKDIR.value)
+  out = score_checkpoint(ckpt, _TASK.value, _EPISODES.value, target_rule=_TARGET_RULE.value or None,
+                         num_envs=_NUM_ENVS.value)
+  target = "" if out["target"] is None else f", target {out['target']:.4g} ({out['target_rule']})"
+  print(f"{out['env_id']} {out['task']} at step {out['step']}, {out['episodes']} episodes{target}:")
+  print("  return {:.1f} ± {:.1f}   (dataset's own episodes: {:.1f} ± {:.1f})".format(*out["return"], *out["dataset_return"]))
+  if "score" in out:
+    print("  normalised score {:.1f} ± {:.1f}   (dataset's own: {:.1f} ± {:.1f})".format(*out["score"], *out["dataset_score"]))
+  path = os.path.join(_WORKDIR.value, f"rollout_{_TASK.value}.json")
+  with open(path, "w") as f:
+    json.dump(out, f, indent=2)
+  print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+  cli.run(main)

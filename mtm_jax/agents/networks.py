@@ -1,0 +1,66 @@
+"""Networks and target updates the agents share: MLPs, a tanh-squashed Gaussian actor, twin critics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+LOG_STD_RANGE = (-5.0, 2.0)
+
+
+class MLP(nn.Module):
+  """ReLU hidden layers, a linear output layer."""
+
+  hidden: Sequence[int]
+  out: int
+
+  @nn.compact
+  def __call__(self, x):
+    for width in self.hidden:
+      x = nn.relu(nn.Dense(width)(x))
+    return nn.Dense(self.out)(x)
+
+
+class TanhGaussianActor(nn.Module):
+  """A Gaussian over pre-squash actions; ``__call__`` returns its (mean, log_std), actions live in [-1, 1]."""
+
+  hidden: Sequence[int]
+  action_dim: int
+
+  @nn.compact
+  def __call__(self, obs):
+    out = MLP(self.hidden, 2 * self.action_dim)(obs)
+    mean, log_std = jnp.split(out, 2, axis=-1)
+    low, high = LOG_STD_RANGE
+    return mean, low + 0.5 * (high - low) * (jnp.tanh(log_std) + 1.0)  # smooth bound, as in common SAC code
+
+
+def sample_tanh_gaussian(mean, log_std, key):
+  """A squashed sample and its log-probability (with the tanh change-of-variables correction)."""
+  pre = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+  log_prob = -0.5 * (((pre - mean) / jnp.exp(log_std)) ** 2 + 2 * log_std + jnp.log(2 * jnp.pi))
+  # log(1 - tanh(x)^2) written stably: 2 (log 2 - x - softplus(-2x))
+  correction = 2.0 * (jnp.log(2.0) - pre - jax.nn.softplus(-2.0 * pre))
+  return jnp.tanh(pre), jnp.sum(log_prob - correction, axis=-1)
+
+
+class Critics(nn.Module):
+  """``num`` independent Q(s, a) MLPs evaluated together; returns [num, B]."""
+
+  hidden: Sequence[int]
+  num: int = 2
+
+  @nn.compact
+  def __call__(self, obs, action):
+    ensemble = nn.vmap(
+        MLP, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None, out_axes=0, axis_size=self.num
+    )
+    return ensemble(self.hidden, 1)(jnp.concatenate([obs, action], axis=-1))[..., 0]
+
+
+def polyak(target, online, tau: float):
+  """target <- (1 - tau) target + tau online."""
+  return jax.tree_util.tree_map(lambda t, o: (1.0 - tau) * t + tau * o, target, online)

@@ -1,0 +1,9 @@
+"""D4RL-style locomotion on gymnasium's MuJoCo v5 environments: names, levels and dataset ids."""
+
+ENVS = {"hopper": "Hopper-v5", "halfcheetah": "HalfCheetah-v5", "walker2d": "Walker2d-v5"}
+LEVELS = ("random", "medium", "medium-replay", "full-replay", "expert", "medium-expert")
+
+
+def dataset_id(env: str, level: str) -> str:
+  """Our datasets: ``mtm_jax/<env>/<level>-v0`` (Minari's published ones are ``mujoco/<env>/<level>-v0``)."""
+  return f"mtm_jax/{env}/{level}-v0"

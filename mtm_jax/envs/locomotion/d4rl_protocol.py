@@ -1,0 +1,126 @@
+"""The D4RL protocol on our own SAC run, written as Minari datasets ``mtm_jax/<env>/<level>-v0``.
+
+expert          rollouts of the final policy
+medium          rollouts of the snapshot whose evaluation return is closest to a third of the expert's
+medium-replay   the replay buffer up to that snapshot
+full-replay     the whole replay buffer of the training
+random          rollouts of a randomly initialised policy
+medium-expert   medium + expert
+Rollouts sample from the (stochastic) policy, as D4RL's did. ``ref_min_score`` / ``ref_max_score`` are the
+mean returns of the random and expert rollouts on the same environment version (D4RL's convention).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import gymnasium as gym
+import jax
+import numpy as np
+
+from mtm_jax.agents import replay as replay_lib
+from mtm_jax.agents import sac_train
+from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
+from mtm_jax.errors import UserError
+from mtm_jax.evaluate import rollout, score
+
+ROLLOUT_ENVS = 10  # episodes stepped together while recording
+
+
+def record(result: sac_train.Result, actor, env_id: str, steps: int, seed: int) -> list[dict]:
+  """Whole episodes of the sampled policy until at least ``steps`` steps are recorded."""
+  envs = [gym.make(env_id) for _ in range(ROLLOUT_ENVS)]
+  key = jax.random.key(seed)
+  episodes, total, batch = [], 0, 0
+  while total < steps:
+    policy = sac_train.make_policy(result.agent, actor, result.action_low, result.action_high, jax.random.fold_in(key, batch))
+    run = rollout.run(envs, policy, seeds=[seed * 1_000_003 + batch * ROLLOUT_ENVS + i for i in range(ROLLOUT_ENVS)])
+    for i in range(ROLLOUT_ENVS):
+      if total < steps:
+        episodes.append(run.episode(i))
+        total += int(run.lengths[i])
+    batch += 1
+  return episodes
+
+
+def medium_index(evals: list[dict]) -> int:
+  """The snapshot whose evaluation return is closest to a third of the final (expert) one."""
+  goal = evals[-1]["return_mean"] / 3.0
+  return int(np.argmin([abs(e["return_mean"] - goal) for e in evals]))
+
+
+def make_levels(result: sac_train.Result, env_id: str, steps: int, seed: int) -> tuple[dict, dict]:
+  """(level -> episodes in environment units, the medium snapshot's evaluation) of one finished SAC run."""
+  medium = medium_index(result.evals)
+  random_actor = result.agent.init(jax.random.key(seed + 7919)).actor
+  to_env = lambda eps: [  # noqa: E731
+      {**e, "actions": sac_train.to_env_units(e["actions"], result.action_low, result.action_high).astype(np.float32)}
+      for e in eps]
+  levels = {
+      "random": record(result, random_actor, env_id, steps, seed + 1),
+      "medium": record(result, result.actor(medium), env_id, steps, seed + 2),
+      "expert": record(result, result.actor(len(result.evals) - 1), env_id, steps, seed + 3),
+      "medium-replay": to_env(replay_lib.episodes(result.replay, result.num_envs, rows=result.evals[medium]["step"])),
+      "full-replay": to_env(replay_lib.episodes(result.replay, result.num_envs)),
+  }
+  levels["medium-expert"] = levels["medium"] + levels["expert"]
+  return levels, result.evals[medium]
+
+
+def mean_return(episodes: list[dict]) -> float:
+  return float(np.mean([e["rewards"].sum() for e in episodes]))
+
+
+def write(dataset_id_: str, env_id: str, episodes: list[dict], ref_min: float, ref_max: float, metadata: dict):
+  """Writes (replacing any dataset of that id) one level as a Minari dataset with the environment spec."""
+  import minari
+  from minari.data_collector import EpisodeBuffer
+
+  if not episodes:
+    raise UserError(f"{dataset_id_}: no episodes to write (the SAC run is too short for this level)")
+  buffers = [
+      EpisodeBuffer(id=i, observations=e["observations"].astype(np.float64), actions=e["actions"],
+                    rewards=np.asarray(e["rewards"], np.float64).tolist(), terminations=np.asarray(e["terminations"]).tolist(),
+                    truncations=np.asarray(e["truncations"]).tolist())
+      for i, e in enumerate(episodes)
+  ]
+  if dataset_id_ in minari.list_local_datasets():
+    minari.delete_dataset(dataset_id_)
+  with warnings.catch_warnings():  # Minari nags about optional fields (e-mail)
+    warnings.simplefilter("ignore", UserWarning)
+    dataset = minari.create_dataset_from_buffers(
+        dataset_id_, buffers, env=env_id, eval_env=env_id, algorithm_name="SAC (mtm_jax, D4RL protocol)", author="mtm_jax",
+        code_permalink="mtm_jax/envs/locomotion/d4rl_protocol.py", ref_min_score=ref_min, ref_max_score=ref_max,
+        description=f"{env_id}, {dataset_id_.split('/')[-1]}: made here by the D4RL protocol from a SAC run in JAX.",
+    )
+  dataset.storage.update_metadata({"generator": metadata})
+  return dataset
+
+
+def make(env: str, workdir: str, *, sac_steps: int = 150_000, dataset_steps: int = 100_000, seed: int = 0,
+         levels=LEVELS, progress: bool = True) -> dict:
+  """Trains (or resumes) SAC on ``env`` and writes every level; returns a summary per level."""
+  if env not in ENVS:
+    raise UserError(f"unknown locomotion env {env!r}; choose from {list(ENVS)}")
+  unknown = set(levels) - set(LEVELS)
+  if unknown:
+    raise UserError(f"unknown levels {sorted(unknown)}; choose from {list(LEVELS)}")
+  env_id = ENVS[env]
+  run = sac_train.RunConfig(env_id, total_steps=sac_steps, start_steps=min(5_000, sac_steps // 10), seed=seed,
+                            eval_every=max(sac_steps // 40, 1), checkpoint_every=max(sac_steps // 6, 1))
+  result = sac_train.train(run, workdir, progress=progress)
+  episodes, medium = make_levels(result, env_id, dataset_steps, seed)
+  ref_min, ref_max = mean_return(episodes["random"]), mean_return(episodes["expert"])
+  facts = {"seed": seed, "sac": dataclasses.asdict(run), "snapshots": result.evals, "medium_snapshot": medium,
+           "dataset_steps": dataset_steps}
+  summary = {"env_id": env_id, "ref_min_score": ref_min, "ref_max_score": ref_max, "medium_snapshot": medium,
+             "sac_evals": result.evals, "levels": {}}
+  for level in levels:
+    eps = episodes[level]
+    write(dataset_id(env, level), env_id, eps, ref_min, ref_max, {**facts, "level": level})
+    returns = np.array([e["rewards"].sum() for e in eps])
+    mean, se = score.mean_se(returns)
+    summary["levels"][level] = {"episodes": len(eps), "steps": int(sum(len(e["rewards"]) for e in eps)), "return_mean": mean,
+                                "return_se": se, "score": float(score.normalized(mean, ref_min, ref_max))}
+  return summary

@@ -1,0 +1,67 @@
+"""A trained model rolled out on the environment its Minari dataset recovers, scored D4RL's way."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from mtm_jax.checkpoint import Checkpoint
+from mtm_jax.data import minari_data, windows
+from mtm_jax.errors import UserError
+from mtm_jax.evaluate import rollout, score
+from mtm_jax.predict import make_predict
+from mtm_jax.spec import RETURNS
+
+EVAL_SEED = 1_000_000  # evaluation episodes' seeds start here, away from any data-generation seed
+
+
+def _dataset(config):
+  import minari
+
+  if config.data.source != "minari":
+    raise UserError(f"rollouts need an environment: data.source is {config.data.source!r}, not a Minari dataset")
+  dataset = minari.load_dataset(config.data.dataset_id)
+  if dataset.spec.env_spec is None:
+    raise UserError(f"{config.data.dataset_id} records no environment spec, so there is no environment to roll out in")
+  return dataset
+
+
+def score_checkpoint(ckpt: Checkpoint, task: str, episodes: int, *, target_rule: str | None = None, num_envs: int = 50,
+                     seed: int = EVAL_SEED) -> dict:
+  """Mean ± s.e. return and normalised score of ``episodes`` rollouts, beside the dataset's own behaviour.
+
+  The return target (rcbc tasks) comes from ``target_rule`` (default: the run's eval.target_rule, else
+  fraction:1.0) over the training episodes' return tokens; it follows the data's return kind.
+  """
+  config = ckpt.config
+  dataset = _dataset(config)
+  returns_kind = config.data.get("returns", "sum")
+  spec, all_episodes, metadata = minari_data.load(
+      config.data.dataset_id, include_rewards=config.data.include_rewards, return_discount=config.data.return_discount,
+      returns=returns_kind)
+  train, _ = windows.split_episodes(all_episodes, config.data.validation_fraction, config.data.num_validation,
+                                    config.data.get("num_train", 0))
+  rule = target_rule or config.eval.get("target_rule", "fraction:1.0")
+  target = rollout.return_target(rule, np.concatenate([e[RETURNS][:, 0] for e in train])) if task != "bc" else None
+  envs = [dataset.recover_environment() for _ in range(min(num_envs, episodes))]
+  horizon = envs[0].spec.max_episode_steps or max(len(e[RETURNS]) for e in all_episodes)
+  act = rollout.make_act(make_predict(config, spec), config.window, task, config.masks.return_policy,
+                         rollout.past_actions_seen(config, task))
+  params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
+  returns = []
+  for first in range(0, episodes, len(envs)):
+    batch = envs[: min(len(envs), episodes - first)]
+    policy = rollout.make_policy(act, params, config.window, task=task, targets=target, return_kind=returns_kind,
+                                 horizon=horizon)
+    returns.append(rollout.run(batch, policy, seeds=range(seed + first, seed + first + len(batch))).returns)
+  returns = np.concatenate(returns)
+  behaviour = np.array([e.rewards.sum() for e in dataset.iterate_episodes()])
+  out = {"task": task, "episodes": episodes, "target_rule": rule if target is not None else None, "target": target,
+         "return": score.mean_se(returns), "dataset_return": score.mean_se(behaviour), "step": ckpt.step,
+         "env_id": envs[0].spec.id}
+  if metadata.get("ref_min_score") is not None:
+    low, high = score.references(metadata, config.data.dataset_id)
+    out["score"] = score.mean_se(score.normalized(returns, low, high))
+    out["dataset_score"] = score.mean_se(score.normalized(behaviour, low, high))
+  return out
+
