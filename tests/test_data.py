@@ -80,6 +80,15 @@ def test_minari_returns_are_rewards_to_go(minari_root):
   np.testing.assert_allclose(episodes[0]["returns"][:, 0], np.cumsum(rewards[::-1])[::-1], rtol=1e-5)
 
 
+def test_minari_average_returns_divide_by_the_steps_left_to_the_horizon(minari_root):
+  _, sums, _ = minari_data.load("mtmtest/pendulum-random-v0")
+  _, averages, metadata = minari_data.load("mtmtest/pendulum-random-v0", returns="average")
+  assert metadata["returns_horizon"] == 30  # the recorded environment's time limit
+  np.testing.assert_allclose(averages[0]["returns"][:, 0], sums[0]["returns"][:, 0] / (30 - np.arange(30)), rtol=1e-6)
+  with pytest.raises(UserError, match="data.returns='mean'; choose from"):
+    minari_data.load("mtmtest/pendulum-random-v0", returns="mean")
+
+
 def test_missing_minari_dataset_says_what_to_do(minari_root):
   with pytest.raises(UserError, match="not on this machine.*download=True"):
     minari_data.load("mtmtest/absent-v0")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+import mtm_jax.envs  # noqa: F401  (quiets MuJoCo's notice about gymnasium's locomotion models)
 from mtm_jax.checkpoint import Checkpoint
 from mtm_jax.data import minari_data, windows
 from mtm_jax.errors import UserError

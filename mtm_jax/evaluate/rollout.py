@@ -89,8 +89,10 @@ def run(envs: Sequence[gym.Env], policy: Callable, max_steps: int | None = None,
   )
   active = np.ones(E, bool)
   for t in range(max_steps):
-    action = np.clip(np.asarray(policy(h, t), np.float32), space.low, space.high)
-    h.actions[:, t] = action
+    action = np.asarray(policy(h, t), np.float32)
+    if action.shape != (E,) + space.shape:
+      raise ValueError(f"the policy returned actions of shape {action.shape} at step {t}; expected {(E,) + space.shape}")
+    action = h.actions[:, t] = np.clip(action, space.low, space.high)
     for i in np.flatnonzero(active):
       obs, reward, terminated, truncated, h.infos[i] = envs[i].step(action[i])
       h.observations[i, t + 1 :] = flat_obs(envs[i], obs)

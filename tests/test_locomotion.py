@@ -1,0 +1,73 @@
+"""Locomotion datasets by the D4RL protocol (a tiny SAC run), and a model trained on one rolled out by the CLI."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+from mtm_jax.envs.locomotion import LEVELS, d4rl_protocol
+
+
+@pytest.fixture(scope="module")
+def hopper_data(tmp_path_factory):
+  root = tmp_path_factory.mktemp("loco")
+  previous = os.environ.get("MINARI_DATASETS_PATH")
+  os.environ["MINARI_DATASETS_PATH"] = str(root / "minari")
+  summary = d4rl_protocol.make("hopper", str(root / "sac"), sac_steps=400, dataset_steps=150, seed=3, progress=False)
+  yield root, summary
+  if previous is None:
+    os.environ.pop("MINARI_DATASETS_PATH")
+  else:
+    os.environ["MINARI_DATASETS_PATH"] = previous
+
+
+def test_every_level_round_trips_through_minari(hopper_data):
+  import minari
+
+  from mtm_jax.data import minari_data
+
+  _, summary = hopper_data
+  assert set(summary["levels"]) == set(LEVELS)
+  assert summary["levels"]["full-replay"]["steps"] == 400  # the whole buffer
+  assert summary["levels"]["medium-expert"]["episodes"] == (summary["levels"]["medium"]["episodes"]
+                                                            + summary["levels"]["expert"]["episodes"])
+  for level in LEVELS:
+    spec, episodes, metadata = minari_data.load(f"mtm_jax/hopper/{level}-v0")
+    assert spec["states"].dim == 11 and spec["actions"].dim == 3 and len(episodes) == summary["levels"][level]["episodes"]
+    assert metadata["ref_min_score"] == summary["ref_min_score"] and metadata["ref_max_score"] == summary["ref_max_score"]
+    assert metadata["generator"]["seed"] == 3 and metadata["generator"]["sac"]["total_steps"] == 400
+    assert metadata["generator"]["snapshots"] == summary["sac_evals"]
+  dataset = minari.load_dataset("mtm_jax/hopper/random-v0")
+  assert dataset.recover_environment().spec.id == "Hopper-v5"
+  for episode in dataset.iterate_episodes():  # each episode ends once, by termination or by truncation
+    ends = episode.terminations.astype(int) + episode.truncations.astype(int)
+    assert ends[-1] == 1 and ends[:-1].sum() == 0
+  assert any(e.terminations[-1] for e in dataset.iterate_episodes())  # a random hopper falls
+  np.testing.assert_allclose(summary["levels"]["random"]["score"], 0.0, atol=1e-6)
+  np.testing.assert_allclose(summary["levels"]["expert"]["score"], 100.0, atol=1e-6)
+
+
+def test_medium_is_the_snapshot_nearest_a_third_of_the_expert():
+  evals = [{"step": s, "return_mean": r} for s, r in enumerate([10.0, 50.0, 95.0, 140.0, 300.0])]
+  assert d4rl_protocol.medium_index(evals) == 2  # 300 / 3 = 100
+
+
+def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path):
+  root, summary = hopper_data
+  env = dict(os.environ, XLA_FLAGS="")
+  config = os.path.join(REPO, "configs", "locomotion.py:smoke,hopper,medium-expert")
+  workdir = str(tmp_path / "run")
+  train = [sys.executable, os.path.join(REPO, "experiments", "train.py"), "--config", config, "--workdir", workdir]
+  subprocess.run(train, env=env, check=True, capture_output=True)
+  rollout = [sys.executable, os.path.join(REPO, "experiments", "rollout.py"), "--workdir", workdir, "--task", "rcbc",
+             "--episodes", "3", "--num_envs", "2"]
+  result = subprocess.run(rollout, env=env, capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr
+  assert "normalised score" in result.stdout and "dataset's own" in result.stdout
+  report = json.load(open(os.path.join(workdir, "rollout_rcbc.json")))
+  assert report["episodes"] == 3 and report["target_rule"] == "fraction:1.0" and report["env_id"] == "Hopper-v5"
+  np.testing.assert_allclose(report["dataset_score"][0], summary["levels"]["medium-expert"]["score"], rtol=1e-4)
