@@ -142,6 +142,24 @@ def test_rollout_window_carries_enough_to_imitate_the_expert():
   assert out["success"].mean() >= 0.8
 
 
+def test_rollouts_through_the_shared_loop_match_the_former_maze_loop():
+  """Golden returns from the Maze2D study's own loop (before rollouts moved to ``rollout.run``), for a
+  policy that reads the window's states, its first return-to-go and the steps remaining."""
+  from mtm_jax.evaluate import pointmaze as evaluation
+
+  expert, dt = Expert(noise=0.0), gym.make(pm.ENV_ID).unwrapped.inner.point_env.dt
+
+  def act(params, states, actions, returns, steps_remaining, position):
+    now, before = states[:, position], states[:, max(position - 1, 0)]
+    velocity = (now[:, :2] - before[:, :2]) / dt
+    pd = np.stack([expert.act(s[:2], v, s[2:]) for s, v in zip(now, velocity)])
+    return pd * np.clip(returns[:, 0], 0.2, 1.0) * (steps_remaining[:, :1] > 0)
+
+  out = evaluation.rollout(act, None, 3, evaluation.make_envs(3), evaluation.fresh_starts(range(3)), targets=[0.5, 1.5, 3.0])
+  np.testing.assert_allclose(out["returns"], [3.0319336604023763, 2.098045803704548, 3.2486122571828786], rtol=1e-12)
+  assert out["success"].tolist() == [False, True, True]
+
+
 def test_act_hides_past_actions_for_a_state_only_model():
   import jax.numpy as jnp
 

@@ -49,6 +49,7 @@ class SAC:
     self.critics = Critics(config.hidden)
     self.opt = optax.adam(config.learning_rate)
     self.target_entropy = -config.target_entropy_scale * action_dim
+    self.jit_act = jax.jit(self.act)  # one compiled policy per agent, however many rollouts use it
 
   def init(self, key: jax.Array) -> SACState:
     actor_key, critic_key = jax.random.split(key)

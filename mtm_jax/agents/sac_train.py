@@ -72,7 +72,7 @@ def to_env_units(action_unit, low, high) -> np.ndarray:
 
 def make_policy(agent: SAC, actor_params, low, high, key: jax.Array | None = None):
   """A ``rollout.run`` policy: the actor's mode (key None) or samples, in the environment's units."""
-  act = jax.jit(agent.act)
+  act = agent.jit_act
   count = [0]
 
   def policy(history, t):

@@ -163,7 +163,8 @@ def make_policy(act: Callable, params, window: int, *, task: str = "bc", targets
 
   def policy(h: Episodes, t: int) -> np.ndarray:
     E = h.observations.shape[0]
-    target = np.zeros(E) if targets is None else np.broadcast_to(np.asarray(targets, np.float64), (E,))
+    # float32 first: the model reads float32 returns, and the Maze2D study's numbers were made that way
+    target = np.zeros(E) if targets is None else np.broadcast_to(np.asarray(targets, np.float32).astype(np.float64), (E,))
     if task == "rcbc_imagine":
       start, position = t, 0
       states = np.zeros((E, K, h.observations.shape[2]), np.float32)
@@ -175,7 +176,7 @@ def make_policy(act: Callable, params, window: int, *, task: str = "bc", targets
     actions = _window(h.actions, start, K)
     received = np.concatenate([np.zeros((E, 1)), np.cumsum(h.rewards, axis=1)], axis=1)  # reward before step s
     if return_kind == "sum":
-      returns = target[:, None] - _window(received, start, K)
+      returns = _window(target[:, None] - received, start, K)
     else:
       returns = np.repeat(target[:, None], K, axis=1)
     steps_remaining = np.broadcast_to(horizon - start - np.arange(K), (E, K)).astype(np.int32)
