@@ -51,9 +51,11 @@ def test_every_level_round_trips_through_minari(hopper_data):
   np.testing.assert_allclose(summary["levels"]["expert"]["score"], 100.0, atol=1e-6)
 
 
-def test_medium_is_the_snapshot_nearest_a_third_of_the_expert():
+def test_medium_is_the_snapshot_nearest_a_third_of_the_expert_when_first_reached():
   evals = [{"step": s, "return_mean": r} for s, r in enumerate([10.0, 50.0, 95.0, 140.0, 300.0])]
   assert d4rl_protocol.medium_index(evals) == 2  # 300 / 3 = 100
+  dipped = [{"step": s, "return_mean": r} for s, r in enumerate([10.0, 80.0, 120.0, 400.0, 100.0, 300.0])]
+  assert d4rl_protocol.medium_index(dipped) == 1  # not the later dip to exactly 100
 
 
 def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path):

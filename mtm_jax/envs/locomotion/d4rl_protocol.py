@@ -1,7 +1,7 @@
 """The D4RL protocol on our own SAC run, written as Minari datasets ``mtm_jax/<env>/<level>-v0``.
 
 expert          rollouts of the final policy
-medium          rollouts of the snapshot whose evaluation return is closest to a third of the expert's
+medium          rollouts of the snapshot closest to a third of the expert's return when training first gets there
 medium-replay   the replay buffer up to that snapshot
 full-replay     the whole replay buffer of the training
 random          rollouts of a randomly initialised policy
@@ -12,7 +12,9 @@ mean returns of the random and expert rollouts on the same environment version (
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import warnings
 
 import gymnasium as gym
@@ -45,9 +47,12 @@ def record(result: sac_train.Result, actor, env_id: str, steps: int, seed: int) 
 
 
 def medium_index(evals: list[dict]) -> int:
-  """The snapshot whose evaluation return is closest to a third of the final (expert) one."""
+  """The snapshot closest to a third of the final (expert) evaluation return, among those up to the first
+  that reaches it: the policy an early-stopped training would have given (D4RL's "medium"). SAC's returns
+  dip after its first peaks, and a post-collapse snapshot would make medium-replay nearly the full buffer."""
   goal = evals[-1]["return_mean"] / 3.0
-  return int(np.argmin([abs(e["return_mean"] - goal) for e in evals]))
+  reached = next((i for i, e in enumerate(evals) if e["return_mean"] >= goal), len(evals) - 1)
+  return int(np.argmin([abs(e["return_mean"] - goal) for e in evals[: reached + 1]]))
 
 
 def make_levels(result: sac_train.Result, env_id: str, steps: int, seed: int) -> tuple[dict, dict]:
@@ -86,7 +91,8 @@ def write(dataset_id_: str, env_id: str, episodes: list[dict], ref_min: float, r
       for i, e in enumerate(episodes)
   ]
   if dataset_id_ in minari.list_local_datasets():
-    minari.delete_dataset(dataset_id_)
+    with contextlib.redirect_stdout(io.StringIO()):  # Minari prints a line per deletion
+      minari.delete_dataset(dataset_id_)
   with warnings.catch_warnings():  # Minari nags about optional fields (e-mail)
     warnings.simplefilter("ignore", UserWarning)
     dataset = minari.create_dataset_from_buffers(
