@@ -55,7 +55,9 @@ def manager(workdir: str, max_to_keep: int = 3, read_only: bool = False, items=M
     options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0, max_to_keep=None)
   else:
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep)
-  return ocp.CheckpointManager(checkpoint_dir(workdir), options=options, item_names=items)
+  # Handlers named up front, so item_metadata can read a step's tree before restoring it.
+  handlers = {name: ocp.JsonCheckpointHandler() if name == "meta" else ocp.StandardCheckpointHandler() for name in items}
+  return ocp.CheckpointManager(checkpoint_dir(workdir), options=options, item_handlers=handlers)
 
 
 def save(mngr: ocp.CheckpointManager, step: int, params, opt_state, config, spec: DatasetSpec) -> None:
@@ -118,7 +120,7 @@ def restore(mngr: ocp.CheckpointManager, step: int, abstract_params, abstract_op
 
 
 def load_checkpoint(workdir: str, step: int | None = None) -> Checkpoint:
-  """Params (numpy, with normalisation statistics), config, spec and step of a run's checkpoint."""
+  """Params (on this process's first device, with normalisation statistics), config, spec and step of a checkpoint."""
   path = checkpoint_dir(workdir)
   if not os.path.isdir(path):
     raise UserError(f"no checkpoints in {workdir!r} (expected {path}); train first with experiments/train.py")
@@ -129,13 +131,17 @@ def load_checkpoint(workdir: str, step: int | None = None) -> Checkpoint:
   if step not in mngr.all_steps():
     raise UserError(f"no checkpoint at step {step} in {path}; available steps: {list(mngr.all_steps())}")
   try:
+    # Onto this process's first device, whatever mesh saved it (a run trained on 8 GPUs loads on a laptop).
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    target = jax.tree_util.tree_map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
+                                    mngr.item_metadata(step)["params"].tree)
     restored = mngr.restore(
-        step, args=ocp.args.Composite(params=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore())
+        step, args=ocp.args.Composite(params=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore())
     )
   except Exception as err:  # see restore()
     raise _unreadable(path, step, err, mngr) from err
   meta = restored["meta"]
-  params = jax.tree_util.tree_map(lambda x: x, restored["params"])
+  params = restored["params"]
   return Checkpoint(
       params=params,
       config=ml_collections.ConfigDict(meta["config"]),

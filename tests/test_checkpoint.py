@@ -70,3 +70,10 @@ def test_corrupt_checkpoint_gives_clear_error_and_keeps_earlier_one(tmp_path):
 def test_missing_checkpoint_errors(tmp_path):
   with pytest.raises(UserError, match="no checkpoints"):
     load_checkpoint(str(tmp_path))
+
+
+def test_checkpoint_saved_on_two_devices_loads_on_one(tmp_path):
+  train_and_evaluate(smoke_config(), str(tmp_path))  # this process has 2 devices: the params were saved sharded
+  code = f"from mtm_jax import load_checkpoint; print(load_checkpoint({str(tmp_path)!r}).step)"
+  result = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, XLA_FLAGS=""), capture_output=True, text=True)
+  assert result.returncode == 0 and result.stdout.strip() == "20", result.stderr
