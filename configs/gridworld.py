@@ -65,6 +65,7 @@ def get_config(variant: str = "random") -> ml_collections.ConfigDict:
   c.train.grad_clip = 1.0
   c.train.loss_on = "hidden"  # Uni[MASK] scores the hidden targets only
   c.train.log_every = 100
+  c.train.tensorboard = True
   c.train.checkpoint_every = 1000
   c.train.keep_checkpoints = 1
   c.train.max_nonfinite_steps = 20

@@ -73,6 +73,7 @@ def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
   c.train.grad_clip = 0.0  # MTM does not clip
   c.train.loss_on = "all"  # loss on every token (MTM)
   c.train.log_every = 500  # steps between metric lines
+  c.train.tensorboard = True  # TensorBoard event files in the workdir beside metrics.jsonl
   c.train.checkpoint_every = 10_000  # steps between checkpoints
   c.train.keep_checkpoints = 2  # newest checkpoints kept
   c.train.max_nonfinite_steps = 20  # consecutive NaN/Inf steps before the run stops

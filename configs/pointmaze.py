@@ -73,6 +73,7 @@ def get_config(arg: str = "rcbc,10") -> ml_collections.ConfigDict:
   c.train.grad_clip = 1.0
   c.train.loss_on = "hidden"
   c.train.log_every = 200
+  c.train.tensorboard = True
   c.train.checkpoint_every = 2000
   c.train.keep_checkpoints = 2
   c.train.max_nonfinite_steps = 20

@@ -65,6 +65,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   c.train.grad_clip = 1.0  # global-norm clip; 0 disables
   c.train.loss_on = "all"  # "all" tokens (MTM) or only "hidden" targets (Uni[MASK])
   c.train.log_every = 50  # steps between metric lines
+  c.train.tensorboard = True  # TensorBoard event files in the workdir beside metrics.jsonl
   c.train.checkpoint_every = 500  # steps between checkpoints
   c.train.keep_checkpoints = 3  # newest checkpoints kept
   c.train.max_nonfinite_steps = 20  # consecutive NaN/Inf steps (skipped) before the run stops

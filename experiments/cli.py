@@ -21,16 +21,17 @@ def _parse(argv):
     sys.exit(f"error: {_one_line(err)}")
 
 
-def run(main, choices: tuple[str, ...] = ()) -> None:
+def run(main, choices: tuple[str, ...] = (), variadic: bool = False) -> None:
   """app.run(main) with one-line errors for bad flags, UserError, FloatingPointError and OSError.
 
-  ``choices``: main takes one positional argument, which must be one of these.
+  ``choices``: main takes one positional argument, which must be one of these; ``variadic``: main takes
+  every positional argument.
   """
 
   def guarded(argv):
     if choices and (len(argv) != 2 or argv[1] not in choices):
       sys.exit(f"error: expected one positional argument, one of {list(choices)}; got {argv[1:]}")
-    if not choices and len(argv) > 1:
+    if not choices and not variadic and len(argv) > 1:
       sys.exit(f"error: unexpected arguments {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
     try:

@@ -16,6 +16,7 @@ from mtm_jax.data import windows
 from mtm_jax.evaluate import plots
 from mtm_jax.evaluate.losses import evaluation_masks, task_losses
 from mtm_jax.predict import build, make_predict
+from mtm_jax.run_log import EVAL, RunLog
 from mtm_jax.train import prepare_data
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a training run.")
@@ -35,6 +36,8 @@ def evaluate(workdir: str) -> dict:
     print(f"  {task:22s} {shown}")
   with open(os.path.join(workdir, "eval.json"), "w") as f:
     json.dump({"step": ckpt.step, "losses": results}, f, indent=2)
+  with RunLog(workdir, EVAL) as log:  # the history across evaluations, for plot_metrics.py and TensorBoard
+    log.write(ckpt.step, {f"eval/{task}": v["loss"] for task, v in results.items() if v is not None})
 
   batch = windows.evenly_spaced(val_data, 4, config.window)
   visible, _ = evaluation_masks(spec, config.window, _PLOT_TASK.value, batch, config.eval.seed, config)

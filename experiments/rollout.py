@@ -15,6 +15,7 @@ from mtm_jax.checkpoint import load_checkpoint
 from mtm_jax.errors import UserError
 from mtm_jax.evaluate import rollout
 from mtm_jax.evaluate.model_rollouts import score_checkpoint
+from mtm_jax.run_log import EVAL, RunLog
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a training run.")
 _TASK = flags.DEFINE_enum("task", "rcbc", list(rollout.TASKS), "Rollout task.")
@@ -38,6 +39,11 @@ def main():
   path = os.path.join(_WORKDIR.value, f"rollout_{_TASK.value}.json")
   with open(path, "w") as f:
     json.dump(out, f, indent=2)
+  values = {f"rollout/{_TASK.value}/return": out["return"][0]}
+  if "score" in out:
+    values[f"rollout/{_TASK.value}/score"] = out["score"][0]
+  with RunLog(_WORKDIR.value, EVAL) as log:  # the history across evaluations, for plot_metrics.py and TensorBoard
+    log.write(out["step"], values)
   print(f"wrote {path}")
 
 

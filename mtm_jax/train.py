@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from mtm_jax.loss import masked_loss, scored_tokens, token_losses
 from mtm_jax.model import dummy_inputs
 from mtm_jax.normalization import compute_stats, normalize
 from mtm_jax.predict import apply_normalized, build, model_config
+from mtm_jax.run_log import RunLog
 from mtm_jax.spec import DatasetSpec
 
 REGIMES = ("single_task", "multi_task", "random", "random_autoregressive", "finetune")
@@ -140,16 +140,6 @@ def _check_workdir(workdir: str) -> None:
     raise UserError(f"workdir {workdir!r} is not usable: {err.strerror or err}; pass a writable --workdir") from err
 
 
-def _truncate_metrics(path: str, last_step: int) -> None:
-  """Drops metric lines past the restored step: the resumed run writes them again, identically."""
-  if not os.path.exists(path):
-    return
-  with open(path) as f:
-    lines = [line for line in f if line.strip() and json.loads(line)["step"] <= last_step]
-  with open(path, "w") as f:
-    f.writelines(lines)
-
-
 def prepare_data(config):
   """(spec, train WindowData, validation WindowData, normalisation stats) of a config."""
   spec, episodes = data.load(config.data)
@@ -196,8 +186,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   train_data = jax.device_put(train_data, replicated)
 
   mngr = checkpoint.manager(workdir, config.train.keep_checkpoints)
-  metrics_path = os.path.join(workdir, "metrics.jsonl")
   start = mngr.latest_step()
+  resume_from = start
   if start is not None:
     abstract = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), state)
     params, opt_state, meta = checkpoint.restore(mngr, start, abstract.params, abstract.opt_state)
@@ -206,11 +196,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       raise UserError(f"workdir {workdir!r} holds a run with another dataset or model; use a fresh --workdir")
     step = jax.device_put(jnp.asarray(start, jnp.int32), replicated)
     state = state.replace(step=step, params=params, opt_state=opt_state)
-    _truncate_metrics(metrics_path, start)
   else:
     start = 0
-    if os.path.exists(metrics_path):
-      os.remove(metrics_path)
   with open(os.path.join(workdir, "config.json"), "w") as f:
     f.write(config.to_json(indent=2))
 
@@ -226,7 +213,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   num_steps = config.train.num_steps
   pending = None  # (step, metrics) read one step late, so the host never stalls the device
   bar = tqdm(total=num_steps, initial=start, unit="step", dynamic_ncols=True, mininterval=1.0, desc="train")
-  with open(metrics_path, "a") as log:
+  with RunLog(workdir, resume_from=resume_from, tensorboard=config.train.get("tensorboard", True)) as log:
     for step in range(start, num_steps):
       data_key, model_key = jax.random.split(step_key(train_key, step))
       state, metrics = train_step(state, sample(train_data, data_key), model_key)
@@ -247,11 +234,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   return state
 
 
-def _log(log, bar, step, metrics, lr, max_nonfinite) -> None:
+def _log(log: RunLog, bar, step, metrics, lr, max_nonfinite) -> None:
   values = {k: float(v) for k, v in jax.device_get(metrics).items()}
-  record = {"step": step, "lr": float(lr(step - 1)), **values}
-  log.write(json.dumps(record) + "\n")
-  log.flush()
+  log.write(step, {"lr": float(lr(step - 1)), **values})
   bar.set_postfix(loss=f"{values['loss']:.4g}", refresh=False)
   if values["nonfinite_streak"] >= max_nonfinite:
     raise FloatingPointError(

@@ -176,3 +176,66 @@ def learning_curve(path: str, steps, means, stds, title: str, marks: dict | None
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+
+
+def _ema(values, weight: float) -> np.ndarray:
+  """TensorBoard's smoothing: an exponential moving average, debiased at the start."""
+  out, running = [], 0.0
+  for i, v in enumerate(values):
+    running = weight * running + (1 - weight) * v
+    out.append(running / (1 - weight ** (i + 1)))
+  return np.asarray(out)
+
+
+def _grouped_bars(ax, values: dict, labels) -> None:
+  """One group of bars per label, one bar per run (values: run -> [value per label])."""
+  width = 0.8 / len(values)
+  for r, (run, row) in enumerate(values.items()):
+    ax.bar(np.arange(len(labels)) + (r - (len(values) - 1) / 2) * width, row, width, color=f"C{r}", label=run)
+  ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=8)
+  ax.legend(fontsize=7)
+
+
+def run_curves(path: str, runs: dict, smooth: float = 0.8) -> None:
+  """Learning curves of several runs in one figure: train loss (smoothed, raw faint), evaluation losses
+  and rollout scores against step. runs: name -> (train records, eval records), each a list of dicts
+  with "step" and scalars (metrics.jsonl / eval_metrics.jsonl); panels without data are left out."""
+  def series(records, name):  # a step evaluated again keeps its newest value
+    points = {r["step"]: r[name] for r in records if name in r}
+    return np.asarray(sorted(points.items()), np.float64).reshape(-1, 2)
+
+  def names(prefix):
+    return sorted({k for _, evals in runs.values() for r in evals for k in r if k.startswith(prefix)})
+
+  rollout = names("rollout/")
+  scores = [k for k in rollout if k.endswith("/score")]  # normalised where the dataset has references
+  panels = [("train loss", ["loss"], "train"), ("validation loss", names("eval/"), "eval"),
+            ("rollout score" if scores else "rollout return", scores or rollout, "eval")]
+  panels = [p for p in panels if any(len(series(runs[n][p[2] == "eval"], k)) for n in runs for k in p[1])]
+  fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
+  styles = ["-", "--", ":", "-."]
+  for ax, (title, keys, stream) in zip(axes[0], panels):
+    ax.set_title(title)
+    if stream == "eval" and all(len(series(records[1], k)) <= 1 for records in runs.values() for k in keys):
+      _grouped_bars(ax, {run: [series(records[1], k)[-1, 1] if len(series(records[1], k)) else np.nan for k in keys]
+                         for run, records in runs.items()}, [k.split("/", 1)[1] for k in keys])
+      ax.set_yscale("log" if title == "validation loss" else "linear")
+      continue
+    for r, (run, records) in enumerate(runs.items()):
+      for j, name in enumerate(keys):
+        xy = series(records[stream == "eval"], name)
+        if not len(xy):
+          continue
+        label = run if len(keys) == 1 else f"{run}: {name.split('/', 1)[1]}"
+        if stream == "train":
+          ax.plot(xy[:, 0], xy[:, 1], color=f"C{r}", alpha=0.25, linewidth=0.8)
+          ax.plot(xy[:, 0], _ema(xy[:, 1], smooth), color=f"C{r}", label=label)
+        else:
+          ax.plot(xy[:, 0], xy[:, 1], styles[j % len(styles)], marker="o", markersize=4, color=f"C{r}", label=label)
+    ax.set_xlabel("step")
+    if title != "rollout score" and title != "rollout return":
+      ax.set_yscale("log")
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
