@@ -29,7 +29,11 @@ def _truncate(path: str, last_step: int) -> None:
 class RunLog:
   """Writes one stream (``TRAIN`` or ``EVAL``) of a workdir's scalars; ``resume_from`` is the restored step."""
 
-  def __init__(self, workdir: str, stream: str = TRAIN, *, resume_from: int | None = None, tensorboard: bool = True):
+  def __init__(self, workdir: str, stream: str = TRAIN, *, resume_from: int | None = None, tensorboard: bool = True,
+               enabled: bool = True):
+    self.file = self.writer = None
+    if not enabled:  # a process other than 0 in a multi-process run: nothing to write
+      return
     self.path = os.path.join(workdir, stream)
     if stream == TRAIN:
       if resume_from is None and os.path.exists(self.path):
@@ -37,7 +41,6 @@ class RunLog:
       elif resume_from is not None:
         _truncate(self.path, resume_from)
     self.file = open(self.path, "a")  # held open for the run; close() closes it
-    self.writer = None
     if tensorboard:
       from tensorboardX import SummaryWriter
 
@@ -45,6 +48,8 @@ class RunLog:
       self.writer = SummaryWriter(workdir, purge_step=purge, flush_secs=30, filename_suffix=f".{stream.split('.')[0]}")
 
   def write(self, step: int, values: dict) -> None:
+    if self.file is None:
+      return
     self.file.write(json.dumps({"step": int(step), **values}) + "\n")
     self.file.flush()
     if self.writer is not None:
@@ -53,7 +58,8 @@ class RunLog:
           self.writer.add_scalar(name, value, int(step))
 
   def close(self) -> None:
-    self.file.close()
+    if self.file is not None:
+      self.file.close()
     if self.writer is not None:
       self.writer.close()
 

@@ -15,7 +15,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
-from mtm_jax import checkpoint, data, masks
+from mtm_jax import checkpoint, data, distributed, masks
 from mtm_jax import optimizer as optim
 from mtm_jax.data import windows
 from mtm_jax.errors import UserError
@@ -132,7 +132,7 @@ def step_key(base_key: jax.Array, step: int) -> jax.Array:
 def _check_workdir(workdir: str) -> None:
   try:
     os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, ".write_test")
+    probe = os.path.join(workdir, f".write_test{jax.process_index()}")  # one per process: they share the workdir
     with open(probe, "w") as f:
       f.write("ok")
     os.remove(probe)
@@ -182,8 +182,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
 
   params = _initial_params(config, model, spec, stats, init_key)
   state = TrainState.create(params, optimizer)
-  state = jax.device_put(state, replicated)
-  train_data = jax.device_put(train_data, replicated)
+  state = distributed.replicate(state, replicated)
+  train_data = distributed.replicate(train_data, replicated)
 
   mngr = checkpoint.manager(workdir, config.train.keep_checkpoints)
   start = mngr.latest_step()
@@ -194,12 +194,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     saved = ml_collections.ConfigDict(meta["config"])
     if DatasetSpec.from_dict(meta["spec"]) != spec or model_config(saved) != model_config(config):
       raise UserError(f"workdir {workdir!r} holds a run with another dataset or model; use a fresh --workdir")
-    step = jax.device_put(jnp.asarray(start, jnp.int32), replicated)
+    step = distributed.replicate(jnp.asarray(start, jnp.int32), replicated)
     state = state.replace(step=step, params=params, opt_state=opt_state)
   else:
     start = 0
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json(indent=2))
+  main = distributed.is_main()  # in a multi-process run, process 0 alone writes files and progress
+  if main:
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json(indent=2))
 
   B, T = config.train.batch_size, config.window
   sample = jax.jit(lambda d, k: windows.sample(d, k, B, T), out_shardings=batch_sharding)
@@ -212,8 +214,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   lr = optim.schedule(config.train)
   num_steps = config.train.num_steps
   pending = None  # (step, metrics) read one step late, so the host never stalls the device
-  bar = tqdm(total=num_steps, initial=start, unit="step", dynamic_ncols=True, mininterval=1.0, desc="train")
-  with RunLog(workdir, resume_from=resume_from, tensorboard=config.train.get("tensorboard", True)) as log:
+  bar = tqdm(total=num_steps, initial=start, unit="step", dynamic_ncols=True, mininterval=1.0, desc="train", disable=not main)
+  with RunLog(workdir, resume_from=resume_from, tensorboard=config.train.get("tensorboard", True), enabled=main) as log:
     for step in range(start, num_steps):
       data_key, model_key = jax.random.split(step_key(train_key, step))
       state, metrics = train_step(state, sample(train_data, data_key), model_key)

@@ -1,0 +1,67 @@
+"""Two processes on this machine (gloo collectives, 2 CPU devices each) train exactly like one process with
+the same 4-device mesh; when one process dies the other stops with one line, and a rerun resumes."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+from conftest import REPO
+
+from mtm_jax import load_checkpoint, run_log
+from mtm_jax.distributed import EXIT_PEER_LOST
+
+SMOKE = os.path.join(REPO, "configs", "sinusoid.py:smoke")
+
+
+def free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+def start(workdir, devices, *args, process=None, port=None, stderr=subprocess.DEVNULL):
+  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+  command = [sys.executable, os.path.join(REPO, "experiments", "train.py"), "--config", SMOKE, "--workdir", str(workdir), *args]
+  if process is not None:
+    command += ["--num_processes=2", f"--process_id={process}", f"--coordinator=localhost:{port}", "--peer_timeout=5"]
+  return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+
+
+def test_two_processes_train_like_one(tmp_path):
+  port = free_port()
+  pair = [start(tmp_path / "two", 2, process=i, port=port) for i in (0, 1)]
+  assert start(tmp_path / "one", 4).wait(timeout=300) == 0
+  assert [p.wait(timeout=300) for p in pair] == [0, 0]
+  two, one = run_log.read(str(tmp_path / "two")), run_log.read(str(tmp_path / "one"))
+  assert [r["step"] for r in two] == [r["step"] for r in one] == [5, 10, 15, 20]
+  np.testing.assert_allclose([r["loss"] for r in two], [r["loss"] for r in one], rtol=1e-5)
+  assert load_checkpoint(str(tmp_path / "two")).step == 20
+  assert not (tmp_path / "two" / ".write_test0").exists()
+
+
+def test_a_dead_process_stops_the_other_and_a_rerun_resumes(tmp_path):
+  args = ["--config.train.num_steps=120", "--config.train.checkpoint_every=20"]
+  port = free_port()
+  survivor = start(tmp_path, 2, *args, process=0, port=port, stderr=subprocess.PIPE)
+  victim = start(tmp_path, 2, *args, process=1, port=port)
+  deadline = time.time() + 240
+  while time.time() < deadline and not (tmp_path / "checkpoints" / "40").exists():
+    time.sleep(0.2)
+  victim.send_signal(signal.SIGKILL)
+  killed_at = time.time()
+  _, err = survivor.communicate(timeout=120)
+  assert time.time() - killed_at < 60
+  assert survivor.returncode == EXIT_PEER_LOST, err[-2000:]
+  assert err.strip().splitlines()[-1].startswith("error: process 1 of 2 stopped responding")
+  assert "Traceback" not in err
+  last = max(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+  assert 40 <= last < 120
+  port = free_port()
+  pair = [start(tmp_path, 2, *args, process=i, port=port) for i in (0, 1)]
+  assert [p.wait(timeout=300) for p in pair] == [0, 0]
+  assert load_checkpoint(str(tmp_path)).step == 120
+  assert run_log.read(str(tmp_path))[-1]["step"] == 120
