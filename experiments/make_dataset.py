@@ -47,21 +47,27 @@ def pointmaze():
 
 
 def write_readme(out: str) -> None:
-  """results/locomotion_data/README.md: one row per (env, level) from every summary in ``out``."""
-  rows = []
+  """results/locomotion_data/README.md: the SAC runs and one row per (env, level), from every summary in ``out``."""
+  runs, rows = [], []
   for name in sorted(f for f in os.listdir(out) if f.endswith(".json")):
     with open(os.path.join(out, name)) as f:
       s = json.load(f)
+    medium, final = s["medium_snapshot"], s["sac_evals"][-1]
+    runs.append([s["env_id"], final["step"], f"{final['return_mean']:.0f}", f"{medium['return_mean']:.0f} at step "
+                 f"{medium['step']}", f"{s['ref_min_score']:.1f}", f"{s['ref_max_score']:.1f}"])
     for level, r in s["levels"].items():
       rows.append([s["env_id"], level, r["episodes"], r["steps"], f"{r['return_mean']:.1f} ± {r['return_se']:.1f}",
                    f"{r['score']:.1f}"])
-    rows.append([s["env_id"], "(SAC final evaluation)", "", "", f"{s['sac_evals'][-1]['return_mean']:.1f}", ""])
   text = ("# Locomotion datasets made here (D4RL protocol, SAC in JAX)\n\n"
-          "Made by `python experiments/make_dataset.py locomotion --env=ENV` (seed 0, `small` scale unless noted). "
-          "Score = 100 (R - random) / (expert - random), with this dataset's own random and expert returns as references. "
-          "D4RL's SAC experts reach about Hopper 3,200, HalfCheetah 12,000, Walker2d 4,600 after 1M steps.\n\n"
+          "Made by `python experiments/make_dataset.py locomotion --env=ENV` (seed 0, `small` scale: 150k SAC steps, "
+          "100k steps per rollout level). SAC returns are of the deterministic policy (5 evaluation episodes per "
+          "snapshot); the datasets sample from the policy. D4RL's SAC experts reach about Hopper 3,200, HalfCheetah "
+          "12,000, Walker2d 4,600 after 1M steps.\n\n"
+          + study.markdown_table(["environment", "SAC steps", "final return", "medium snapshot", "ref_min (random)",
+                                  "ref_max (expert)"], runs)
+          + "\n\nScore = 100 (R - ref_min) / (ref_max - ref_min), with this dataset's own references.\n\n"
           + study.markdown_table(["environment", "level", "episodes", "steps", "return (mean ± s.e.)", "score"], rows)
-          + "\n\nLearning curves (deterministic-policy evaluation return, the medium snapshot marked): `*_sac.png`.\n")
+          + "\n\nLearning curves (evaluation return ± std, the medium snapshot marked): `*_sac.png`.\n")
   with open(os.path.join(out, "README.md"), "w") as f:
     f.write(text)
 
