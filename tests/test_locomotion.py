@@ -56,6 +56,8 @@ def test_medium_is_the_snapshot_nearest_a_third_of_the_expert_when_first_reached
   assert d4rl_protocol.medium_index(evals) == 2  # 300 / 3 = 100
   dipped = [{"step": s, "return_mean": r} for s, r in enumerate([10.0, 80.0, 120.0, 400.0, 100.0, 300.0])]
   assert d4rl_protocol.medium_index(dipped) == 1  # not the later dip to exactly 100
+  early = [{"step": s, "return_mean": r} for s, r in enumerate([40.0, 20.0, 35.0, 90.0])]
+  assert d4rl_protocol.medium_index(early) == 2  # never step 0, the untrained policy
 
 
 def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path):

@@ -51,8 +51,9 @@ def medium_index(evals: list[dict]) -> int:
   that reaches it: the policy an early-stopped training would have given (D4RL's "medium"). SAC's returns
   dip after its first peaks, and a post-collapse snapshot would make medium-replay nearly the full buffer."""
   goal = evals[-1]["return_mean"] / 3.0
-  reached = next((i for i, e in enumerate(evals) if e["return_mean"] >= goal), len(evals) - 1)
-  return int(np.argmin([abs(e["return_mean"] - goal) for e in evals[: reached + 1]]))
+  first = 1 if len(evals) > 1 else 0  # step 0 is the untrained policy (and would leave medium-replay empty)
+  reached = next((i for i in range(first, len(evals)) if evals[i]["return_mean"] >= goal), len(evals) - 1)
+  return first + int(np.argmin([abs(e["return_mean"] - goal) for e in evals[first : reached + 1]]))
 
 
 def make_levels(result: sac_train.Result, env_id: str, steps: int, seed: int) -> tuple[dict, dict]:
