@@ -26,6 +26,7 @@ def get_config(variant: str = "random") -> ml_collections.ConfigDict:
   c.data.download = False
   c.data.include_rewards = False
   c.data.return_discount = 1.0
+  c.data.on_nonfinite = "error"
   c.data.validation_fraction = 0.5
   c.data.num_validation = 1000  # the last 1,000 trajectories are held out
   c.data.num_train = 1000  # trained on the first num_train of the rest (50 / 500 / 1,000)

@@ -32,6 +32,7 @@ def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
   c.data.download = False  # let Minari download a published dataset (mujoco/...) missing here
   c.data.include_rewards = False  # add per-step rewards as an extra modality
   c.data.return_discount = 1.0  # discount of the returns-to-go
+  c.data.on_nonfinite = "error"  # "error", or "drop_episode": train without episodes holding NaN/Inf
   c.data.returns = "average"  # MTM: average reward over the steps left; "sum": return-to-go (Decision Transformer)
   c.data.validation_fraction = 0.05  # share of episodes (the last ones) held out
   c.data.num_validation = 0  # >0: exact number of held-out episodes

@@ -34,6 +34,7 @@ def get_config(arg: str = "rcbc,10") -> ml_collections.ConfigDict:
   c.data.download = False
   c.data.include_rewards = False
   c.data.return_discount = 1.0
+  c.data.on_nonfinite = "error"
   c.data.validation_fraction = 0.1
   c.data.num_validation = 100  # 900 train, 100 validation trajectories
   c.data.num_train = 0

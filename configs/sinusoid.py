@@ -19,6 +19,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   c.data.download = False  # let Minari download a dataset missing from this machine
   c.data.include_rewards = False  # add per-step rewards as an extra modality (Minari)
   c.data.return_discount = 1.0  # discount of the returns-to-go the loader computes
+  c.data.on_nonfinite = "error"  # "error", or "drop_episode": train without episodes holding NaN/Inf
   c.data.num_episodes = 2000  # sinusoid: how many sequences to generate
   c.data.episode_length = 32  # sinusoid: steps per sequence
   c.data.noise = 0.03  # sinusoid: std of the additive noise

@@ -38,5 +38,7 @@ def run(main, choices: tuple[str, ...] = (), variadic: bool = False) -> None:
       main(*argv[1:])
     except (UserError, FloatingPointError, OSError) as err:  # OSError: unreadable config file, full disk
       sys.exit(f"error: {_one_line(err)}")
+    except KeyboardInterrupt:
+      sys.exit("error: interrupted; rerun the same command to resume from the last checkpoint")
 
   app.run(guarded, flags_parser=_parse)

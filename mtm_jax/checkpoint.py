@@ -72,6 +72,14 @@ def save(mngr: ocp.CheckpointManager, step: int, params, opt_state, config, spec
   )
 
 
+def close(mngr: ocp.CheckpointManager) -> None:
+  """Waits for in-flight writes and stops the manager's threads; an unfinished write never replaces a good step."""
+  try:
+    mngr.wait_until_finished()
+  finally:
+    mngr.close()
+
+
 def save_state(mngr: ocp.CheckpointManager, step: int, state, meta: dict) -> None:
   """Saves a pytree of arrays (a manager made with ``items=STATE_ITEMS``) beside JSON metadata."""
   mngr.save(int(step), args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))

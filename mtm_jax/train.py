@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import signal
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -165,6 +168,15 @@ def _initial_params(config, model, spec, stats, key):
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
   """Trains (resuming from the newest checkpoint in ``workdir``) and returns the final state."""
   _check_workdir(workdir)
+  lock = _lock_workdir(workdir) if distributed.is_main() else None  # one live run per workdir
+  try:
+    return _train(config, workdir)
+  finally:
+    if lock is not None:
+      lock.close()
+
+
+def _train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
   config = ml_collections.ConfigDict(config.to_dict())
   mesh = make_mesh(config.train.num_devices)
   n_dev = mesh.devices.size
@@ -186,54 +198,110 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   train_data = distributed.replicate(train_data, replicated)
 
   mngr = checkpoint.manager(workdir, config.train.keep_checkpoints)
-  start = mngr.latest_step()
-  resume_from = start
-  if start is not None:
-    abstract = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), state)
-    params, opt_state, meta = checkpoint.restore(mngr, start, abstract.params, abstract.opt_state)
-    saved = ml_collections.ConfigDict(meta["config"])
-    if DatasetSpec.from_dict(meta["spec"]) != spec or model_config(saved) != model_config(config):
-      raise UserError(f"workdir {workdir!r} holds a run with another dataset or model; use a fresh --workdir")
-    step = distributed.replicate(jnp.asarray(start, jnp.int32), replicated)
-    state = state.replace(step=step, params=params, opt_state=opt_state)
-  else:
-    start = 0
-  main = distributed.is_main()  # in a multi-process run, process 0 alone writes files and progress
-  if main:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json(indent=2))
+  bar = None
+  try:
+    start = mngr.latest_step()
+    resume_from = start
+    if start is not None:
+      abstract = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), state)
+      params, opt_state, meta = checkpoint.restore(mngr, start, abstract.params, abstract.opt_state)
+      saved = ml_collections.ConfigDict(meta["config"])
+      if DatasetSpec.from_dict(meta["spec"]) != spec or model_config(saved) != model_config(config):
+        raise UserError(f"workdir {workdir!r} holds a run with another dataset or model; use a fresh --workdir")
+      step = distributed.replicate(jnp.asarray(start, jnp.int32), replicated)
+      state = state.replace(step=step, params=params, opt_state=opt_state)
+    else:
+      start = 0
+    main = distributed.is_main()  # in a multi-process run, process 0 alone writes files and progress
+    if main:
+      with open(os.path.join(workdir, "config.json"), "w") as f:
+        f.write(config.to_json(indent=2))
 
-  B, T = config.train.batch_size, config.window
-  sample = jax.jit(lambda d, k: windows.sample(d, k, B, T), out_shardings=batch_sharding)
-  train_step = jax.jit(
-      make_train_step(model, spec, sampler, optimizer, config.train.loss_on),
-      in_shardings=(replicated, batch_sharding, replicated),
-      out_shardings=(replicated, replicated),
-      donate_argnums=(0,),
-  )
-  lr = optim.schedule(config.train)
-  num_steps = config.train.num_steps
-  pending = None  # (step, metrics) read one step late, so the host never stalls the device
-  bar = tqdm(total=num_steps, initial=start, unit="step", dynamic_ncols=True, mininterval=1.0, desc="train", disable=not main)
-  with RunLog(workdir, resume_from=resume_from, tensorboard=config.train.get("tensorboard", True), enabled=main) as log:
-    for step in range(start, num_steps):
-      data_key, model_key = jax.random.split(step_key(train_key, step))
-      state, metrics = train_step(state, sample(train_data, data_key), model_key)
+    B, T = config.train.batch_size, config.window
+    sample = jax.jit(lambda d, k: windows.sample(d, k, B, T), out_shardings=batch_sharding)
+    train_step = jax.jit(
+        make_train_step(model, spec, sampler, optimizer, config.train.loss_on),
+        in_shardings=(replicated, batch_sharding, replicated),
+        out_shardings=(replicated, replicated),
+        donate_argnums=(0,),
+    )
+    lr = optim.schedule(config.train)
+    num_steps = config.train.num_steps
+    pending = None  # (step, metrics) read one step late, so the host never stalls the device
+    bar = tqdm(total=num_steps, initial=start, unit="step", dynamic_ncols=True, mininterval=1.0, desc="train", disable=not main)
+    stops = _StopRequests(enabled=jax.process_count() == 1)
+    with stops, RunLog(workdir, resume_from=resume_from, tensorboard=config.train.get("tensorboard", True),
+                       enabled=main) as log:
+      for step in range(start, num_steps):
+        data_key, model_key = jax.random.split(step_key(train_key, step))
+        state, metrics = train_step(state, sample(train_data, data_key), model_key)
+        if pending is not None:
+          _log(log, bar, *pending, lr, config.train.max_nonfinite_steps)
+          pending = None
+        done = step + 1
+        if done % config.train.log_every == 0 or done == num_steps:
+          pending = (done, metrics)
+        if done % config.train.checkpoint_every == 0 or done == num_steps or stops.received:
+          checkpoint.save(mngr, done, state.params, state.opt_state, config, spec)
+        bar.update(1)
+        if stops.received and done < num_steps:
+          if pending is not None:
+            _log(log, bar, *pending, lr, config.train.max_nonfinite_steps)
+          raise Stopped(f"stopped by {stops.received} at step {done} of {num_steps}; a checkpoint of this step is "
+                        "saved: rerun the same command to resume")
       if pending is not None:
         _log(log, bar, *pending, lr, config.train.max_nonfinite_steps)
-        pending = None
-      done = step + 1
-      if done % config.train.log_every == 0 or done == num_steps:
-        pending = (done, metrics)
-      if done % config.train.checkpoint_every == 0 or done == num_steps:
-        checkpoint.save(mngr, done, state.params, state.opt_state, config, spec)
-      bar.update(1)
-    if pending is not None:
-      _log(log, bar, *pending, lr, config.train.max_nonfinite_steps)
-  bar.close()
-  mngr.wait_until_finished()
-  mngr.close()
+  finally:  # every exit, error or not: finish or abandon in-flight writes, so no Orbax thread outlives the run
+    if bar is not None:
+      bar.close()  # before the error line, which must be the last one printed
+    checkpoint.close(mngr)
   return state
+
+
+class Stopped(UserError):
+  """The run stopped on SIGTERM or Ctrl-C after saving a checkpoint of the current step."""
+
+
+class _StopRequests:
+  """SIGTERM (a scheduler's preemption notice) and Ctrl-C become a request the loop honours after the
+  current step, with a checkpoint; a second Ctrl-C interrupts at once. Single-process runs only: one
+  process of several cannot save a checkpoint alone."""
+
+  def __init__(self, enabled: bool = True):
+    self.enabled = enabled and threading.current_thread() is threading.main_thread()
+    self.received, self.previous = None, {}
+
+  def _request(self, signum, frame):
+    if self.received is not None and signum == signal.SIGINT:
+      raise KeyboardInterrupt
+    self.received = signal.Signals(signum).name
+
+  def __enter__(self):
+    if self.enabled:
+      self.previous = {sig: signal.signal(sig, self._request) for sig in (signal.SIGTERM, signal.SIGINT)}
+    return self
+
+  def __exit__(self, *exc):
+    for sig, handler in self.previous.items():
+      signal.signal(sig, handler)
+
+
+def _lock_workdir(workdir: str):
+  """An exclusive lock on WORKDIR/.lock for the run's life; the kernel releases it when the process dies."""
+  handle = open(os.path.join(workdir, ".lock"), "a+")
+  try:
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except OSError as err:
+    handle.seek(0)
+    owner = handle.read().strip() or "unknown"
+    handle.close()
+    raise UserError(f"workdir {workdir!r} is being trained by another live process (pid {owner}); wait for it to "
+                    "finish or pass another --workdir") from err
+  handle.seek(0)
+  handle.truncate()
+  handle.write(str(os.getpid()))
+  handle.flush()
+  return handle
 
 
 def _log(log: RunLog, bar, step, metrics, lr, max_nonfinite) -> None:

@@ -24,6 +24,7 @@ def load(data_config):
         include_rewards=data_config.include_rewards,
         return_discount=data_config.return_discount,
         returns=data_config.get("returns", "sum"),  # configs stored before this option existed used sums
+        on_nonfinite=data_config.get("on_nonfinite", "error"),
     )
     return spec, episodes
   raise UserError(f"unknown data.source {data_config.source!r}; choose from {SOURCES}")

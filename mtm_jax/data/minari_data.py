@@ -7,6 +7,7 @@ import os
 
 import gymnasium as gym
 import numpy as np
+from absl import logging
 
 from mtm_jax.data.windows import add_returns
 from mtm_jax.errors import UserError
@@ -38,18 +39,26 @@ def dataset_root() -> str:
 
 
 RETURN_KINDS = ("sum", "average")
+ON_NONFINITE = ("error", "drop_episode")
 
 
 def load(dataset_id: str, *, download: bool = False, include_rewards: bool = False, return_discount: float = 1.0,
-         returns: str = "sum"):
+         returns: str = "sum", on_nonfinite: str = "error"):
   """Returns (spec, episodes, metadata) of a locally present (or, if asked, downloaded) dataset.
 
   returns: ``sum`` (return-to-go, discounted by return_discount) or ``average`` (MTM's D4RL recipe: the
   return-to-go divided by the steps left to the horizon, H - t, with H the environment's time limit, so an
   episode that ends early by termination averages over the steps it did not live).
+
+  Every episode is checked as it is read: a NaN or Inf in any modality, an action outside the action
+  space's bounds, an empty episode or an observation of the wrong shape is a one-line UserError naming
+  the dataset, modality, episode and step. on_nonfinite="drop_episode" drops the episodes with NaN/Inf
+  instead and logs how many.
   """
   if returns not in RETURN_KINDS:
     raise UserError(f"data.returns={returns!r}; choose from {RETURN_KINDS}")
+  if on_nonfinite not in ON_NONFINITE:
+    raise UserError(f"data.on_nonfinite={on_nonfinite!r}; choose from {ON_NONFINITE}")
   import minari
 
   try:
@@ -62,7 +71,7 @@ def load(dataset_id: str, *, download: bool = False, include_rewards: bool = Fal
     ) from err
   except Exception as err:  # hosting errors come in many types; all mean the download failed
     raise UserError(f"could not load Minari dataset {dataset_id!r}: {str(err).splitlines()[0][:200]}") from err
-  return _read(dataset_id, _stamp(dataset.storage.data_path), include_rewards, return_discount, returns)
+  return _read(dataset_id, _stamp(dataset.storage.data_path), include_rewards, return_discount, returns, on_nonfinite)
 
 
 def _stamp(folder) -> int:
@@ -71,22 +80,42 @@ def _stamp(folder) -> int:
 
 
 @functools.lru_cache(maxsize=4)
-def _read(dataset_id, stamp, include_rewards, return_discount, returns):
+def _read(dataset_id, stamp, include_rewards, return_discount, returns, on_nonfinite):
   """Episodes of a dataset, read once per process and version (a study trains many models on one)."""
   import minari
 
   del stamp  # part of the cache key only
   dataset = minari.load_dataset(dataset_id)
   obs_space, act_space = dataset.observation_space, dataset.action_space
-  episodes = []
-  for ep in dataset.iterate_episodes():
+  episodes, dropped = [], 0
+  for index, ep in enumerate(dataset.iterate_episodes()):
+    where = f"Minari dataset {dataset_id!r}, episode {index}"
     length = len(ep.rewards)
-    episodes.append({
-        # Minari stores L+1 observations (the final one too); the model sees the L that precede actions.
-        STATES: _flatten(obs_space, ep.observations, length),
-        ACTIONS: _flatten(act_space, ep.actions, length),
-        "rewards": np.asarray(ep.rewards, np.float32)[:, None],
-    })
+    if length == 0:
+      raise UserError(f"{where} has no steps; remove it from the dataset")
+    try:
+      episode = {
+          # Minari stores L+1 observations (the final one too); the model sees the L that precede actions.
+          STATES: _flatten(obs_space, ep.observations, length),
+          ACTIONS: _flatten(act_space, ep.actions, length),
+          "rewards": np.asarray(ep.rewards, np.float32)[:, None],
+      }
+    except (ValueError, KeyError, IndexError) as err:
+      raise UserError(f"{where}: observations or actions do not fit the dataset's spaces ({str(err)[:150]})") from err
+    bad = _nonfinite(episode)
+    if bad and on_nonfinite == "drop_episode":
+      dropped += 1
+      continue
+    if bad:
+      raise UserError(f"{where}: {bad[0]} is {bad[1]} at step {bad[2]}; fix the data, or set "
+                      "--config.data.on_nonfinite=drop_episode to train without such episodes")
+    _check_bounds(where, act_space, episode[ACTIONS])
+    episodes.append(episode)
+  if dropped:
+    logging.warning("%s: dropped %d of %d episodes with NaN/Inf values (data.on_nonfinite=drop_episode)",
+                    dataset_id, dropped, dropped + len(episodes))
+  if not episodes:
+    raise UserError(f"Minari dataset {dataset_id!r}: no episodes left to train on")
   episodes = add_returns(episodes, return_discount)
   metadata = dict(dataset.storage.metadata)
   if returns == "average":
@@ -99,6 +128,30 @@ def _read(dataset_id, stamp, include_rewards, return_discount, returns):
   else:
     episodes = [{k: v for k, v in e.items() if k != "rewards"} for e in episodes]
   return DatasetSpec(tuple(modalities)), episodes, metadata
+
+
+def _nonfinite(episode: dict):
+  """(modality, value, step) of the first NaN/Inf in an episode, or None."""
+  for name in (STATES, ACTIONS, "rewards"):
+    flat = episode[name].reshape(len(episode[name]), -1)
+    bad = ~np.isfinite(flat) if np.issubdtype(flat.dtype, np.floating) else np.zeros(flat.shape, bool)
+    if bad.any():
+      step, dim = np.argwhere(bad)[0]
+      return name, flat[step, dim], int(step)
+  return None
+
+
+def _check_bounds(where: str, space: gym.Space, actions: np.ndarray) -> None:
+  """Box actions must lie in the space's bounds (a little slack for float32 rounding)."""
+  if not isinstance(space, gym.spaces.Box):
+    return
+  low, high = space.low.reshape(-1), space.high.reshape(-1)
+  slack = 1e-5 * np.maximum(1.0, np.abs(np.concatenate([low, high])).max(initial=1.0))
+  outside = (actions < low - slack) | (actions > high + slack)
+  if outside.any():
+    step, dim = (int(i) for i in np.argwhere(outside)[0])
+    raise UserError(f"{where}: actions[{dim}] = {actions[step, dim]:.4g} at step {step} is outside the action space "
+                    f"[{low[dim]:.4g}, {high[dim]:.4g}]; clip or fix the data")
 
 
 def horizon_of(dataset, episodes) -> int:
