@@ -4,6 +4,7 @@ import sys
 
 from absl import app, flags, logging
 
+from mtm_jax.config_check import ConfigError
 from mtm_jax.errors import UserError
 
 
@@ -36,6 +37,8 @@ def run(main, choices: tuple[str, ...] = (), variadic: bool = False) -> None:
     logging.set_verbosity(logging.WARNING)
     try:
       main(*argv[1:])
+    except ConfigError as err:  # one line per violation
+      sys.exit("\n".join(f"error: {line}" for line in str(err).splitlines()[1:]))
     except (UserError, FloatingPointError, OSError) as err:  # OSError: unreadable config file, full disk
       sys.exit(f"error: {_one_line(err)}")
     except KeyboardInterrupt:

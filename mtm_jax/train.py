@@ -18,8 +18,9 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
-from mtm_jax import checkpoint, data, distributed, masks
+from mtm_jax import checkpoint, config_check, data, distributed, masks
 from mtm_jax import optimizer as optim
+from mtm_jax.config_check import REGIMES
 from mtm_jax.data import windows
 from mtm_jax.errors import UserError
 from mtm_jax.loss import masked_loss, scored_tokens, token_losses
@@ -28,8 +29,6 @@ from mtm_jax.normalization import compute_stats, normalize
 from mtm_jax.predict import apply_normalized, build, model_config
 from mtm_jax.run_log import RunLog
 from mtm_jax.spec import DatasetSpec
-
-REGIMES = ("single_task", "multi_task", "random", "random_autoregressive", "finetune")
 
 
 @flax.struct.dataclass
@@ -167,6 +166,7 @@ def _initial_params(config, model, spec, stats, key):
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
   """Trains (resuming from the newest checkpoint in ``workdir``) and returns the final state."""
+  config_check.check(config)
   _check_workdir(workdir)
   lock = _lock_workdir(workdir) if distributed.is_main() else None  # one live run per workdir
   try:

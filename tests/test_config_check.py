@@ -1,0 +1,60 @@
+"""Config validation at the boundary: each violation is one line naming the key, the value and what is allowed."""
+
+import pytest
+from conftest import smoke_config
+
+from mtm_jax.config_check import ConfigError, check
+from mtm_jax.train import train_and_evaluate
+
+BAD = [
+    ({"train.batch_size": 0}, "train.batch_size=0: must be a positive integer"),
+    ({"train.num_steps": -5}, "train.num_steps=-5: must be a positive integer"),
+    ({"train.learning_rate": 0.0}, "train.learning_rate=0.0: must be a positive number"),
+    ({"window": 0}, "window=0: must be a positive integer"),
+    ({"model.width": 30, "model.num_heads": 4}, "model.width=30: must be even and divisible by model.num_heads=4"),
+    ({"model.dropout": 1.0}, "model.dropout=1.0: must be in [0, 1)"),
+    ({"model.token_layout": "flat"}, "model.token_layout='flat': must be one of"),
+    ({"train.regime": "magic"}, "train.regime='magic': must be one of"),
+    ({"train.regime": "finetune", "masks.tasks": ("bc",)}, "train.init_from='': must be the workdir of a trained run"),
+    ({"data.source": "hdf5"}, "data.source='hdf5': must be one of ('sinusoid', 'minari')"),
+    ({"masks.tasks": ("bc", "fly")}, "masks.tasks=('bc', 'fly'): has unknown tasks ['fly']"),
+    ({"masks.weights": (1.0, -1.0)}, "masks.weights=(1.0, -1.0): must all be >= 0"),
+    ({"eval.num_windows": 0}, "eval.num_windows=0: must be a positive integer"),
+    ({"masks.task_params.random_autoregressive.keep_ratios": (0.0, 0.5)},
+     "masks.task_params.random_autoregressive.keep_ratios=(0.0, 0.5): every entry must be in (0, 1]"),
+    ({"masks.task_params.random_autoregressive.mode_weights": (1.0, -0.1, 1.0)},
+     "masks.task_params.random_autoregressive.mode_weights=(1.0, -0.1, 1.0): every entry must be >= 0"),
+    ({"train.regime": "single_task", "masks.tasks": ("goal",), "window": 1},
+     "masks.task_params.goal={} with window=1: task 'goal' needs a window of at least 2 steps"),
+]
+
+
+@pytest.mark.parametrize("overrides, line", BAD, ids=[",".join(o) for o, _ in BAD])
+def test_each_violation_is_one_line(overrides, line):
+  with pytest.raises(ConfigError) as err:
+    check(smoke_config(**overrides))
+  assert any(got.startswith(line) for got in str(err.value).splitlines()[1:]), str(err.value)
+
+
+def test_several_violations_are_all_listed_and_nothing_is_built(tmp_path):
+  with pytest.raises(ConfigError) as err:
+    train_and_evaluate(smoke_config(**{"train.batch_size": 0, "window": -1}), str(tmp_path / "run"))
+  assert len(str(err.value).splitlines()) == 3  # the heading and two violations
+  assert not (tmp_path / "run").exists()
+
+
+def test_shipped_configs_pass():
+  import sys
+
+  from conftest import REPO
+
+  sys.path.insert(0, f"{REPO}/configs")
+  import gridworld
+  import locomotion
+  import pointmaze
+  import sinusoid
+
+  for config in (sinusoid.get_config(), sinusoid.get_config("smoke"), gridworld.get_config("random"),
+                 gridworld.get_config("multi_task"), pointmaze.get_config("rcbc,10"), pointmaze.get_config("states_bc,5"),
+                 locomotion.get_config("small,hopper,medium"), locomotion.get_config()):
+    check(config)
