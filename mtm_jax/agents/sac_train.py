@@ -72,16 +72,13 @@ def to_env_units(action_unit, low, high) -> np.ndarray:
 
 def make_policy(agent: SAC, actor_params, low, high, key: jax.Array | None = None):
   """A ``rollout.run`` policy: the actor's mode (key None) or samples, in the environment's units."""
-  act = agent.jit_act
-  count = [0]
 
   def policy(history, t):
     obs = jnp.asarray(history.observations[:, t], jnp.float32)
     if key is None:
-      unit = act(actor_params, obs)
-    else:
-      count[0] += 1
-      unit = act(actor_params, obs, jax.random.fold_in(key, count[0]))
+      return to_env_units(agent.jit_act(actor_params, obs), low, high)
+    # Step t samples with fold_in(key, t + 1): the keys the committed locomotion datasets were made with.
+    unit = agent.jit_act(actor_params, obs, jax.random.fold_in(key, t + 1))
     return to_env_units(unit, low, high)
 
   return policy
