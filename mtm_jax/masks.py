@@ -98,7 +98,8 @@ def goal(key, T, spec, *, index=None, return_policy="first"):
   _check_policy(return_policy)
   _check_length("goal", T, 2)
   visible, target = _history(T, spec, _index(key, index, 0, T - 1))
-  _put(visible, STATES, visible[STATES] | (jnp.arange(T) == T - 1))
+  if STATES in visible:  # a dataset without states has nothing to condition on but the history
+    visible[STATES] = visible[STATES] | (jnp.arange(T) == T - 1)
   return visible, target
 
 
@@ -109,7 +110,8 @@ def waypoint(key, T, spec, *, index=None, return_policy="first"):
   visible, target = _history(T, spec, _index(key, index, 0, T - 1))
   waypoints = np.zeros(T, bool)
   waypoints[[0, T // 3, 2 * T // 3, T - 1]] = True
-  _put(visible, STATES, visible[STATES] | jnp.asarray(waypoints))
+  if STATES in visible:
+    visible[STATES] = visible[STATES] | jnp.asarray(waypoints)
   return visible, target
 
 

@@ -10,6 +10,7 @@ BAD = [
     ({"train.batch_size": 0}, "train.batch_size=0: must be a positive integer"),
     ({"train.num_steps": -5}, "train.num_steps=-5: must be a positive integer"),
     ({"train.learning_rate": 0.0}, "train.learning_rate=0.0: must be a positive number"),
+    ({"train.learning_rate": float("nan")}, "train.learning_rate=nan: must be a positive number"),
     ({"window": 0}, "window=0: must be a positive integer"),
     ({"model.width": 30, "model.num_heads": 4}, "model.width=30: must be even and divisible by model.num_heads=4"),
     ({"model.dropout": 1.0}, "model.dropout=1.0: must be in [0, 1)"),

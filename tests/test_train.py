@@ -69,7 +69,8 @@ def test_regime_errors(tmp_path):
 
 
 def test_nonfinite_guard_stops_with_clear_error(tmp_path):
-  config = smoke_config(**{"train.learning_rate": float("nan"), "train.max_nonfinite_steps": 3, "train.log_every": 5})
+  # An infinite learning rate passes the config check (it is positive) and makes every update non-finite.
+  config = smoke_config(**{"train.learning_rate": float("inf"), "train.max_nonfinite_steps": 3, "train.log_every": 5})
   with pytest.raises(FloatingPointError, match=r"NaN/Inf for \d+ steps in a row"):
     train_and_evaluate(config, str(tmp_path))
 
