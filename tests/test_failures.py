@@ -119,3 +119,14 @@ def test_a_second_run_on_a_live_workdir_is_refused_and_a_killed_one_leaves_no_lo
   with open(tmp_path / ".lock") as f:
     assert f.read().strip() == str(first.pid)  # the dead owner's pid stays, but its lock is gone
   subprocess.run(train_cmd(tmp_path, 5), env=env, check=True, capture_output=True)
+
+
+def test_nonfinite_streak_exits_with_one_line_and_closes_the_checkpoint_manager(tmp_path):
+  env = dict(os.environ, XLA_FLAGS="")
+  command = train_cmd(tmp_path, 40) + ["--config.train.learning_rate=inf", "--config.train.max_nonfinite_steps=3",
+                                       "--config.train.checkpoint_every=2"]
+  result = subprocess.run(command, env=env, capture_output=True, text=True)
+  assert result.returncode != 0
+  assert result.stderr.strip().splitlines()[-1].startswith("error: loss or gradients were NaN/Inf for 3 steps in a row")
+  assert "Traceback" not in result.stderr and "Event loop is closed" not in result.stderr
+  assert load_checkpoint(str(tmp_path)).step >= 2  # the checkpoints written before the stop stay restorable
