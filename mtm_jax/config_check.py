@@ -25,6 +25,13 @@ class ConfigError(UserError):
   """Every violation of a config, one per line."""
 
 
+def regime_tasks(config) -> tuple[list[str], list[float] | None]:
+  """The mask tasks a regime trains on and their weights (``check`` has checked them)."""
+  if config.train.regime in ("random", "random_autoregressive"):
+    return [config.train.regime], None
+  return list(config.masks.tasks), list(config.masks.weights) or None
+
+
 def _get(config, key: str):
   node = config
   for part in key.split("."):
@@ -78,6 +85,9 @@ def check(config) -> None:
   need("masks.weights", all(_number(w, False) and w >= 0 for w in config.masks.weights), "must all be >= 0")
   unknown = [t for t in config.masks.tasks if t not in masks.TASKS]
   need("masks.tasks", not unknown, f"has unknown tasks {unknown}; choose from {list(masks.TASKS)}")
+  count = len(config.masks.tasks)
+  need("masks.tasks", config.train.regime != "single_task" or count == 1, "single_task trains on exactly one task")
+  need("masks.tasks", config.train.regime != "multi_task" or count >= 2, "multi_task needs at least two tasks")
   if config.train.regime == "finetune":
     init_from = config.train.init_from
     need("train.init_from", bool(init_from) and os.path.isdir(os.path.join(init_from, "checkpoints")),
@@ -89,10 +99,8 @@ def check(config) -> None:
 
 
 def _task_problems(config) -> list[str]:
-  regime = config.train.regime
-  tasks = [regime] if regime in ("random", "random_autoregressive") else list(config.masks.tasks)
   problems = []
-  for task in tasks:
+  for task in regime_tasks(config)[0]:
     params = dict(config.masks.task_params[task]) if task in config.masks.task_params else {}
     for name in ("keep_ratios", "mode_weights"):
       values = params.get(name, ())

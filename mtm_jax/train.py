@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from mtm_jax import checkpoint, config_check, data, distributed, masks
 from mtm_jax import optimizer as optim
-from mtm_jax.config_check import REGIMES
+from mtm_jax.config_check import regime_tasks
 from mtm_jax.data import windows
 from mtm_jax.errors import UserError
 from mtm_jax.loss import masked_loss, scored_tokens, token_losses
@@ -43,25 +43,6 @@ class TrainState:
     """Step 0: optimizer state over params["model"]; each counter its own buffer (donation forbids sharing)."""
     zeros = lambda: jnp.zeros((), jnp.int32)  # noqa: E731
     return cls(step=zeros(), params=params, opt_state=optimizer.init(params["model"]), nonfinite_streak=zeros())
-
-
-def regime_tasks(config) -> tuple[list[str], list[float] | None]:
-  """The mask tasks a regime trains on, checked against the config."""
-  regime, tasks = config.train.regime, list(config.masks.tasks)
-  weights = list(config.masks.weights) or None
-  if regime not in REGIMES:
-    raise UserError(f"unknown train.regime {regime!r}; choose from {REGIMES}")
-  if regime in ("random", "random_autoregressive"):
-    return [regime], None
-  if regime == "single_task" and len(tasks) != 1:
-    raise UserError(f"single_task trains on exactly one task; masks.tasks has {tasks}")
-  if regime == "multi_task" and len(tasks) < 2:
-    raise UserError(f"multi_task needs at least two tasks in masks.tasks, got {tasks}")
-  if regime == "finetune" and not config.train.init_from:
-    raise UserError("finetune needs --config.train.init_from=WORKDIR of the pretrained run")
-  for task in tasks:
-    masks.get_task(task)
-  return tasks, weights
 
 
 def make_sampler(config, spec: DatasetSpec):
@@ -230,6 +211,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     pending = None  # (step, metrics) read one step late, so the host never stalls the device
     bar = tqdm(total=num_steps, initial=start, unit="step", dynamic_ncols=True, mininterval=1.0, desc="train", disable=not main)
     stops = _StopRequests(enabled=jax.process_count() == 1)
+    done = start
     with stops, RunLog(workdir, resume_from=resume_from, tensorboard=config.train.get("tensorboard", True),
                        enabled=main) as log:
       for step in range(start, num_steps):
@@ -244,13 +226,13 @@ def _train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
         if done % config.train.checkpoint_every == 0 or done == num_steps or stops.received:
           checkpoint.save(mngr, done, state.params, state.opt_state, config, spec)
         bar.update(1)
-        if stops.received and done < num_steps:
-          if pending is not None:
-            _log(log, bar, *pending, lr, config.train.max_nonfinite_steps)
-          raise Stopped(f"stopped by {stops.received} at step {done} of {num_steps}; a checkpoint of this step is "
-                        "saved: rerun the same command to resume")
+        if stops.received:
+          break
       if pending is not None:
         _log(log, bar, *pending, lr, config.train.max_nonfinite_steps)
+    if done < num_steps:
+      raise Stopped(f"stopped by {stops.received} at step {done} of {num_steps}; a checkpoint of this step is "
+                    "saved: rerun the same command to resume")
   finally:  # every exit, error or not: finish or abandon in-flight writes, so no Orbax thread outlives the run
     if bar is not None:
       bar.close()  # before the error line, which must be the last one printed

@@ -174,8 +174,7 @@ def train(config: RunConfig, workdir: str, progress: bool = True) -> Result:
       checkpoint.save_state(mngr, step, tree, {"step": step, "evals": evals, "config": _jsonable(config)})
     bar.update(E)
   bar.close()
-  mngr.wait_until_finished()
-  mngr.close()
+  checkpoint.close(mngr)
   return Result(agent, tree["agent"], tree["replay"], tree["snapshots"], evals, low, high, E)
 
 

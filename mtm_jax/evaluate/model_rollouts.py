@@ -49,11 +49,11 @@ def score_checkpoint(ckpt: Checkpoint, task: str, episodes: int, *, target_rule:
   act = rollout.make_act(make_predict(config, spec), config.window, task, config.masks.return_policy,
                          rollout.past_actions_seen(config, task))
   params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
+  policy = rollout.make_policy(act, params, config.window, task=task, targets=target, return_kind=returns_kind,
+                               horizon=horizon)
   returns = []
   for first in range(0, episodes, len(envs)):
     batch = envs[: min(len(envs), episodes - first)]
-    policy = rollout.make_policy(act, params, config.window, task=task, targets=target, return_kind=returns_kind,
-                                 horizon=horizon)
     returns.append(rollout.run(batch, policy, seeds=range(seed + first, seed + first + len(batch))).returns)
   returns = np.concatenate(returns)
   behaviour = np.array([e.rewards.sum() for e in dataset.iterate_episodes()])

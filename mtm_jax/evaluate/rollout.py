@@ -174,8 +174,8 @@ def make_policy(act: Callable, params, window: int, *, task: str = "bc", targets
       start = t - position
       states = _window(h.observations, start, K)
     actions = _window(h.actions, start, K)
-    received = np.concatenate([np.zeros((E, 1)), np.cumsum(h.rewards, axis=1)], axis=1)  # reward before step s
     if return_kind == "sum":
+      received = np.concatenate([np.zeros((E, 1)), np.cumsum(h.rewards, axis=1)], axis=1)  # reward before step s
       returns = _window(target[:, None] - received, start, K)
     else:
       returns = np.repeat(target[:, None], K, axis=1)

@@ -74,10 +74,6 @@ def make_levels(result: sac_train.Result, env_id: str, steps: int, seed: int) ->
   return levels, result.evals[medium]
 
 
-def mean_return(episodes: list[dict]) -> float:
-  return float(np.mean([e["rewards"].sum() for e in episodes]))
-
-
 def write(dataset_id_: str, env_id: str, episodes: list[dict], ref_min: float, ref_max: float, metadata: dict):
   """Writes (replacing any dataset of that id) one level as a Minari dataset with the environment spec."""
   import minari
@@ -118,7 +114,8 @@ def make(env: str, workdir: str, *, sac_steps: int = 150_000, dataset_steps: int
                             eval_every=max(sac_steps // 40, 1), checkpoint_every=max(sac_steps // 6, 1))
   result = sac_train.train(run, workdir, progress=progress)
   episodes, medium = make_levels(result, env_id, dataset_steps, seed)
-  ref_min, ref_max = mean_return(episodes["random"]), mean_return(episodes["expert"])
+  returns = {level: np.array([e["rewards"].sum() for e in eps]) for level, eps in episodes.items()}
+  ref_min, ref_max = float(returns["random"].mean()), float(returns["expert"].mean())
   facts = {"seed": seed, "sac": dataclasses.asdict(run), "snapshots": result.evals, "medium_snapshot": medium,
            "dataset_steps": dataset_steps}
   summary = {"env_id": env_id, "ref_min_score": ref_min, "ref_max_score": ref_max, "medium_snapshot": medium,
@@ -126,8 +123,7 @@ def make(env: str, workdir: str, *, sac_steps: int = 150_000, dataset_steps: int
   for level in levels:
     eps = episodes[level]
     write(dataset_id(env, level), env_id, eps, ref_min, ref_max, {**facts, "level": level})
-    returns = np.array([e["rewards"].sum() for e in eps])
-    mean, se = score.mean_se(returns)
+    mean, se = score.mean_se(returns[level])
     summary["levels"][level] = {"episodes": len(eps), "steps": int(sum(len(e["rewards"]) for e in eps)), "return_mean": mean,
                                 "return_se": se, "score": float(score.normalized(mean, ref_min, ref_max))}
   return summary
