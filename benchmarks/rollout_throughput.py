@@ -20,11 +20,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import gridworld as gridworld_config  # noqa: E402
 
 import mtm_jax.envs.gridworld as gw  # noqa: E402
+from mtm_jax import experiment  # noqa: E402
 from mtm_jax.evaluate import gridworld as evaluation  # noqa: E402
 from mtm_jax.masks import get_task  # noqa: E402
-from mtm_jax.model import dummy_inputs  # noqa: E402
+from mtm_jax.model import build_model, dummy_inputs  # noqa: E402
 from mtm_jax.normalization import identity_stats  # noqa: E402
-from mtm_jax.predict import build, make_predict  # noqa: E402
+from mtm_jax.predict import make_predict  # noqa: E402
 from mtm_jax.spec import ACTIONS, CONTINUOUS, DISCRETE, RETURNS, STATES, DatasetSpec, ModalitySpec  # noqa: E402
 
 SPEC = DatasetSpec((
@@ -67,7 +68,7 @@ def main():
   config = gridworld_config.get_config("random")
   config.model.width = args.width or config.model.width
   config.model.encoder_layers = args.layers or config.model.encoder_layers
-  model = build(config, SPEC)
+  model = build_model(experiment.parse(config).model, SPEC, config.window)
   params = {"model": model.init(jax.random.key(0), *dummy_inputs(SPEC, config.window, 1, config.model.max_horizon)),
             "norm": identity_stats(SPEC)}
   params = jax.tree_util.tree_map(jnp.asarray, params)

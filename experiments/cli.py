@@ -4,8 +4,8 @@ import sys
 
 from absl import app, flags, logging
 
-from mtm_jax.config_check import ConfigError
 from mtm_jax.errors import UserError
+from mtm_jax.experiment import ConfigError
 
 
 def _one_line(err: BaseException) -> str:

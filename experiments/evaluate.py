@@ -15,7 +15,8 @@ from mtm_jax.checkpoint import load_checkpoint
 from mtm_jax.data import windows
 from mtm_jax.evaluate import plots
 from mtm_jax.evaluate.losses import evaluation_masks, task_losses
-from mtm_jax.predict import build, make_predict
+from mtm_jax.model import build_model
+from mtm_jax.predict import make_predict
 from mtm_jax.run_log import EVAL, RunLog
 from mtm_jax.train import prepare_data
 
@@ -27,9 +28,9 @@ flags.mark_flags_as_required(["workdir"])
 def evaluate(workdir: str) -> dict:
   ckpt = load_checkpoint(workdir)
   config, spec = ckpt.config, ckpt.spec
-  _, _, val_data, _ = prepare_data(config)
+  _, _, val_data, _ = prepare_data(config.data, config.window)
   params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
-  results = task_losses(build(config, spec), params, val_data, spec, config, tasks=list(masks.TASKS))
+  results = task_losses(build_model(config.model, spec, config.window), params, val_data, spec, config, tasks=list(masks.TASKS))
   print(f"validation loss at step {ckpt.step} ({val_data.num_windows} held-out windows, {config.eval.num_windows} scored)")
   for task, value in results.items():
     shown = "n/a (nothing to predict in this dataset)" if value is None else f"{value['loss']:.5f}"
@@ -40,7 +41,7 @@ def evaluate(workdir: str) -> dict:
     log.write(ckpt.step, {f"eval/{task}": v["loss"] for task, v in results.items() if v is not None})
 
   batch = windows.evenly_spaced(val_data, 4, config.window)
-  visible, _ = evaluation_masks(spec, config.window, _PLOT_TASK.value, batch, config.eval.seed, config)
+  visible, _ = evaluation_masks(spec, config.window, _PLOT_TASK.value, batch, config.eval.seed, config.masks)
   out = jax.jit(make_predict(config))(params, batch["traj"], visible)
   name = spec.names[0]
   path = os.path.join(workdir, "reconstruction.png")

@@ -30,7 +30,8 @@ from mtm_jax.evaluate import gridworld as evaluation  # noqa: E402
 from mtm_jax.evaluate import loss_matrix, plots  # noqa: E402
 from mtm_jax.evaluate.losses import make_scorer, task_losses  # noqa: E402
 from mtm_jax.masks import fixed  # noqa: E402
-from mtm_jax.predict import build, make_predict  # noqa: E402
+from mtm_jax.model import build_model  # noqa: E402
+from mtm_jax.predict import make_predict  # noqa: E402
 from mtm_jax.train import prepare_data, train_and_evaluate  # noqa: E402
 
 SCALES = {
@@ -95,8 +96,8 @@ def train_all(out: str, scale: dict, seeds: list[int]) -> dict:
     ckpt = load_checkpoint(path)
     params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
     if val_data is None:
-      _, _, val_data, _ = prepare_data(ckpt.config)
-      score = make_scorer(build(ckpt.config, ckpt.spec), ckpt.spec)
+      _, _, val_data, _ = prepare_data(ckpt.config.data, ckpt.config.window)
+      score = make_scorer(build_model(ckpt.config.model, ckpt.spec, ckpt.config.window), ckpt.spec)
     result = task_losses(None, params, val_data, ckpt.spec, ckpt.config, score=score)
     losses[variant, seed] = {t: result[t]["loss"] for t in study_tasks()}
     with open(cached, "w") as f:
@@ -135,7 +136,7 @@ def write_loss_matrix(out: str, losses: dict, seeds: list[int]) -> tuple[list, n
 def run_rollouts(out: str, seeds: list[int], episodes: int) -> tuple[dict, dict]:
   """{(row, task): (success rates per seed, mean returns per seed)} and sample episodes of the random model."""
   ckpt = load_checkpoint(workdir(out, "random", seeds[0]))
-  predict = make_predict(ckpt.config, ckpt.spec)
+  predict = make_predict(ckpt.config)
   results, samples = {}, {}
   for task in rollout_tasks():
     act = evaluation.make_rollout(predict, ckpt.spec, task, episodes, sample=_SAMPLE.value)
@@ -184,12 +185,12 @@ def plot_rollouts(out: str, samples: dict, count: int = 25) -> str:
 def plot_future(out: str, seed: int) -> str:
   """The random model's marginal over the agent's cell at every t given states at t = 0, 3, 6 only (Fig. 6)."""
   ckpt = load_checkpoint(workdir(out, "random", seed))
-  _, _, val_data, _ = prepare_data(ckpt.config)
+  _, _, val_data, _ = prepare_data(ckpt.config.data, ckpt.config.window)
   batch = windows.evenly_spaced(val_data, 1, ckpt.config.window)
   observed_steps = (0, 3, 6)
   mask = fixed(ckpt.spec, ckpt.config.window, states=observed_steps)
   params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
-  out_logp = jax.jit(make_predict(ckpt.config, ckpt.spec))(params, batch["traj"], mask)
+  out_logp = jax.jit(make_predict(ckpt.config))(params, batch["traj"], mask)
   probs = evaluation.cell_marginals(out_logp["states"][0])
   states = np.asarray(batch["traj"]["states"][0])
   observed = {t: tuple(layout.STATE_AGENT[states[t]]) for t in observed_steps}

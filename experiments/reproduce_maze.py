@@ -113,8 +113,8 @@ def expert_rows(starts, noise_levels=(0.0, 0.5)) -> tuple[dict, dict]:
 
 def run_rollout(out, variant, task, context, seed, envs, starts, targets) -> dict:
   ckpt = load_checkpoint(workdir(out, variant, context, seed))
-  past_actions = rollout.past_actions_seen(ckpt.config, task)
-  act = rollout.make_act(make_predict(ckpt.config, ckpt.spec), context, task, "first", past_actions)
+  past_actions = rollout.past_actions_seen(ckpt.config.masks, task)
+  act = rollout.make_act(make_predict(ckpt.config), context, task, "first", past_actions)
   params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
   return evaluation.rollout(act, params, context, envs, starts, targets if task == "rcbc" else None)
 

@@ -9,16 +9,16 @@ except Orbax's own ``max_to_keep`` rotation after a newer save has finished.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 from typing import Any
 
 import jax
-import ml_collections
 import orbax.checkpoint as ocp
 
+from mtm_jax import experiment
 from mtm_jax.errors import UserError
+from mtm_jax.experiment import Experiment
 from mtm_jax.spec import DatasetSpec
 
 
@@ -27,7 +27,7 @@ class Checkpoint:
   """What ``load_checkpoint`` returns."""
 
   params: Any
-  config: ml_collections.ConfigDict
+  config: Experiment  # with its spec
   spec: DatasetSpec
   step: int
 
@@ -60,8 +60,8 @@ def manager(workdir: str, max_to_keep: int = 3, read_only: bool = False, items=M
   return ocp.CheckpointManager(checkpoint_dir(workdir), options=options, item_handlers=handlers)
 
 
-def save(mngr: ocp.CheckpointManager, step: int, params, opt_state, config, spec: DatasetSpec) -> None:
-  meta = {"step": int(step), "config": json.loads(config.to_json()), "spec": spec.to_dict()}
+def save(mngr: ocp.CheckpointManager, step: int, params, opt_state, exp: Experiment) -> None:
+  meta = {"step": int(step), "config": exp.to_dict(), "spec": exp.require_spec().to_dict()}
   mngr.save(
       int(step),
       args=ocp.args.Composite(
@@ -149,10 +149,6 @@ def load_checkpoint(workdir: str, step: int | None = None) -> Checkpoint:
   except Exception as err:  # see restore()
     raise _unreadable(path, step, err, mngr) from err
   meta = restored["meta"]
-  params = restored["params"]
-  return Checkpoint(
-      params=params,
-      config=ml_collections.ConfigDict(meta["config"]),
-      spec=DatasetSpec.from_dict(meta["spec"]),
-      step=int(meta["step"]),
-  )
+  spec = DatasetSpec.from_dict(meta["spec"])
+  config = dataclasses.replace(experiment.parse(meta["config"], training=False), spec=spec)
+  return Checkpoint(params=restored["params"], config=config, spec=spec, step=int(meta["step"]))

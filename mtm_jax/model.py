@@ -10,6 +10,7 @@ can reach any output or gradient.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 
 import flax.linen as nn
 import jax
@@ -41,14 +42,38 @@ class ModelConfig:
   dtype: str = "float32"  # compute dtype of matmuls; params stay float32
 
   def __post_init__(self):
-    if self.kind not in ("transformer", "mlp"):
-      raise ValueError(f"model.kind must be 'transformer' or 'mlp', got {self.kind!r}")
-    if self.token_layout not in LAYOUTS:
-      raise ValueError(f"model.token_layout must be one of {LAYOUTS}, got {self.token_layout!r}")
-    if self.positions not in ("sinusoidal", "learned"):
-      raise ValueError(f"model.positions must be 'sinusoidal' or 'learned', got {self.positions!r}")
-    if self.width % self.num_heads or self.width % 2:
-      raise ValueError(f"model.width={self.width} must be even and divisible by num_heads={self.num_heads}")
+    problems = model_problems(dataclasses.asdict(self))
+    if problems:
+      raise ValueError("invalid ModelConfig: " + "; ".join(problems))
+
+
+def model_problems(fields: dict) -> list[str]:
+  """One 'model.KEY=VALUE: what is allowed' line per invalid field (the experiment check lists them all)."""
+  problems = []
+
+  def need(key, ok, allowed):
+    if not ok:
+      problems.append(f"model.{key}={fields[key]!r}: {allowed}")
+
+  def integer(key, low):
+    value = fields[key]
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low
+    need(key, ok, "must be a positive integer" if low else "must be an integer >= 0")
+
+  for key in ("width", "num_heads", "encoder_layers", "mlp_ratio"):
+    integer(key, 1)
+  for key in ("decoder_layers", "max_horizon"):
+    integer(key, 0)
+  dropout = fields["dropout"]
+  need("dropout", isinstance(dropout, numbers.Real) and 0 <= dropout < 1, "must be in [0, 1)")
+  need("kind", fields["kind"] in ("transformer", "mlp"), "must be 'transformer' or 'mlp'")
+  need("token_layout", fields["token_layout"] in LAYOUTS, f"must be one of {LAYOUTS}")
+  need("positions", fields["positions"] in ("sinusoidal", "learned"), "must be 'sinusoidal' or 'learned'")
+  need("dtype", fields["dtype"] in ("float32", "bfloat16", "float16"), "must be 'float32', 'bfloat16' or 'float16'")
+  width, heads = fields["width"], fields["num_heads"]
+  if not problems:
+    need("width", width % heads == 0 and width % 2 == 0, f"must be even and divisible by model.num_heads={heads}")
+  return problems
 
 
 def token_order(spec: DatasetSpec) -> tuple[str, ...]:

@@ -8,25 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mtm_jax.model import ModelConfig, build_model
+from mtm_jax import experiment
+from mtm_jax.model import build_model
 from mtm_jax.normalization import denormalize, normalize
 from mtm_jax.spec import DatasetSpec
-
-
-def model_config(config) -> ModelConfig:
-  """The frozen ModelConfig of an experiment config (lists become tuples)."""
-  fields = {k: tuple(v) if isinstance(v, list) else v for k, v in config.model.to_dict().items()}
-  return ModelConfig(**fields)
-
-
-def spec_of(config) -> DatasetSpec:
-  if "spec" not in config:
-    raise ValueError("config has no dataset spec; use the config stored with a checkpoint (load_checkpoint)")
-  return DatasetSpec.from_dict(config.spec.to_dict())
-
-
-def build(config, spec: DatasetSpec | None = None):
-  return build_model(model_config(config), spec or spec_of(config), config.window)
 
 
 def apply_normalized(model, params, traj, visible, *, deterministic=True, rngs=None):
@@ -77,11 +62,16 @@ def validate(spec: DatasetSpec, window: int, traj: Mapping, mask: Mapping, needs
 
 
 def make_predict(config, spec: DatasetSpec | None = None) -> Callable:
-  """predict(params, traj, mask) -> outputs: continuous values [B,T,d] (raw units), discrete log-probs [B,T,C]."""
-  spec = spec or spec_of(config)
-  model = build(config, spec)
-  window = config.window
-  needs_steps = model_config(config).max_horizon > 0
+  """predict(params, traj, mask) -> outputs: continuous values [B,T,d] (raw units), discrete log-probs [B,T,C].
+
+  ``config``: a checkpoint's ``Experiment`` (``load_checkpoint(...).config``) or an experiment ConfigDict;
+  ``spec`` defaults to the one stored in it.
+  """
+  exp = experiment.parse(config, training=False)
+  spec = spec or exp.require_spec()
+  model = build_model(exp.model, spec, exp.window)
+  window = exp.window
+  needs_steps = exp.model.max_horizon > 0
 
   def predict(params, traj: Mapping, mask: Mapping) -> dict:
     traj, mask = validate(spec, window, traj, mask, needs_steps)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
+import json
 import os
 import signal
 import threading
@@ -18,15 +20,15 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
-from mtm_jax import checkpoint, config_check, data, distributed, masks
+from mtm_jax import checkpoint, data, distributed, experiment, masks
 from mtm_jax import optimizer as optim
-from mtm_jax.config_check import regime_tasks
 from mtm_jax.data import windows
 from mtm_jax.errors import UserError
+from mtm_jax.experiment import DataConfig, Experiment
 from mtm_jax.loss import masked_loss, scored_tokens, token_losses
-from mtm_jax.model import dummy_inputs
+from mtm_jax.model import build_model, dummy_inputs
 from mtm_jax.normalization import compute_stats, normalize
-from mtm_jax.predict import apply_normalized, build, model_config
+from mtm_jax.predict import apply_normalized
 from mtm_jax.run_log import RunLog
 from mtm_jax.spec import DatasetSpec
 
@@ -43,14 +45,6 @@ class TrainState:
     """Step 0: optimizer state over params["model"]; each counter its own buffer (donation forbids sharing)."""
     zeros = lambda: jnp.zeros((), jnp.int32)  # noqa: E731
     return cls(step=zeros(), params=params, opt_state=optimizer.init(params["model"]), nonfinite_streak=zeros())
-
-
-def make_sampler(config, spec: DatasetSpec):
-  tasks, weights = regime_tasks(config)
-  params = {t: dict(config.masks.task_params[t]) for t in tasks if t in config.masks.task_params}
-  return masks.make_sampler(
-      spec, config.window, tasks, weights=weights, return_policy=config.masks.return_policy, task_params=params
-  )
 
 
 def make_mesh(num_devices: int = 0) -> jax.sharding.Mesh:
@@ -123,62 +117,61 @@ def _check_workdir(workdir: str) -> None:
     raise UserError(f"workdir {workdir!r} is not usable: {err.strerror or err}; pass a writable --workdir") from err
 
 
-def prepare_data(config):
-  """(spec, train WindowData, validation WindowData, normalisation stats) of a config."""
-  spec, episodes = data.load(config.data)
+def prepare_data(data_config: DataConfig, window: int):
+  """(spec, train WindowData, validation WindowData, normalisation stats) of a data config."""
+  spec, episodes = data.load(data_config)
   train_eps, val_eps = windows.split_episodes(
-      episodes, config.data.validation_fraction, config.data.num_validation, config.data.get("num_train", 0)
+      episodes, data_config.validation_fraction, data_config.num_validation, data_config.num_train
   )
   stats = compute_stats(windows.real_steps(train_eps, spec), spec)
-  return spec, windows.build(train_eps, spec, config.window), windows.build(val_eps, spec, config.window), stats
+  return spec, windows.build(train_eps, spec, window), windows.build(val_eps, spec, window), stats
 
 
-def _initial_params(config, model, spec, stats, key):
-  if config.train.regime == "finetune":
-    pretrained = checkpoint.load_checkpoint(config.train.init_from)
+def _initial_params(exp: Experiment, model, spec, stats, key):
+  if exp.train.regime == "finetune":
+    pretrained = checkpoint.load_checkpoint(exp.train.init_from)
     if pretrained.spec != spec:
-      raise UserError(f"init_from {config.train.init_from!r} was trained on a different dataset spec")
-    if model_config(pretrained.config) != model_config(config):
-      raise UserError(f"init_from {config.train.init_from!r} has a different model config; finetune keeps the architecture")
+      raise UserError(f"init_from {exp.train.init_from!r} was trained on a different dataset spec")
+    if pretrained.config.model != exp.model:
+      raise UserError(f"init_from {exp.train.init_from!r} has a different model config; finetune keeps the architecture")
     return jax.tree_util.tree_map(jnp.asarray, pretrained.params)
-  traj, visible = dummy_inputs(spec, config.window, 1, config.model.max_horizon)
+  traj, visible = dummy_inputs(spec, exp.window, 1, exp.model.max_horizon)
   return {"model": model.init(key, traj, visible), "norm": jax.tree_util.tree_map(jnp.asarray, stats)}
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
+def train_and_evaluate(config: ml_collections.ConfigDict | Experiment, workdir: str) -> TrainState:
   """Trains (resuming from the newest checkpoint in ``workdir``) and returns the final state."""
-  config_check.check(config)
+  exp = experiment.parse(config)
   _check_workdir(workdir)
   lock = _lock_workdir(workdir) if distributed.is_main() else None  # one live run per workdir
   try:
-    return _train(config, workdir)
+    return _train(exp, workdir)
   finally:
     if lock is not None:
       lock.close()
 
 
-def _train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
-  config = ml_collections.ConfigDict(config.to_dict())
-  mesh = make_mesh(config.train.num_devices)
+def _train(exp: Experiment, workdir: str) -> TrainState:
+  mesh = make_mesh(exp.train.num_devices)
   n_dev = mesh.devices.size
-  if config.train.batch_size % n_dev:
-    raise UserError(f"train.batch_size={config.train.batch_size} must be divisible by the {n_dev} devices in the mesh")
+  if exp.train.batch_size % n_dev:
+    raise UserError(f"train.batch_size={exp.train.batch_size} must be divisible by the {n_dev} devices in the mesh")
   replicated, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
 
-  spec, train_data, _, stats = prepare_data(config)
-  config.spec = spec.to_dict()
-  model = build(config, spec)
-  sampler = make_sampler(config, spec)
-  optimizer = optim.make(config.train)
-  base_key = jax.random.key(config.seed)
+  spec, train_data, _, stats = prepare_data(exp.data, exp.window)
+  exp = dataclasses.replace(exp, spec=spec)
+  model = build_model(exp.model, spec, exp.window)
+  sampler = exp.masks.sampler(spec, exp.window, *exp.training_tasks())
+  optimizer = optim.make(exp.train)
+  base_key = jax.random.key(exp.seed)
   init_key, train_key = jax.random.split(base_key)
 
-  params = _initial_params(config, model, spec, stats, init_key)
+  params = _initial_params(exp, model, spec, stats, init_key)
   state = TrainState.create(params, optimizer)
   state = distributed.replicate(state, replicated)
   train_data = distributed.replicate(train_data, replicated)
 
-  mngr = checkpoint.manager(workdir, config.train.keep_checkpoints)
+  mngr = checkpoint.manager(workdir, exp.train.keep_checkpoints)
   bar = None
   try:
     start = mngr.latest_step()
@@ -186,8 +179,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     if start is not None:
       abstract = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), state)
       params, opt_state, meta = checkpoint.restore(mngr, start, abstract.params, abstract.opt_state)
-      saved = ml_collections.ConfigDict(meta["config"])
-      if DatasetSpec.from_dict(meta["spec"]) != spec or model_config(saved) != model_config(config):
+      saved = experiment.parse(meta["config"], training=False)
+      if DatasetSpec.from_dict(meta["spec"]) != spec or saved.model != exp.model:
         raise UserError(f"workdir {workdir!r} holds a run with another dataset or model; use a fresh --workdir")
       step = distributed.replicate(jnp.asarray(start, jnp.int32), replicated)
       state = state.replace(step=step, params=params, opt_state=opt_state)
@@ -196,40 +189,40 @@ def _train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     main = distributed.is_main()  # in a multi-process run, process 0 alone writes files and progress
     if main:
       with open(os.path.join(workdir, "config.json"), "w") as f:
-        f.write(config.to_json(indent=2))
+        json.dump(exp.to_dict(), f, indent=2)
 
-    B, T = config.train.batch_size, config.window
+    B, T = exp.train.batch_size, exp.window
     sample = jax.jit(lambda d, k: windows.sample(d, k, B, T), out_shardings=batch_sharding)
     train_step = jax.jit(
-        make_train_step(model, spec, sampler, optimizer, config.train.loss_on),
+        make_train_step(model, spec, sampler, optimizer, exp.train.loss_on),
         in_shardings=(replicated, batch_sharding, replicated),
         out_shardings=(replicated, replicated),
         donate_argnums=(0,),
     )
-    lr = optim.schedule(config.train)
-    num_steps = config.train.num_steps
+    lr = optim.schedule(exp.train)
+    num_steps = exp.train.num_steps
     pending = None  # (step, metrics) read one step late, so the host never stalls the device
     bar = tqdm(total=num_steps, initial=start, unit="step", dynamic_ncols=True, mininterval=1.0, desc="train", disable=not main)
     stops = _StopRequests(enabled=jax.process_count() == 1)
     done = start
-    with stops, RunLog(workdir, resume_from=resume_from, tensorboard=config.train.get("tensorboard", True),
+    with stops, RunLog(workdir, resume_from=resume_from, tensorboard=exp.train.tensorboard,
                        enabled=main) as log:
       for step in range(start, num_steps):
         data_key, model_key = jax.random.split(step_key(train_key, step))
         state, metrics = train_step(state, sample(train_data, data_key), model_key)
         if pending is not None:
-          _log(log, bar, *pending, lr, config.train.max_nonfinite_steps)
+          _log(log, bar, *pending, lr, exp.train.max_nonfinite_steps)
           pending = None
         done = step + 1
-        if done % config.train.log_every == 0 or done == num_steps:
+        if done % exp.train.log_every == 0 or done == num_steps:
           pending = (done, metrics)
-        if done % config.train.checkpoint_every == 0 or done == num_steps or stops.received:
-          checkpoint.save(mngr, done, state.params, state.opt_state, config, spec)
+        if done % exp.train.checkpoint_every == 0 or done == num_steps or stops.received:
+          checkpoint.save(mngr, done, state.params, state.opt_state, exp)
         bar.update(1)
         if stops.received:
           break
       if pending is not None:
-        _log(log, bar, *pending, lr, config.train.max_nonfinite_steps)
+        _log(log, bar, *pending, lr, exp.train.max_nonfinite_steps)
     if done < num_steps:
       raise Stopped(f"stopped by {stops.received} at step {done} of {num_steps}; a checkpoint of this step is "
                     "saved: rerun the same command to resume")

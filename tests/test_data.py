@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from conftest import pendulum_config
 
-from mtm_jax import data
+from mtm_jax import data, experiment
 from mtm_jax.data import minari_data, sinusoid, windows
 from mtm_jax.errors import UserError
 from mtm_jax.normalization import compute_stats
@@ -65,7 +65,7 @@ def test_minari_loader(minari_root):
   assert spec["states"].dim == 3 and spec["actions"].dim == 1
   assert len(episodes) == 12 and episodes[0]["states"].shape == (30, 3)
   config = pendulum_config()
-  spec2, eps2 = data.load(config.data)
+  spec2, eps2 = data.load(experiment.parse(config).data)
   assert spec2 == spec and len(eps2) == 12
   with_rewards, _, _ = minari_data.load("mtmtest/pendulum-random-v0", include_rewards=True)
   assert "rewards" in with_rewards

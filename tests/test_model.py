@@ -82,5 +82,5 @@ def test_causal_outputs_ignore_later_tokens(sar_spec):
 def test_config_errors():
   with pytest.raises(ValueError, match="token_layout"):
     ModelConfig(token_layout="diagonal")
-  with pytest.raises(ValueError, match="divisible by num_heads"):
+  with pytest.raises(ValueError, match="model.width=30: must be even and divisible by model.num_heads=4"):
     ModelConfig(width=30, num_heads=4)

@@ -4,10 +4,9 @@ import ml_collections
 import numpy as np
 import pytest
 
-from mtm_jax import make_predict, masks
-from mtm_jax.model import dummy_inputs
+from mtm_jax import experiment, make_predict, masks
+from mtm_jax.model import build_model, dummy_inputs
 from mtm_jax.normalization import identity_stats
-from mtm_jax.predict import build
 
 T, B = 4, 2
 
@@ -20,7 +19,7 @@ def setup(spec):
       "model": {"kind": "transformer", "token_layout": "per_modality", "width": 32, "num_heads": 2,
                 "encoder_layers": 1, "decoder_layers": 1},
   })
-  model = build(config, spec)
+  model = build_model(experiment.parse(config).model, spec, T)  # sections left out take their defaults
   params = {"model": model.init(jax.random.key(0), *dummy_inputs(spec, T)), "norm": identity_stats(spec)}
   traj = {
       "states": jax.random.normal(jax.random.key(1), (B, T, 3)),

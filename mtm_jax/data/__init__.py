@@ -9,7 +9,7 @@ SOURCES = ("sinusoid", "minari")
 
 
 def load(data_config):
-  """Returns (spec, episodes) for the config's data source."""
+  """Returns (spec, episodes) for a ``DataConfig``'s source."""
   if data_config.source == "sinusoid":
     episodes = sinusoid.generate(
         data_config.num_episodes, data_config.episode_length, data_config.noise, data_config.seed
@@ -23,8 +23,8 @@ def load(data_config):
         download=data_config.download,
         include_rewards=data_config.include_rewards,
         return_discount=data_config.return_discount,
-        returns=data_config.get("returns", "sum"),  # configs stored before this option existed used sums
-        on_nonfinite=data_config.get("on_nonfinite", "error"),
+        returns=data_config.returns,
+        on_nonfinite=data_config.on_nonfinite,
     )
     return spec, episodes
   raise UserError(f"unknown data.source {data_config.source!r}; choose from {SOURCES}")

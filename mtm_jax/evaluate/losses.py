@@ -8,6 +8,7 @@ import numpy as np
 
 from mtm_jax import masks
 from mtm_jax.data import windows
+from mtm_jax.experiment import Experiment, MaskConfig
 from mtm_jax.loss import token_losses
 from mtm_jax.normalization import normalize
 from mtm_jax.predict import apply_normalized
@@ -19,9 +20,9 @@ def task_key(seed: int, task: str) -> jax.Array:
   return jax.random.fold_in(jax.random.key(seed), sorted(masks.TASKS).index(task))
 
 
-def evaluation_masks(spec: DatasetSpec, window: int, task: str, batch: dict, seed: int, config) -> tuple[dict, dict]:
-  params = dict(config.masks.task_params[task]) if task in config.masks.task_params else {}
-  sampler = masks.make_sampler(spec, window, [task], return_policy=config.masks.return_policy, task_params={task: params})
+def evaluation_masks(spec: DatasetSpec, window: int, task: str, batch: dict, seed: int,
+                     mask_config: MaskConfig) -> tuple[dict, dict]:
+  sampler = mask_config.sampler(spec, window, [task])
   size = next(iter(batch["present"].values())).shape[0]
   visible, target = masks.sample_batch(sampler, task_key(seed, task), size)
   return masks.apply_presence(visible, target, batch["present"])
@@ -39,21 +40,24 @@ def make_scorer(model, spec: DatasetSpec):
   return score
 
 
-def task_losses(model, params, data: windows.WindowData, spec: DatasetSpec, config, tasks=None, score=None) -> dict:
+def task_losses(model, params, data: windows.WindowData, spec: DatasetSpec, exp: Experiment, tasks=None,
+                score=None) -> dict:
   """{task: {"loss": sum over modalities of the mean target loss, "<modality>": mean}} (None: nothing scored).
 
-  ``score``: a ``make_scorer`` result to reuse across models of one architecture (one compile).
+  Scores ``exp.eval``'s windows under ``exp.masks``' task parameters. ``score``: a ``make_scorer`` result
+  to reuse across models of one architecture (one compile).
   """
-  tasks = list(tasks or config.eval.tasks or masks.TASKS)
-  batch = windows.evenly_spaced(data, config.eval.num_windows, config.window)
+  config = exp.eval
+  tasks = list(tasks or config.tasks or masks.TASKS)
+  batch = windows.evenly_spaced(data, config.num_windows, exp.window)
   score = score or make_scorer(model, spec)
   size = next(iter(batch["present"].values())).shape[0]
   results = {}
   for task in tasks:
-    visible, target = evaluation_masks(spec, config.window, task, batch, config.eval.seed, config)
+    visible, target = evaluation_masks(spec, exp.window, task, batch, config.seed, exp.masks)
     sums = {m: [0.0, 0.0] for m in spec.names}
-    for lo in range(0, size, config.eval.batch_size):
-      chunk = jax.tree_util.tree_map(lambda x, lo=lo: x[lo : lo + config.eval.batch_size], (batch, visible, target))
+    for lo in range(0, size, config.batch_size):
+      chunk = jax.tree_util.tree_map(lambda x, lo=lo: x[lo : lo + config.batch_size], (batch, visible, target))
       for m, (total, count) in jax.device_get(score(params, *chunk)).items():
         sums[m][0] += float(total)
         sums[m][1] += float(count)

@@ -31,23 +31,23 @@ def score_checkpoint(ckpt: Checkpoint, task: str, episodes: int, *, target_rule:
                      seed: int = EVAL_SEED) -> dict:
   """Mean ± s.e. return and normalised score of ``episodes`` rollouts, beside the dataset's own behaviour.
 
-  The return target (rcbc tasks) comes from ``target_rule`` (default: the run's eval.target_rule, else
-  fraction:1.0) over the training episodes' return tokens; it follows the data's return kind.
+  The return target (rcbc tasks) comes from ``target_rule`` (default: the run's eval.target_rule) over the
+  training episodes' return tokens; it follows the data's return kind.
   """
   config = ckpt.config
   dataset = _dataset(config)
-  returns_kind = config.data.get("returns", "sum")
+  returns_kind = config.data.returns
   spec, all_episodes, metadata = minari_data.load(
       config.data.dataset_id, include_rewards=config.data.include_rewards, return_discount=config.data.return_discount,
       returns=returns_kind)
   train, _ = windows.split_episodes(all_episodes, config.data.validation_fraction, config.data.num_validation,
-                                    config.data.get("num_train", 0))
-  rule = target_rule or config.eval.get("target_rule", "fraction:1.0")
+                                    config.data.num_train)
+  rule = target_rule or config.eval.target_rule
   target = rollout.return_target(rule, np.concatenate([e[RETURNS][:, 0] for e in train])) if task != "bc" else None
   envs = [dataset.recover_environment() for _ in range(min(num_envs, episodes))]
   horizon = envs[0].spec.max_episode_steps or max(len(e[RETURNS]) for e in all_episodes)
   act = rollout.make_act(make_predict(config, spec), config.window, task, config.masks.return_policy,
-                         rollout.past_actions_seen(config, task))
+                         rollout.past_actions_seen(config.masks, task))
   params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
   policy = rollout.make_policy(act, params, config.window, task=task, targets=target, return_kind=returns_kind,
                                horizon=horizon)

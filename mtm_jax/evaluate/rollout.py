@@ -141,10 +141,9 @@ def make_act(predict: Callable, window: int, task: str, return_policy: str = "fi
   return act
 
 
-def past_actions_seen(config, task: str) -> bool:
-  """Whether a model trained under ``config`` saw past actions on ``task`` (the masks' default, True)."""
-  params = config.masks.task_params
-  return bool(params[task].get("past_actions", True)) if task in params else True
+def past_actions_seen(mask_config, task: str) -> bool:
+  """Whether a model trained under ``mask_config`` (a MaskConfig) saw past actions on ``task`` (default True)."""
+  return bool(mask_config.params(task).get("past_actions", True))
 
 
 def make_policy(act: Callable, params, window: int, *, task: str = "bc", targets=None, return_kind: str = "sum",

@@ -1,9 +1,13 @@
-"""Config validation at the boundary: each violation is one line naming the key, the value and what is allowed."""
+"""The experiment config at the boundary: each violation is one line naming the key, the value and what is allowed;
+a valid config becomes frozen dataclasses that round-trip through a checkpoint."""
+
+import dataclasses
 
 import pytest
 from conftest import smoke_config
 
-from mtm_jax.config_check import ConfigError, check
+from mtm_jax.checkpoint import load_checkpoint
+from mtm_jax.experiment import ConfigError, parse
 from mtm_jax.train import train_and_evaluate
 
 BAD = [
@@ -25,6 +29,8 @@ BAD = [
      "masks.task_params.random_autoregressive.keep_ratios=(0.0, 0.5): every entry must be in (0, 1]"),
     ({"masks.task_params.random_autoregressive.mode_weights": (1.0, -0.1, 1.0)},
      "masks.task_params.random_autoregressive.mode_weights=(1.0, -0.1, 1.0): every entry must be >= 0"),
+    ({"data.dataset": "x"}, "data.dataset='x': unknown key; data has ["),
+    ({"model.dtype": "float64"}, "model.dtype='float64': must be 'float32', 'bfloat16' or 'float16'"),
     ({"train.regime": "single_task", "masks.tasks": ("goal",), "window": 1},
      "masks.task_params.goal={} with window=1: task 'goal' needs a window of at least 2 steps"),
 ]
@@ -33,7 +39,7 @@ BAD = [
 @pytest.mark.parametrize("overrides, line", BAD, ids=[",".join(o) for o, _ in BAD])
 def test_each_violation_is_one_line(overrides, line):
   with pytest.raises(ConfigError) as err:
-    check(smoke_config(**overrides))
+    parse(smoke_config(**overrides))
   assert any(got.startswith(line) for got in str(err.value).splitlines()[1:]), str(err.value)
 
 
@@ -58,4 +64,26 @@ def test_shipped_configs_pass():
   for config in (sinusoid.get_config(), sinusoid.get_config("smoke"), gridworld.get_config("random"),
                  gridworld.get_config("multi_task"), pointmaze.get_config("rcbc,10"), pointmaze.get_config("states_bc,5"),
                  locomotion.get_config("small,hopper,medium"), locomotion.get_config()):
-    check(config)
+    parse(config)
+
+
+def test_frozen_parts_round_trip_through_a_checkpoint(tmp_path):
+  config = smoke_config(**{"train.num_steps": 2, "train.checkpoint_every": 2})
+  exp = parse(config)
+  assert exp.model.width == config.model.width and exp.masks.tasks == tuple(config.masks.tasks)
+  assert exp.masks.params("random_autoregressive")["keep_ratios"] == tuple(
+      config.masks.task_params.random_autoregressive.keep_ratios)
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    exp.train.batch_size = 64
+  assert parse(exp.to_dict()) == exp and parse(exp) == exp
+  train_and_evaluate(config, str(tmp_path))
+  stored = load_checkpoint(str(tmp_path)).config
+  assert stored.spec is not None and dataclasses.replace(stored, spec=None) == exp
+
+
+def test_keys_an_older_config_lacks_take_their_defaults():
+  old = smoke_config().to_dict()
+  del old["data"]["on_nonfinite"], old["train"]["tensorboard"], old["eval"]["seed"]
+  exp = parse(old, training=False)
+  assert (exp.data.on_nonfinite, exp.train.tensorboard, exp.eval.seed) == ("error", True, 1234)
+
