@@ -71,6 +71,7 @@ def get_config(variant: str = "random") -> ml_collections.ConfigDict:
   c.train.keep_checkpoints = 1
   c.train.max_nonfinite_steps = 20
   c.train.num_devices = 0
+  c.train.pack_encoder = True  # MAE encoder on visible tokens only, packed (exact; a batch that overflows runs dense)
 
   c.eval = ml_collections.ConfigDict()
   c.eval.tasks = TASKS

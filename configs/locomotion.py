@@ -81,6 +81,7 @@ def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
   c.train.keep_checkpoints = 2  # newest checkpoints kept
   c.train.max_nonfinite_steps = 20  # consecutive NaN/Inf steps before the run stops
   c.train.num_devices = 0  # devices in the data mesh; 0 = all
+  c.train.pack_encoder = True  # MAE encoder on visible tokens only, packed (exact; a batch that overflows runs dense)
 
   c.eval = ml_collections.ConfigDict()
   c.eval.tasks = ("bc", "rcbc", "forward_dynamics", "inverse_dynamics")  # validation-loss tasks

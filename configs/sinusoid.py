@@ -71,6 +71,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   c.train.keep_checkpoints = 3  # newest checkpoints kept
   c.train.max_nonfinite_steps = 20  # consecutive NaN/Inf steps (skipped) before the run stops
   c.train.num_devices = 0  # devices in the data mesh; 0 = all
+  c.train.pack_encoder = True  # MAE encoder on visible tokens only, packed (exact; a batch that overflows runs dense)
 
   c.eval = ml_collections.ConfigDict()
   c.eval.tasks = ()  # tasks scored during evaluation; empty = every task in masks.TASKS

@@ -91,6 +91,7 @@ class TrainConfig:
   keep_checkpoints: int = 3
   max_nonfinite_steps: int = 20
   num_devices: int = 0
+  pack_encoder: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

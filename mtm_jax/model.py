@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mtm_jax.packing import Packing, fits
 from mtm_jax.spec import ACTIONS, RETURNS, STATES, DatasetSpec, ModalitySpec
 
 LAYOUTS = ("stacked", "per_modality")
@@ -82,6 +83,14 @@ def token_order(spec: DatasetSpec) -> tuple[str, ...]:
   return tuple(roles + [n for n in spec.names if n not in roles])
 
 
+def token_visibility(spec: DatasetSpec, layout: str, visible) -> jax.Array:
+  """bool [B, N] in token order: stacked tokens count as visible when any of their modalities is."""
+  v_BxTxM = jnp.stack([visible[n] for n in token_order(spec)], axis=-1)
+  if layout == "stacked":
+    return v_BxTxM.any(-1)
+  return v_BxTxM.reshape(v_BxTxM.shape[0], -1)
+
+
 def sinusoidal(length: int, width: int) -> np.ndarray:
   omega = 1.0 / 10000 ** (np.arange(width // 2) / (width / 2))
   angle = np.arange(length)[:, None] * omega[None]
@@ -89,20 +98,26 @@ def sinusoidal(length: int, width: int) -> np.ndarray:
 
 
 class Attention(nn.Module):
+  """Multi-head attention over [B, L, W] tokens, or over packed visible tokens [G, K, W] with their
+  ``packing``: the projections run on the packed rows alone, the (cheap, L x L) scores and mixing on
+  [B, L] with ``allowed_BxLxL``."""
+
   num_heads: int
   dtype: jnp.dtype
 
   @nn.compact
-  def __call__(self, x_BxLxW, allowed_BxLxL):
-    B, L, W = x_BxLxW.shape
+  def __call__(self, x, allowed_BxLxL, packing: Packing | None = None):
+    W = x.shape[-1]
     H = self.num_heads
-    qkv = nn.DenseGeneral((3, H, W // H), dtype=self.dtype, name="qkv")(x_BxLxW)
-    q_BxLxHxD, k_BxLxHxD, v_BxLxHxD = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+    qkv = nn.DenseGeneral((3, H, W // H), dtype=self.dtype, name="qkv")(x)
+    out_proj = nn.DenseGeneral(W, axis=(-2, -1), dtype=self.dtype, name="out")
+    qkv_BxLx3xHxD = qkv if packing is None else packing.unpack(qkv)
+    q_BxLxHxD, k_BxLxHxD, v_BxLxHxD = (qkv_BxLx3xHxD[:, :, i] for i in range(3))
     logits_BxHxLxL = jnp.einsum("bqhd,bkhd->bhqk", q_BxLxHxD, k_BxLxHxD) / np.sqrt(W // H)
     logits_BxHxLxL = jnp.where(allowed_BxLxL[:, None], logits_BxHxLxL.astype(jnp.float32), NEG_INF)
     probs_BxHxLxL = jax.nn.softmax(logits_BxHxLxL, axis=-1).astype(self.dtype)
     out_BxLxHxD = jnp.einsum("bhqk,bkhd->bqhd", probs_BxHxLxL, v_BxLxHxD)
-    return nn.DenseGeneral(W, axis=(-2, -1), dtype=self.dtype, name="out")(out_BxLxHxD)
+    return out_proj(out_BxLxHxD if packing is None else packing.pack(out_BxLxHxD))
 
 
 class Block(nn.Module):
@@ -114,13 +129,14 @@ class Block(nn.Module):
   dtype: jnp.dtype
 
   @nn.compact
-  def __call__(self, x_BxLxW, allowed_BxLxL, deterministic: bool):
-    W = x_BxLxW.shape[-1]
-    h = Attention(self.num_heads, self.dtype)(nn.LayerNorm()(x_BxLxW), allowed_BxLxL)
-    x_BxLxW = x_BxLxW + nn.Dropout(self.dropout)(h, deterministic)
-    h = nn.Dense(self.mlp_ratio * W, dtype=self.dtype)(nn.LayerNorm()(x_BxLxW))
+  def __call__(self, x, allowed_BxLxL, deterministic: bool, packing: Packing | None = None):
+    """x: tokens [B, L, W], or packed visible tokens [G, K, W] with their ``packing``."""
+    W = x.shape[-1]
+    h = Attention(self.num_heads, self.dtype)(nn.LayerNorm()(x), allowed_BxLxL, packing)
+    x = x + nn.Dropout(self.dropout)(h, deterministic)
+    h = nn.Dense(self.mlp_ratio * W, dtype=self.dtype)(nn.LayerNorm()(x))
     h = nn.Dense(W, dtype=self.dtype)(nn.gelu(h))
-    return x_BxLxW + nn.Dropout(self.dropout)(h, deterministic)
+    return x + nn.Dropout(self.dropout)(h, deterministic)
 
 
 class Stack(nn.Module):
@@ -131,10 +147,10 @@ class Stack(nn.Module):
   dtype: jnp.dtype
 
   @nn.compact
-  def __call__(self, x_BxLxW, allowed_BxLxL, deterministic: bool):
+  def __call__(self, x, allowed_BxLxL, deterministic: bool, packing: Packing | None = None):
     for _ in range(self.num_layers):
-      x_BxLxW = Block(self.num_heads, self.mlp_ratio, self.dropout, self.dtype)(x_BxLxW, allowed_BxLxL, deterministic)
-    return nn.LayerNorm()(x_BxLxW)
+      x = Block(self.num_heads, self.mlp_ratio, self.dropout, self.dtype)(x, allowed_BxLxL, deterministic, packing)
+    return nn.LayerNorm()(x)
 
 
 class ValueEmbed(nn.Module):
@@ -194,14 +210,6 @@ class MaskedTrajectoryModel(nn.Module):
     B = x_BxTxMxW.shape[0]
     return x_BxTxMxW.reshape(B, T * len(names), self.config.width)
 
-  def _token_visibility(self, visible):
-    """bool [B, N]: stacked tokens count as visible when any of their modalities is."""
-    names = token_order(self.spec)
-    v_BxTxM = jnp.stack([visible[n] for n in names], axis=-1)
-    if self.config.token_layout == "stacked":
-      return v_BxTxM.any(-1)
-    return v_BxTxM.reshape(v_BxTxM.shape[0], -1)
-
   def _time_index(self):
     per_step = 1 if self.config.token_layout == "stacked" else len(self.spec.names)
     return np.arange(self.window * per_step)
@@ -229,13 +237,16 @@ class MaskedTrajectoryModel(nn.Module):
     return out
 
   @nn.compact
-  def __call__(self, traj, visible, *, deterministic: bool = True, return_features: bool = False):
+  def __call__(self, traj, visible, *, deterministic: bool = True, return_features: bool = False,
+               pack: tuple[int, int] | None = None):
+    """pack=(groups, capacity): the MAE encoder computes visible tokens only, packed per group of the batch
+    into ``capacity`` rows (``packing.py``); a batch that does not fit runs densely. None: dense."""
     cfg = self.config
     dtype = jnp.dtype(cfg.dtype)
     stack = lambda n, name: Stack(n, cfg.num_heads, cfg.mlp_ratio, cfg.dropout, dtype, name=name)  # noqa: E731
     x_BxNxW = self._tokens(self._embed(traj, visible, "enc"), "enc")
     x_BxNxW = nn.Dropout(cfg.dropout)(x_BxNxW, deterministic)
-    vis_BxN = self._token_visibility(visible)
+    vis_BxN = token_visibility(self.spec, self.config.token_layout, visible)
     B, N, W = x_BxNxW.shape
     time_BxN = jnp.broadcast_to(jnp.asarray(self._time_index()), (B, N))
 
@@ -245,19 +256,33 @@ class MaskedTrajectoryModel(nn.Module):
           x_BxNxW, self._attention_mask(jnp.ones((B, N), bool), time_BxN), deterministic
       )
     else:
-      # MAE encoder: visible tokens first (stable sort keeps time order), hidden ones become padding keys.
-      order_BxN = jnp.argsort(~vis_BxN, axis=1, stable=True)
-      xv_BxNxW = jnp.take_along_axis(x_BxNxW, order_BxN[..., None], axis=1)
-      key_ok_BxN = jnp.take_along_axis(vis_BxN, order_BxN, axis=1)
-      tv_BxN = jnp.take_along_axis(time_BxN, order_BxN, axis=1)
-      enc_BxNxW = stack(cfg.encoder_layers, "encoder")(xv_BxNxW, self._attention_mask(key_ok_BxN, tv_BxN), deterministic)
-      enc_BxNxW = jnp.take_along_axis(enc_BxNxW, jnp.argsort(order_BxN, axis=1)[..., None], axis=1)
+      enc_BxNxW = self._encode(x_BxNxW, vis_BxN, time_BxN, deterministic, pack)
       h_BxNxW = self._decode(traj, visible, enc_BxNxW, vis_BxN, time_BxN, deterministic)
 
     features = self._per_modality(h_BxNxW)
     if return_features:
       return features
     return {m.name: Head(m.output_size, name=f"head_{m.name}")(features[m.name]) for m in self.spec}
+
+  def _encode(self, x_BxNxW, vis_BxN, time_BxN, deterministic, pack):
+    """MAE encoder over visible tokens (hidden ones are padding keys); rows of hidden tokens are unused."""
+    cfg = self.config
+    stack = lambda mdl: Stack(cfg.encoder_layers, cfg.num_heads, cfg.mlp_ratio, cfg.dropout,  # noqa: E731
+                              jnp.dtype(cfg.dtype), name="encoder", parent=mdl)
+    allowed = self._attention_mask(vis_BxN, time_BxN)
+
+    def dense(mdl, x_BxNxW, allowed):
+      return stack(mdl)(x_BxNxW, allowed, deterministic)
+
+    if pack is None:
+      return dense(self, x_BxNxW, allowed)
+    groups, capacity = pack
+
+    def packed(mdl, x_BxNxW, allowed):
+      packing = Packing.create(vis_BxN, groups, capacity)
+      return packing.unpack(stack(mdl)(packing.pack(x_BxNxW), allowed, deterministic, packing))
+
+    return nn.cond(fits(vis_BxN, groups, capacity), packed, dense, self, x_BxNxW, allowed)
 
   def _decode(self, traj, visible, enc_BxNxW, vis_BxN, time_BxN, deterministic):
     """MAE decoder over all tokens: encoder outputs where visible, decoder mask embeddings elsewhere."""
@@ -295,7 +320,10 @@ class MLPBaseline(nn.Module):
   window: int
 
   @nn.compact
-  def __call__(self, traj, visible, *, deterministic: bool = True, return_features: bool = False):
+  def __call__(self, traj, visible, *, deterministic: bool = True, return_features: bool = False,
+               pack: tuple[int, int] | None = None):
+    """pack=(groups, capacity): the MAE encoder computes visible tokens only, packed per group of the batch
+    into ``capacity`` rows (``packing.py``); a batch that does not fit runs densely. None: dense."""
     cfg = self.config
     parts = []
     for m in self.spec:

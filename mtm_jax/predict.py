@@ -14,10 +14,11 @@ from mtm_jax.normalization import denormalize, normalize
 from mtm_jax.spec import DatasetSpec
 
 
-def apply_normalized(model, params, traj, visible, *, deterministic=True, rngs=None):
-  """Model outputs in normalised units for raw-unit ``traj``; params = {"model", "norm"}."""
+def apply_normalized(model, params, traj, visible, *, deterministic=True, rngs=None, **options):
+  """Model outputs in normalised units for raw-unit ``traj``; params = {"model", "norm"}; ``options``: the
+  model's keyword arguments (``pack``)."""
   return model.apply(
-      params["model"], normalize(traj, params["norm"]), visible, deterministic=deterministic, rngs=rngs
+      params["model"], normalize(traj, params["norm"]), visible, deterministic=deterministic, rngs=rngs, **options
   )
 
 

@@ -20,13 +20,13 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
-from mtm_jax import checkpoint, data, distributed, experiment, masks
+from mtm_jax import checkpoint, data, distributed, experiment, masks, packing
 from mtm_jax import optimizer as optim
 from mtm_jax.data import windows
 from mtm_jax.errors import UserError
 from mtm_jax.experiment import DataConfig, Experiment
 from mtm_jax.loss import masked_loss, scored_tokens, token_losses
-from mtm_jax.model import build_model, dummy_inputs
+from mtm_jax.model import build_model, dummy_inputs, token_visibility
 from mtm_jax.normalization import compute_stats, normalize
 from mtm_jax.predict import apply_normalized
 from mtm_jax.run_log import RunLog
@@ -39,12 +39,14 @@ class TrainState:
   params: Any  # {"model": trainable, "norm": normalisation statistics (not trained)}
   opt_state: Any
   nonfinite_streak: jax.Array  # consecutive skipped (NaN/Inf) steps
+  encoder_overflows: jax.Array  # steps (since this process started) whose visible tokens overflowed the packing
 
   @classmethod
   def create(cls, params, optimizer) -> TrainState:
     """Step 0: optimizer state over params["model"]; each counter its own buffer (donation forbids sharing)."""
     zeros = lambda: jnp.zeros((), jnp.int32)  # noqa: E731
-    return cls(step=zeros(), params=params, opt_state=optimizer.init(params["model"]), nonfinite_streak=zeros())
+    return cls(step=zeros(), params=params, opt_state=optimizer.init(params["model"]), nonfinite_streak=zeros(),
+               encoder_overflows=zeros())
 
 
 def make_mesh(num_devices: int = 0) -> jax.sharding.Mesh:
@@ -57,14 +59,30 @@ def make_mesh(num_devices: int = 0) -> jax.sharding.Mesh:
   return jax.make_mesh((n,), ("data",), axis_types=(jax.sharding.AxisType.Auto,), devices=devices[:n])
 
 
-def make_train_step(model, spec: DatasetSpec, sampler: Callable, optimizer, loss_on: str) -> Callable:
-  """A pure ``train_step(state, batch, key) -> (state, metrics)``; masks are drawn inside it."""
+def encoder_packing(model, spec: DatasetSpec, sampler: Callable, batch_size: int, groups: int, key: jax.Array):
+  """``(groups, capacity)`` for the model's ``pack`` argument, the capacity measured on the sampler's masks;
+  None where nothing can be packed (the MLP baseline, or one encoder over all tokens)."""
+  cfg = model.config
+  if cfg.kind != "transformer" or cfg.decoder_layers == 0:
+    return None
+  counts = packing.measure(lambda v: token_visibility(spec, cfg.token_layout, v),
+                           lambda k, n: masks.sample_batch(sampler, k, n)[0], key)
+  return groups, counts.capacity(batch_size // groups)
+
+
+def make_train_step(model, spec: DatasetSpec, sampler: Callable, optimizer, loss_on: str,
+                    pack: tuple[int, int] | None = None) -> Callable:
+  """A pure ``train_step(state, batch, key) -> (state, metrics)``; masks are drawn inside it.
+
+  pack: ``encoder_packing``'s result, or None for the dense encoder (the two compute the same outputs).
+  """
+  options = {} if pack is None else {"pack": pack}
 
   def loss_fn(model_params, norm, batch, visible, target, dropout_key):
     traj = batch["traj"]
     outputs = apply_normalized(
-        model, {"model": model_params, "norm": norm}, traj, visible, deterministic=False, rngs={"dropout": dropout_key}
-    )
+        model, {"model": model_params, "norm": norm}, traj, visible, deterministic=False, rngs={"dropout": dropout_key},
+        **options)
     per_token = token_losses(outputs, normalize(traj, norm), spec)
     return masked_loss(per_token, scored_tokens(visible, target, batch["present"], loss_on))
 
@@ -89,13 +107,16 @@ def make_train_step(model, spec: DatasetSpec, sampler: Callable, optimizer, loss
     finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
     # A non-finite step is skipped: parameters and optimizer state stay as they were.
     keep = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new, old)  # noqa: E731
+    overflowed = 0 if pack is None else ~packing.fits(token_visibility(spec, model.config.token_layout, visible), *pack)
     new_state = TrainState(
         step=state.step + 1,
         params={"model": keep(new_model, state.params["model"]), "norm": state.params["norm"]},
         opt_state=keep(opt_state, state.opt_state),
         nonfinite_streak=jnp.where(finite, 0, state.nonfinite_streak + 1),
+        encoder_overflows=state.encoder_overflows + overflowed,
     )
-    metrics = {"loss": loss, "grad_norm": grad_norm, "nonfinite_streak": new_state.nonfinite_streak}
+    metrics = {"loss": loss, "grad_norm": grad_norm, "nonfinite_streak": new_state.nonfinite_streak,
+               "encoder_overflows": new_state.encoder_overflows}
     metrics.update({f"loss/{k}": v for k, v in per_modality.items()})
     return new_state, metrics
 
@@ -165,6 +186,8 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
   optimizer = optim.make(exp.train)
   base_key = jax.random.key(exp.seed)
   init_key, train_key = jax.random.split(base_key)
+  pack = (encoder_packing(model, spec, sampler, exp.train.batch_size, n_dev, jax.random.fold_in(base_key, 1))
+          if exp.train.pack_encoder else None)
 
   params = _initial_params(exp, model, spec, stats, init_key)
   state = TrainState.create(params, optimizer)
@@ -194,7 +217,7 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
     B, T = exp.train.batch_size, exp.window
     sample = jax.jit(lambda d, k: windows.sample(d, k, B, T), out_shardings=batch_sharding)
     train_step = jax.jit(
-        make_train_step(model, spec, sampler, optimizer, exp.train.loss_on),
+        make_train_step(model, spec, sampler, optimizer, exp.train.loss_on, pack),
         in_shardings=(replicated, batch_sharding, replicated),
         out_shardings=(replicated, replicated),
         donate_argnums=(0,),
