@@ -267,16 +267,17 @@ class MaskedTrajectoryModel(nn.Module):
   def _encode(self, x_BxNxW, vis_BxN, time_BxN, deterministic, pack):
     """MAE encoder over visible tokens (hidden ones are padding keys); rows of hidden tokens are unused."""
     cfg = self.config
-    stack = lambda mdl: Stack(cfg.encoder_layers, cfg.num_heads, cfg.mlp_ratio, cfg.dropout,  # noqa: E731
-                              jnp.dtype(cfg.dtype), name="encoder", parent=mdl)
+    stack = lambda mdl, cls=Stack: cls(cfg.encoder_layers, cfg.num_heads, cfg.mlp_ratio, cfg.dropout,  # noqa: E731
+                                       jnp.dtype(cfg.dtype), name="encoder", parent=mdl)
     allowed = self._attention_mask(vis_BxN, time_BxN)
+    if pack is None:
+      return stack(self)(x_BxNxW, allowed, deterministic)
+    groups, capacity = pack
 
     def dense(mdl, x_BxNxW, allowed):
-      return stack(mdl)(x_BxNxW, allowed, deterministic)
-
-    if pack is None:
-      return dense(self, x_BxNxW, allowed)
-    groups, capacity = pack
+      # Rematerialised: the backward pass of a cond keeps both branches' residuals, and the branch not
+      # taken fills its own with zeros; the rare dense branch keeps none, so the usual packed one pays nothing.
+      return stack(mdl, nn.remat(Stack, static_argnums=(3,)))(x_BxNxW, allowed, deterministic)
 
     def packed(mdl, x_BxNxW, allowed):
       packing = Packing.create(vis_BxN, groups, capacity)
