@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 OVERFLOW_SIGMAS = 4.5  # capacity above the mean: a one-sided normal tail of ~3e-6 per group
+MIN_GROUP = 64  # samples per device below which training keeps the dense encoder
 
 
 @flax.struct.dataclass

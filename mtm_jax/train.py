@@ -61,9 +61,10 @@ def make_mesh(num_devices: int = 0) -> jax.sharding.Mesh:
 
 def encoder_packing(model, spec: DatasetSpec, sampler: Callable, batch_size: int, groups: int, key: jax.Array):
   """``(groups, capacity)`` for the model's ``pack`` argument, the capacity measured on the sampler's masks;
-  None where nothing can be packed (the MLP baseline, or one encoder over all tokens)."""
+  None where nothing can be packed (the MLP baseline, or one encoder over all tokens) or where a device's
+  batch is too small for packing to pay (its gathers and second compiled branch cost more than it saves)."""
   cfg = model.config
-  if cfg.kind != "transformer" or cfg.decoder_layers == 0:
+  if cfg.kind != "transformer" or cfg.decoder_layers == 0 or batch_size // groups < packing.MIN_GROUP:
     return None
   counts = packing.measure(lambda v: token_visibility(spec, cfg.token_layout, v),
                            lambda k, n: masks.sample_batch(sampler, k, n)[0], key)

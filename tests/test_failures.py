@@ -18,7 +18,8 @@ from mtm_jax.train import train_and_evaluate
 
 
 def write_pendulum(dataset_id, episodes=4, spoil=None):
-  """A small Pendulum dataset; ``spoil(i, observations, actions)`` may edit episode i's arrays in place."""
+  """A small Pendulum dataset; ``spoil(i, observations, actions)`` may edit episode i's arrays in place, or
+  return replacements (another length or shape)."""
   import gymnasium as gym
   import minari
   from minari.data_collector import EpisodeBuffer
@@ -28,9 +29,10 @@ def write_pendulum(dataset_id, episodes=4, spoil=None):
     obs = rng.uniform(-1, 1, (11, 3))
     actions = rng.uniform(-2, 2, (10, 1)).astype(np.float32)
     if spoil:
-      spoil(i, obs, actions)
-    buffers.append(EpisodeBuffer(id=i, observations=obs, actions=actions, rewards=[-1.0] * 10,
-                                 terminations=[False] * 10, truncations=[False] * 9 + [True]))
+      obs, actions = spoil(i, obs, actions) or (obs, actions)
+    n = len(actions)
+    buffers.append(EpisodeBuffer(id=i, observations=obs, actions=actions, rewards=[-1.0] * n,
+                                 terminations=[False] * n, truncations=[False] * (n - 1) + [True] * min(n, 1)))
   with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)
     minari.create_dataset_from_buffers(dataset_id, buffers, env=env, algorithm_name="test", author="mtm_jax",
@@ -59,6 +61,13 @@ def test_actions_outside_the_space_are_reported(minari_root):
   write_pendulum("mtmtest/bounds-v0", spoil=spoil)
   with pytest.raises(UserError, match=r"episode 1: actions\[0\] = 7.5 at step 4 is outside the action space \[-2, 2\]"):
     minari_data.load("mtmtest/bounds-v0")
+
+
+def test_misshapen_episodes_are_named(minari_root):  # Minari itself refuses to write an empty episode
+  write_pendulum("mtmtest/shape-v0", spoil=lambda i, obs, actions: (obs[:, :2], actions) if i == 2 else None)
+  with pytest.raises(UserError, match=r"'mtmtest/shape-v0', episode 2: observations or actions do not fit the "
+                                      r"dataset's spaces"):
+    minari_data.load("mtmtest/shape-v0")
 
 
 def test_nan_data_stops_training_with_one_line_and_no_orbax_noise(minari_root, tmp_path):

@@ -82,3 +82,24 @@ def test_capacity_from_the_mask_distribution(sar_spec):
   visible, _ = masks.sample_batch(sampler, jax.random.key(1), 32 * 200)  # 200 batches of 32, none overflow
   per_batch = np.asarray(token_visibility(sar_spec, layout, visible)).reshape(200, -1).sum(1)
   assert per_batch.max() <= capacity
+
+
+def test_train_step_packs_large_batches_and_counts_overflows(sar_spec):
+  import optax
+
+  from mtm_jax.normalization import identity_stats
+  from mtm_jax.train import TrainState, encoder_packing, make_train_step
+
+  cfg = ModelConfig(width=16, num_heads=2, encoder_layers=1, decoder_layers=1)
+  model = build_model(cfg, sar_spec, T)
+  sampler = masks.make_sampler(sar_spec, T, ["random_autoregressive"], return_policy="all")
+  assert encoder_packing(model, sar_spec, sampler, 32, 1, jax.random.key(0)) is None  # too small to pay
+  groups, capacity = encoder_packing(model, sar_spec, sampler, 64, 1, jax.random.key(0))
+  params = {"model": model.init(jax.random.key(0), *dummy_inputs(sar_spec, T)), "norm": identity_stats(sar_spec)}
+  batch = {"traj": {m.name: jax.random.normal(jax.random.key(1), (64, T, m.dim)) for m in sar_spec},
+           "present": {m.name: jnp.ones((64, T), bool) for m in sar_spec}}
+  opt = optax.adamw(1e-3)
+  for cap, overflows in ((capacity, 0), (8, 1)):  # 8 rows cannot hold 64 samples' visible tokens: dense
+    step = jax.jit(make_train_step(model, sar_spec, sampler, opt, "all", (groups, cap)))
+    _, metrics = step(TrainState.create(params, opt), batch, jax.random.key(2))
+    assert int(metrics["encoder_overflows"]) == overflows and np.isfinite(float(metrics["loss"]))

@@ -29,7 +29,10 @@ def _flatten(space: gym.Space, values, length: int) -> np.ndarray:
     return np.concatenate(parts, axis=-1)
   if isinstance(space, gym.spaces.Discrete):
     return np.asarray(values)[:length].astype(np.int32)
-  return np.asarray(values, np.float32)[:length].reshape(length, -1)
+  array = np.asarray(values, np.float32)[:length]
+  if array.shape[1:] != space.shape:  # Minari does not check what it stores against the space
+    raise ValueError(f"values of shape {array.shape[1:]} in a space of shape {space.shape}")
+  return array.reshape(length, -1)
 
 
 def dataset_root() -> str:
