@@ -54,7 +54,7 @@ def make_step(cfg, sampler, pack, batch_size):
   }
   state, metrics = step(TrainState.create(params, opt), batch, key)  # compile
   jax.block_until_ready(metrics)
-  return model, step, state, batch
+  return step, state, batch
 
 
 def main():
@@ -71,10 +71,10 @@ def main():
   pack = encoder_packing(build_model(cfg, SPEC, T), SPEC, sampler, args.batch, 1, jax.random.key(7))
   paths = {"dense": make_step(cfg, sampler, None, args.batch), "packed": make_step(cfg, sampler, pack, args.batch)}
   rates = {name: [] for name in paths}
-  states = {name: state for name, (_, _, state, _) in paths.items()}
+  states = {name: state for name, (_, state, _) in paths.items()}
   overflows = 0
   for r in range(args.repeats):
-    for name, (_, step, _, batch) in paths.items():
+    for name, (step, _, batch) in paths.items():
       state = states[name]
       start = time.perf_counter()
       for i in range(args.steps):

@@ -321,10 +321,7 @@ class MLPBaseline(nn.Module):
   window: int
 
   @nn.compact
-  def __call__(self, traj, visible, *, deterministic: bool = True, return_features: bool = False,
-               pack: tuple[int, int] | None = None):
-    """pack=(groups, capacity): the MAE encoder computes visible tokens only, packed per group of the batch
-    into ``capacity`` rows (``packing.py``); a batch that does not fit runs densely. None: dense."""
+  def __call__(self, traj, visible, *, deterministic: bool = True, return_features: bool = False):
     cfg = self.config
     parts = []
     for m in self.spec:

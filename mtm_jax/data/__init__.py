@@ -16,15 +16,20 @@ def load(data_config):
     )
     return sinusoid.SPEC, episodes
   if data_config.source == "minari":
-    if not data_config.dataset_id:
-      raise UserError("data.source='minari' needs --config.data.dataset_id=NAMESPACE/NAME-vN")
-    spec, episodes, _ = minari_data.load(
-        data_config.dataset_id,
-        download=data_config.download,
-        include_rewards=data_config.include_rewards,
-        return_discount=data_config.return_discount,
-        returns=data_config.returns,
-        on_nonfinite=data_config.on_nonfinite,
-    )
+    spec, episodes, _ = load_minari(data_config)
     return spec, episodes
   raise UserError(f"unknown data.source {data_config.source!r}; choose from {SOURCES}")
+
+
+def load_minari(data_config):
+  """(spec, episodes, metadata) of a Minari ``DataConfig``, read with every one of its options."""
+  if not data_config.dataset_id:
+    raise UserError("data.source='minari' needs --config.data.dataset_id=NAMESPACE/NAME-vN")
+  return minari_data.load(
+      data_config.dataset_id,
+      download=data_config.download,
+      include_rewards=data_config.include_rewards,
+      return_discount=data_config.return_discount,
+      returns=data_config.returns,
+      on_nonfinite=data_config.on_nonfinite,
+  )

@@ -6,8 +6,9 @@ import jax
 import numpy as np
 
 import mtm_jax.envs  # noqa: F401  (quiets MuJoCo's notice about gymnasium's locomotion models)
+from mtm_jax import data
 from mtm_jax.checkpoint import Checkpoint
-from mtm_jax.data import minari_data, windows
+from mtm_jax.data import windows
 from mtm_jax.errors import UserError
 from mtm_jax.evaluate import rollout, score
 from mtm_jax.predict import make_predict
@@ -37,9 +38,8 @@ def score_checkpoint(ckpt: Checkpoint, task: str, episodes: int, *, target_rule:
   config = ckpt.config
   dataset = _dataset(config)
   returns_kind = config.data.returns
-  spec, all_episodes, metadata = minari_data.load(
-      config.data.dataset_id, include_rewards=config.data.include_rewards, return_discount=config.data.return_discount,
-      returns=returns_kind)
+  # The episodes exactly as training read them (on_nonfinite included), so the target comes from its data.
+  spec, all_episodes, metadata = data.load_minari(config.data)
   train, _ = windows.split_episodes(all_episodes, config.data.validation_fraction, config.data.num_validation,
                                     config.data.num_train)
   rule = target_rule or config.eval.target_rule
