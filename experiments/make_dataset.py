@@ -1,7 +1,7 @@
 """Generate a study's dataset and write it as a Minari dataset (under MINARI_DATASETS_PATH or ~/.minari).
 
 python experiments/make_dataset.py gridworld [--num_episodes=2000] [--beta=1.0] [--seed=0]
-python experiments/make_dataset.py pointmaze [--num_episodes=1000] [--noise=0.5] [--seed=0]
+python experiments/make_dataset.py pointmaze [--num_episodes=1000] [--noise=0.5] [--waypoints=cell|d4rl] [--seed=0]
 python experiments/make_dataset.py locomotion --env=hopper [--scale=small] [--sac_steps=N] [--steps=N] [--seed=0]
   (SAC, then the D4RL levels as mtm_jax/<env>/<level>-v0; the SAC run resumes from runs/sac/<env>-seed<seed>;
   the summary and learning curve go to --out, default results/locomotion_data)
@@ -24,6 +24,8 @@ _NUM_EPISODES = flags.DEFINE_integer("num_episodes", 0, "Trajectories to generat
 _SEED = flags.DEFINE_integer("seed", 0, "Generator seed (recorded in the dataset's metadata).")
 _BETA = flags.DEFINE_float("beta", 1.0, "gridworld: rationality of the Boltzmann agent (recorded in the metadata).")
 _NOISE = flags.DEFINE_float("noise", 0.5, "pointmaze: std of the Gaussian action noise of the expert.")
+_WAYPOINTS = flags.DEFINE_enum("waypoints", "cell", ["cell", "d4rl"],
+                                "pointmaze: the expert's waypoint rule (cell: ours; d4rl: D4RL's controller, as Uni[MASK]).")
 _DATASET_ID = flags.DEFINE_string("dataset_id", "", "Minari id to write; empty = the study's default.")
 _ENV = flags.DEFINE_string("env", "hopper", "locomotion: hopper, halfcheetah or walker2d.")
 _SCALE = flags.DEFINE_enum("scale", "small", list(LOCOMOTION_SCALES), "locomotion: SAC and dataset sizes.")
@@ -42,8 +44,10 @@ def gridworld():
 def pointmaze():
   from mtm_jax.envs.pointmaze import dataset
 
-  data = dataset.write(_DATASET_ID.value or dataset.DATASET_ID, _NUM_EPISODES.value or 1000, _NOISE.value, _SEED.value)
-  print(f"wrote {data.spec.dataset_id}: {data.total_episodes} episodes, {data.total_steps} steps (noise={_NOISE.value})")
+  data = dataset.write(_DATASET_ID.value or dataset.DATASET_ID, _NUM_EPISODES.value or 1000, _NOISE.value, _SEED.value,
+                       _WAYPOINTS.value)
+  print(f"wrote {data.spec.dataset_id}: {data.total_episodes} episodes, {data.total_steps} steps (noise={_NOISE.value}, "
+        f"{_WAYPOINTS.value} waypoints)")
 
 
 def write_readme(out: str) -> None:

@@ -1,11 +1,13 @@
 """The Uni[MASK] Maze2D study (Table 1): data, every model and seed at context 5 and 10, rollouts, report.
 
-python experiments/reproduce_maze.py --scale small [--out runs/maze_small] [--contexts=5,10]
+python experiments/reproduce_maze.py --scale small [--out runs/maze_small] [--contexts=5,10] [--before=OLD/rollouts.json]
 
 Scales: smoke (checks the pipeline), small (a CPU afternoon), full (the paper's 5 seeds; meant for
 an accelerator). Re-running resumes: trained models are kept, rollouts read back from OUT/rollouts.json.
 Return-conditioned episodes aim at 1.2 x the return of the training trajectory whose start
-(position and target) is nearest, and the target is decremented by the reward received.
+(position and target) is nearest (the paper's rule), and again at 1.0 x (in distribution: 1.2 x asks
+for more than any trajectory in the data achieved); the target is decremented by the reward received.
+--before puts an earlier run's numbers beside each cell of the table.
 """
 
 import json
@@ -53,7 +55,8 @@ ROWS = {
     # Not in the paper: single-task with the window's past actions hidden, a test for copycat policies.
     STATE_ONLY: {"bc": "states_bc", "rcbc": "states_rcbc"},
 }
-TARGET_SCALE = 1.2
+# Return-conditioned columns: rollout key -> (column name, target scale). "rcbc" is the paper's.
+RC_COLUMNS = {"rcbc": ("RCBC", 1.2), "rcbc@1.0": ("RCBC×1.0", 1.0)}
 EVAL_SEED = 10_000  # evaluation episode i starts from a reset with seed EVAL_SEED + i, for every model and the expert
 # The paper's Table 1 (mean ± standard error over 5 seeds, 1,000 rollouts) for the rows it shares with ours;
 # columns BC K=5, RC K=5, BC K=10, RC K=10. Its single-task row is one bc and one rcbc model, as ours.
@@ -65,12 +68,13 @@ PAPER = {
     "Decision-GPT": ((2.66, 0.01), (2.32, 0.05), (2.74, 0.01), (2.73, 0.02)),
     "MLP": ((1.68, 0.07), (1.53, 0.08), (1.83, 0.06), (1.88, 0.06)),
 }
-SINGLE_TASK = {"BC": "bc (single-task)", "RCBC": "rcbc (single-task)"}  # the single-task row of a column
+SINGLE_TASK = {"BC": "bc (single-task)", "RCBC": "rcbc (single-task)", "RCBC×1.0": "rcbc (single-task)"}  # per column
 
 _SCALE = flags.DEFINE_enum("scale", "small", list(SCALES), "How much to train and roll out (see SCALES).")
 _OUT = flags.DEFINE_string("out", None, "Output folder (default runs/maze_SCALE).")
 _SEEDS = flags.DEFINE_integer("seeds", 0, "Seeds per model; 0 = the scale's default.")
 _CONTEXTS = flags.DEFINE_list("contexts", ["5", "10"], "Context lengths K.")
+_BEFORE = flags.DEFINE_string("before", None, "An earlier run's rollouts.json, shown beside each cell of the table.")
 
 
 def variants() -> list[str]:
@@ -89,14 +93,14 @@ def make_config(variant, context, seed, scale, out):
 
 
 def rc_targets(starts: list[dict], num_validation: int) -> np.ndarray:
-  """1.2 x the return of the training trajectory whose (position, target) start is nearest."""
+  """The return of the training trajectory whose (position, target) start is nearest (times a column's scale)."""
   _, episodes, _ = minari_data.load(maze_config.DATASET_ID)
   train = episodes[: len(episodes) - num_validation]
   first = np.stack([e["states"][0] for e in train])
   returns = np.array([e["returns"][0, 0] for e in train])
   query = np.stack([np.concatenate([s["position"], s["target"]]) for s in starts])
   nearest = np.argmin(((query[:, None] - first[None]) ** 2).sum(-1), axis=1)
-  return TARGET_SCALE * returns[nearest]
+  return returns[nearest]
 
 
 def expert_rows(starts, noise_levels=(0.0, 0.5)) -> tuple[dict, dict]:
@@ -112,23 +116,27 @@ def expert_rows(starts, noise_levels=(0.0, 0.5)) -> tuple[dict, dict]:
 
 
 def run_rollout(out, variant, task, context, seed, envs, starts, targets) -> dict:
+  """task: "bc" or a key of RC_COLUMNS; targets: the nearest-start returns, scaled here by the column."""
   ckpt = load_checkpoint(workdir(out, variant, context, seed))
-  past_actions = rollout.past_actions_seen(ckpt.config.masks, task)
-  act = rollout.make_act(make_predict(ckpt.config), context, task, "first", past_actions)
+  mask_task = "bc" if task == "bc" else "rcbc"
+  past_actions = rollout.past_actions_seen(ckpt.config.masks, mask_task)
+  act = rollout.make_act(make_predict(ckpt.config), context, mask_task, "first", past_actions)
   params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
-  return evaluation.rollout(act, params, context, envs, starts, targets if task == "rcbc" else None)
+  scaled = None if task == "bc" else RC_COLUMNS[task][1] * targets
+  return evaluation.rollout(act, params, context, envs, starts, scaled)
 
 
-def findings(table: dict, contexts: list[int]) -> list[tuple[str, bool, str]]:
+def findings(table: dict, contexts: list[int], rc: str = "RCBC") -> list[tuple[str, bool, str]]:
   """The paper's Table 1 claims on table[row][column] = (mean, se): (claim, holds, evidence) each.
 
+  rc: the return-conditioned column to check them on (the paper's "RCBC", or "RCBC×1.0").
   Compared on means; the state-only row is not one of the paper's models and takes no part.
   """
 
   def mean(row, column):
     return table[SINGLE_TASK[column.split()[0]] if row == "single-task" else row][column][0]
 
-  columns = [f"{task} K={k}" for k in contexts for task in ("BC", "RCBC")]
+  columns = [f"{task} K={k}" for k in contexts for task in ("BC", rc)]
   out = []
   bidirectional = ("single-task", "multi-task", "random-mask")
   beaten = []
@@ -177,32 +185,56 @@ def main():
     for seed in seeds:
       for row, cells in ROWS.items():
         for task, variant in cells.items():
-          key = f"{row}|{task}|{context}|{seed}"
-          if key in results:
-            continue
-          episodes = run_rollout(out, variant, task, context, seed, envs, starts, targets)
-          results[key] = float(episodes["returns"].mean())
-          print(f"  {row:20s} {task:4s} K={context} seed {seed}: mean return {results[key]:.3f}", flush=True)
-          with open(cached, "w") as f:
-            json.dump(results, f, indent=2)
+          for rollout_task in [task] if task == "bc" else list(RC_COLUMNS):
+            key = f"{row}|{rollout_task}|{context}|{seed}"
+            if key in results:
+              continue
+            episodes = run_rollout(out, variant, rollout_task, context, seed, envs, starts, targets)
+            results[key] = float(episodes["returns"].mean())
+            print(f"  {row:20s} {rollout_task:8s} K={context} seed {seed}: mean return {results[key]:.3f}", flush=True)
+            with open(cached, "w") as f:
+              json.dump(results, f, indent=2)
   n = min(8, len(starts))  # sample paths for the plot: finetune, first seed, longest context
   samples = {task: run_rollout(out, variant, task, contexts[-1], seeds[0], envs[:n], starts[:n], targets[:n])["positions"]
              for task, variant in ROWS["finetune"].items()}
   experts, expert_paths = expert_rows(starts)
-  write_report(out, scale, seeds, contexts, results, experts, samples, expert_paths, starts, time.time() - started)
+  before = None
+  if _BEFORE.value:
+    with open(_BEFORE.value) as f:
+      before = make_table(json.load(f), seeds, contexts)
+  write_report(out, scale, seeds, contexts, results, experts, samples, expert_paths, starts, time.time() - started, before)
 
 
-def write_report(out, scale, seeds, contexts, results, experts, samples, expert_paths, starts, elapsed):
-  columns = [f"{task.upper()} K={k}" for k in contexts for task in ("bc", "rcbc")]
+def make_table(results: dict, seeds, contexts) -> dict:
+  """table[row][column] = (mean, se) over seeds of the cells ``results`` holds (an older run may lack a column)."""
   table = {}
   for row, cells in ROWS.items():
     table[row] = {}
     for k in contexts:
-      for task in ("bc", "rcbc"):
-        if task in cells:
-          table[row][f"{task.upper()} K={k}"] = study.mean_se([results[f"{row}|{task}|{k}|{s}"] for s in seeds])
-  shown = [[row, *[f"{cells[c][0]:.3f} ± {cells[c][1]:.3f}" if c in cells else "n/a" for c in columns]]
-           for row, cells in table.items()]
+      for task in ("bc", *RC_COLUMNS):
+        keys = [f"{row}|{task}|{k}|{s}" for s in seeds]
+        if ("bc" if task == "bc" else "rcbc") in cells and all(key in results for key in keys):
+          table[row][f"{column_name(task)} K={k}"] = study.mean_se([results[key] for key in keys])
+  return table
+
+
+def column_name(task: str) -> str:
+  return "BC" if task == "bc" else RC_COLUMNS[task][0]
+
+
+def write_report(out, scale, seeds, contexts, results, experts, samples, expert_paths, starts, elapsed, before=None):
+  columns = [f"{column_name(task)} K={k}" for k in contexts for task in ("bc", *RC_COLUMNS)]
+  table = make_table(results, seeds, contexts)
+
+  def shown_cell(row, c):
+    if c not in table[row]:
+      return "n/a"
+    text = "{:.3f} ± {:.3f}".format(*table[row][c])
+    if before is not None and c in before.get(row, {}):
+      text += " (was {:.3f})".format(before[row][c][0])
+    return text
+
+  shown = [[row, *[shown_cell(row, c) for c in columns]] for row in table]
   shown += [[name, *[f"{returns.mean():.3f}" for _ in columns]] for name, returns in experts.items()]
   plots.bars(os.path.join(out, "table.png"), table, columns, f"Maze2D mean return ({len(seeds)} seed(s))",
              references={name: returns.mean() for name, returns in experts.items()})
@@ -216,12 +248,17 @@ def write_report(out, scale, seeds, contexts, results, experts, samples, expert_
       "# Uni[MASK] Maze2D study",
       f"{len(seeds)} seed(s); {scale['steps']} steps per model (finetune {scale['finetune_steps']}), width {scale['width']}, "
       f"{scale['layers']} layer(s); {scale['data']} expert trajectories; {len(starts)} rollout episodes per model; "
-      f"RC target {TARGET_SCALE} x the return of the nearest-start training trajectory. "
-      f"This invocation took {elapsed / 60:.1f} min (it reuses the models and rollouts already in {out}).",
+      "RC target: the return of the nearest-start training trajectory times 1.2 (RCBC, the paper's rule) or 1.0 "
+      "(RCBC×1.0, in distribution). "
+      + ("Each cell shows in brackets the mean of the run before (`--before`). " if before is not None else "")
+      + f"This invocation took {elapsed / 60:.1f} min (it reuses the models and rollouts already in {out}).",
       study.markdown_table(["model", *columns], shown),
       "## Findings (the paper's claims on this table)",
       "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})" for claim, ok, evidence in
                 findings(table, contexts)),
+      "The same claims with the in-distribution target (RCBC×1.0) in the return-conditioned columns:",
+      "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})" for claim, ok, evidence in
+                findings(table, contexts, rc="RCBC×1.0")),
       "## The paper's Table 1, for comparison",
       study.markdown_table(["model", "BC K=5", "RCBC K=5", "BC K=10", "RCBC K=10"],
                            [[row, *[f"{m:.2f} ± {e:.2f}" for m, e in cells]] for row, cells in PAPER.items()]),

@@ -2,6 +2,7 @@
 
 import gymnasium as gym
 import numpy as np
+import pytest
 
 import mtm_jax.envs.pointmaze as pm
 from mtm_jax.envs.pointmaze import maze
@@ -62,6 +63,32 @@ def test_noiseless_expert_reaches_most_targets():
       obs, _, _, done, info = env.step(expert.act(obs[:2], info["velocity"], obs[2:]))
     reached.append(info["success"])
   assert np.mean(reached) >= 0.8
+
+
+def test_d4rl_waypoint_rule_visits_every_jittered_waypoint_in_order():
+  """Uni[MASK]'s data come from D4RL's controller: a plan fixed at the start, each waypoint reached
+  within the radius before the next, the target last and exact."""
+  # stopping at every waypoint is slow: this 7-cell path needs more than the episode's 200 steps
+  env, expert = gym.make(pm.ENV_ID, max_steps=400), Expert(noise=0.0, waypoints="d4rl")
+  obs, info = env.reset(seed=3)
+  plan = expert.plan(obs[:2], obs[2:], np.random.default_rng(0))
+  cells = maze.path(maze.cell_of(obs[:2]), maze.cell_of(obs[2:]))[1:]
+  assert len(plan.waypoints) == len(cells) and len(cells) >= 2
+  np.testing.assert_array_equal(plan.waypoints[-1], obs[2:])
+  for point, cell in zip(plan.waypoints[:-1], cells[:-1]):
+    shift = point - maze.cell_center(cell)  # up to 0.2 cell towards the lower row (+y) and column (-x)
+    assert -0.2 <= shift[0] <= 0 and 0 <= shift[1] <= 0.2
+  closest = np.full(len(cells), np.inf)
+  done = False
+  while not done:
+    index = plan.index
+    closest[index] = min(closest[index], np.linalg.norm(obs[:2] - plan.waypoints[index]))
+    obs, _, _, done, info = env.step(expert.act(obs[:2], info["velocity"], obs[2:], plan=plan))
+    assert plan.index in (index, index + 1)
+  assert plan.index == len(cells) - 1 and info["success"]
+  assert (closest[:-1] < expert.radius).all()  # every waypoint reached, no corner cut
+  with pytest.raises(ValueError, match="waypoints must be one of"):
+    Expert(waypoints="straight")
 
 
 def test_dataset_round_trips_through_minari(tmp_path, monkeypatch):

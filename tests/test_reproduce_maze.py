@@ -19,10 +19,23 @@ def test_reproduce_maze_smoke(tmp_path):
               "single-task, state-only history",
               "expert (noise 0.0)", "expert (noise 0.5)"):
     assert f"| {row} |" in report
-  assert report.count("hold") == 2  # findings at context 5 only: finetune best, random weaker
+  assert "| model | BC K=5 | RCBC K=5 | RCBC×1.0 K=5 |" in report
+  assert report.count("hold") == 4  # at context 5 only, for either RC target: finetune best, random weaker
   rollouts = json.loads((out / "rollouts.json").read_text())
-  assert len(rollouts) == 14  # one per (row, column task): the single-task bc and rcbc rows fill one column, the rest two
+  # one per (row, column): the single-task bc row fills BC, the rcbc row both RC columns, the rest all three
+  assert len(rollouts) == 21
   assert (out / "table.png").stat().st_size > 1000 and (out / "trajectories.png").stat().st_size > 1000
+
+  # A re-run resumes (nothing retrained or rolled out again) and can show an earlier run beside each cell.
+  before = tmp_path / "before.json"
+  before.write_text(json.dumps({k: v + 1.0 for k, v in rollouts.items() if "rcbc@1.0" not in k}))
+  result = subprocess.run([*cmd, f"--before={before}"], env=env, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "[1/" in result.stdout and "mean return" not in result.stdout
+  report = (out / "report.md").read_text()
+  bc = rollouts["bc (single-task)|bc|5|0"]
+  assert f"| bc (single-task) | {bc:.3f} ± 0.000 (was {bc + 1:.3f}) |" in report
+  assert report.count("(was ") == 8 + 7  # BC and RCBC cells of the 8 rows; an older run lacks RCBC×1.0
 
 
 def test_findings_follow_the_table():

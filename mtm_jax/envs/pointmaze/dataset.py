@@ -18,10 +18,11 @@ DATASET_ID = "mtm_jax/pointmaze-medium-novel-expert-v0"
 def run_episode(env: gym.Env, expert: Expert, rng: np.random.Generator, seed: int, options=None) -> dict:
   """One episode: observations [L+1, 4], velocities [L+1, 2], actions [L, 2], rewards [L]."""
   obs, info = env.reset(seed=seed, options=options)
+  plan = expert.plan(obs[:2], obs[2:], rng)
   observations, velocities, actions, rewards = [obs], [info["velocity"]], [], []
   done = False
   while not done:
-    action = expert.act(obs[:2], info["velocity"], obs[2:], rng)
+    action = expert.act(obs[:2], info["velocity"], obs[2:], rng, plan)
     obs, reward, terminated, truncated, info = env.step(action)
     observations.append(obs)
     velocities.append(info["velocity"])
@@ -38,14 +39,18 @@ def generate(num_episodes: int, expert: Expert, seed: int = 0) -> list[dict]:
   return [run_episode(env, expert, rng, seed * 1_000_003 + i) for i in range(num_episodes)]
 
 
-def write(dataset_id: str = DATASET_ID, num_episodes: int = 1000, noise: float = 0.5, seed: int = 0):
-  """Writes (replacing any dataset of that id) the Minari dataset; returns the MinariDataset."""
+def write(dataset_id: str = DATASET_ID, num_episodes: int = 1000, noise: float = 0.5, seed: int = 0,
+          waypoints: str = "cell"):
+  """Writes (replacing any dataset of that id) the Minari dataset; returns the MinariDataset.
+
+  waypoints: the expert's waypoint rule (``expert.WAYPOINT_RULES``).
+  """
   import minari
   from minari.data_collector import EpisodeBuffer
 
   if num_episodes < 2:
     raise UserError(f"num_episodes={num_episodes}: a dataset needs at least 2 episodes (train and validation)")
-  expert = Expert(noise=noise)
+  expert = Expert(noise=noise, waypoints=waypoints)
   episodes = generate(num_episodes, expert, seed)
   buffers = [
       EpisodeBuffer(
@@ -66,7 +71,8 @@ def write(dataset_id: str = DATASET_ID, num_episodes: int = 1000, noise: float =
     dataset = minari.create_dataset_from_buffers(
         dataset_id, buffers, env=ENV_ID, algorithm_name="waypoint-pd-expert", author="mtm_jax",
         code_permalink="mtm_jax/envs/pointmaze/dataset.py",
-        description=f"PointMaze_Medium without velocity, 200-step episodes, waypoint PD expert (noise std {noise}).",
+        description=f"PointMaze_Medium without velocity, 200-step episodes, waypoint PD expert "
+                    f"({waypoints} waypoints, noise std {noise}).",
     )
   dataset.storage.update_metadata({"generator": {"seed": seed, "episodes": num_episodes, **dataclasses.asdict(expert)}})
   return dataset
