@@ -71,6 +71,7 @@ CHANGES = {
                              train__batch_size=100), "cell", False),
     "steps_x4": ("16,000 steps instead of 4,000 (the reference: ~216,000 at batch 100)", _steps(16_000), "cell", False),
     "steps_x8": ("32,000 steps instead of 4,000", _steps(32_000), "cell", False),
+    "steps_x32": ("128,000 steps instead of 4,000", _steps(128_000), "cell", False),
     # Not a difference from the reference: the study's probe for copycat policies, for comparison.
     "state_only_history": ("past actions hidden in training and rollouts", _hide_past_actions, "cell", False),
 }
@@ -130,10 +131,7 @@ def main():
   envs = evaluation.make_envs(len(starts))
   selection = evaluation.fresh_starts(range(SELECTION_SEED, SELECTION_SEED + SELECTION_EPISODES))
   cached = os.path.join(out, "returns.json")
-  results = {}
-  if os.path.exists(cached):
-    with open(cached) as f:
-      results = json.load(f)
+  results = study.read_results(cached)
   for change in changes:
     rule = combined(change)[2]
     if dataset_id(rule) not in minari.list_local_datasets():
@@ -151,13 +149,17 @@ def main():
       print(f"{change} seed {seed}: mean return {ret:.3f}, success {success:.3f} ({time.time() - started:.0f}s)", flush=True)
       with open(cached, "w") as f:
         json.dump(results, f, indent=2)
-  write_effects(out, results, seeds)
+  write_effects(out, results)
 
 
-def write_effects(out, results, seeds):
-  """OUT/effects.md: every change (or combination) with results, the single changes first."""
+def write_effects(out, results):
+  """OUT/effects.md: every change (or combination) tried, over all its seeds, the single changes first."""
+
+  def runs(change):
+    return [v for key, v in results.items() if key.split("|")[0] == change]
+
   def cell(change, field):
-    values = [results[f"{change}|{s}"][field] for s in seeds if f"{change}|{s}" in results]
+    values = [run[field] for run in runs(change)]
     return study.mean_se(values) if values else None
 
   base = cell("baseline", "return")
@@ -168,14 +170,15 @@ def write_effects(out, results, seeds):
     ret, success = cell(change, "return"), cell(change, "success")
     if ret is None:
       continue
-    minutes = np.mean([results[f"{change}|{s}"]["seconds"] for s in seeds if f"{change}|{s}" in results]) / 60
+    minutes = np.mean([run["seconds"] for run in runs(change)]) / 60
     delta = f"{ret[0] - base[0]:+.3f}" if base else "n/a"
-    rows.append([change, what, f"{ret[0]:.3f} ± {ret[1]:.3f}", delta, f"{success[0]:.3f}", f"{minutes:.1f}"])
+    rows.append([change, what, len(runs(change)), f"{ret[0]:.3f} ± {ret[1]:.3f}", delta, f"{success[0]:.3f}",
+                 f"{minutes:.1f}"])
   text = [
       f"# One change at a time: single-task BC with past actions, K={CONTEXT}",
-      f"Small-study recipe otherwise; {len(seeds)} seeds; 1,000 evaluation episodes per model (the study's starts); "
-      "mean return ± standard error over seeds; Δ against the baseline row.",
-      study.markdown_table(["change", "what", "BC K=5 return", "Δ", "success", "min/model"], rows),
+      "Small-study recipe otherwise; 1,000 evaluation episodes per model (the study's starts); "
+      "mean return ± standard error over seeds; Δ against the baseline row; min/model: training and evaluation.",
+      study.markdown_table(["change", "what", "seeds", "BC K=5 return", "Δ", "success", "min/model"], rows),
   ]
   with open(os.path.join(out, "effects.md"), "w") as f:
     f.write("\n\n".join(text) + "\n")

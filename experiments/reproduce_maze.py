@@ -29,6 +29,7 @@ from mtm_jax.checkpoint import load_checkpoint  # noqa: E402
 from mtm_jax.data import minari_data  # noqa: E402
 from mtm_jax.envs.pointmaze import ENV_ID, dataset, maze  # noqa: E402
 from mtm_jax.envs.pointmaze.expert import Expert  # noqa: E402
+from mtm_jax.errors import UserError  # noqa: E402
 from mtm_jax.evaluate import (
   plots,  # noqa: E402
   rollout,  # noqa: E402
@@ -118,9 +119,8 @@ def expert_rows(starts, noise_levels=(0.0, 0.5)) -> tuple[dict, dict]:
 def run_rollout(out, variant, task, context, seed, envs, starts, targets) -> dict:
   """task: "bc" or a key of RC_COLUMNS; targets: the nearest-start returns, scaled here by the column."""
   ckpt = load_checkpoint(workdir(out, variant, context, seed))
-  mask_task = "bc" if task == "bc" else "rcbc"
-  past_actions = rollout.past_actions_seen(ckpt.config.masks, mask_task)
-  act = rollout.make_act(make_predict(ckpt.config), context, mask_task, "first", past_actions)
+  past_actions = rollout.past_actions_seen(ckpt.config.masks, model_task(task))
+  act = rollout.make_act(make_predict(ckpt.config), context, model_task(task), "first", past_actions)
   params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
   scaled = None if task == "bc" else RC_COLUMNS[task][1] * targets
   return evaluation.rollout(act, params, context, envs, starts, scaled)
@@ -164,6 +164,8 @@ def main():
   seeds = list(range(_SEEDS.value or scale["seeds"]))
   contexts = [int(k) for k in _CONTEXTS.value]
   out = _OUT.value or os.path.join("runs", f"maze_{_SCALE.value}")
+  if _BEFORE.value and not os.path.isfile(_BEFORE.value):
+    raise UserError(f"--before={_BEFORE.value}: no such file; pass an earlier run's rollouts.json")
   os.makedirs(out, exist_ok=True)
   started = time.time()
   dataset.write(maze_config.DATASET_ID, num_episodes=scale["data"], noise=0.5, seed=0)
@@ -177,10 +179,7 @@ def main():
   envs = evaluation.make_envs(len(starts))  # made once: building an env costs ~60 ms
   targets = rc_targets(starts, max(2, scale["data"] // 10))
   cached = os.path.join(out, "rollouts.json")
-  results = {}
-  if os.path.exists(cached):
-    with open(cached) as f:
-      results = json.load(f)
+  results = study.read_results(cached)
   for context in contexts:
     for seed in seeds:
       for row, cells in ROWS.items():
@@ -200,8 +199,7 @@ def main():
   experts, expert_paths = expert_rows(starts)
   before = None
   if _BEFORE.value:
-    with open(_BEFORE.value) as f:
-      before = make_table(json.load(f), seeds, contexts)
+    before = make_table(study.read_results(_BEFORE.value), seeds, contexts)
   write_report(out, scale, seeds, contexts, results, experts, samples, expert_paths, starts, time.time() - started, before)
 
 
@@ -213,13 +211,18 @@ def make_table(results: dict, seeds, contexts) -> dict:
     for k in contexts:
       for task in ("bc", *RC_COLUMNS):
         keys = [f"{row}|{task}|{k}|{s}" for s in seeds]
-        if ("bc" if task == "bc" else "rcbc") in cells and all(key in results for key in keys):
+        if model_task(task) in cells and all(key in results for key in keys):
           table[row][f"{column_name(task)} K={k}"] = study.mean_se([results[key] for key in keys])
   return table
 
 
 def column_name(task: str) -> str:
   return "BC" if task == "bc" else RC_COLUMNS[task][0]
+
+
+def model_task(task: str) -> str:
+  """The mask a rollout column's model runs: "bc", or "rcbc" for every return-conditioned column."""
+  return "bc" if task == "bc" else "rcbc"
 
 
 def write_report(out, scale, seeds, contexts, results, experts, samples, expert_paths, starts, elapsed, before=None):
@@ -231,7 +234,7 @@ def write_report(out, scale, seeds, contexts, results, experts, samples, expert_
       return "n/a"
     text = "{:.3f} ± {:.3f}".format(*table[row][c])
     if before is not None and c in before.get(row, {}):
-      text += " (was {:.3f})".format(before[row][c][0])
+      text += f" (was {before[row][c][0]:.3f})"
     return text
 
   shown = [[row, *[shown_cell(row, c) for c in columns]] for row in table]

@@ -1,6 +1,17 @@
-"""What the reproduce_* scripts share: sizing a study's configs to a scale, and report tables."""
+"""What the reproduce_* scripts share: sizing a study's configs to a scale, cached results, report tables."""
+
+import json
+import os
 
 from mtm_jax.evaluate.score import mean_se  # noqa: F401  (the studies import it from here)
+
+
+def read_results(path: str) -> dict:
+  """The results a previous invocation cached at ``path`` (a JSON object), or {} on a first run."""
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
 
 
 def apply_scale(c, variant: str, seed: int, scale: dict, pretrained: str):

@@ -76,8 +76,8 @@ def test_d4rl_waypoint_rule_visits_every_jittered_waypoint_in_order():
   assert len(plan.waypoints) == len(cells) and len(cells) >= 2
   np.testing.assert_array_equal(plan.waypoints[-1], obs[2:])
   for point, cell in zip(plan.waypoints[:-1], cells[:-1]):
-    shift = point - maze.cell_center(cell)  # up to 0.2 cell towards the lower row (+y) and column (-x)
-    assert -0.2 <= shift[0] <= 0 and 0 <= shift[1] <= 0.2
+    shift = point - maze.cell_center(cell)  # up to 0.2 cell towards the higher column (+x) and row (-y)
+    assert 0 <= shift[0] <= 0.2 and -0.2 <= shift[1] <= 0
   closest = np.full(len(cells), np.inf)
   done = False
   while not done:
@@ -99,7 +99,8 @@ def test_dataset_round_trips_through_minari(tmp_path, monkeypatch):
   written = dataset.write("mtmtest/maze-v0", num_episodes=4, noise=0.5, seed=1)
   spec, episodes, metadata = minari_data.load("mtmtest/maze-v0")
   assert spec[STATES].dim == 4 and spec[ACTIONS].dim == 2 and len(episodes) == 4
-  assert metadata["generator"] == {"seed": 1, "episodes": 4, "kp": 10.0, "kd": 1.0, "noise": 0.5}
+  assert metadata["generator"] == {"seed": 1, "episodes": 4, "kp": 10.0, "kd": 1.0, "noise": 0.5, "waypoints": "cell",
+                                   "radius": 0.1, "jitter": 0.2}
   episode = next(iter(written.iterate_episodes()))
   assert episode.infos["velocity"].shape == (201, 2) and np.all(np.abs(episode.actions) <= 1)
 

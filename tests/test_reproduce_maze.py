@@ -35,7 +35,7 @@ def test_reproduce_maze_smoke(tmp_path):
   report = (out / "report.md").read_text()
   bc = rollouts["bc (single-task)|bc|5|0"]
   assert f"| bc (single-task) | {bc:.3f} ± 0.000 (was {bc + 1:.3f}) |" in report
-  assert report.count("(was ") == 8 + 7  # BC and RCBC cells of the 8 rows; an older run lacks RCBC×1.0
+  assert report.count("(was ") == 7 + 7  # the BC and RCBC cells (7 rows each); an older run lacks RCBC×1.0
 
 
 def test_findings_follow_the_table():
@@ -58,3 +58,20 @@ def test_findings_follow_the_table():
   claims = reproduce_maze.findings(table, [5, 10])
   assert [ok for _, ok, _ in claims] == [False, False, False]
   assert "random-mask" in claims[2][2]
+
+
+def test_audit_changes_apply_alone_or_together():
+  sys.path.insert(0, os.path.join(REPO, "experiments"))
+  import maze_audit
+
+  base = maze_audit.make_config("baseline", 0, "unused")
+  assert (base.window, base.masks.tasks, base.train.num_steps) == (5, ("bc",), 4000)
+  assert base.data.dataset_id == maze_audit.maze_study.maze_config.DATASET_ID
+  both = maze_audit.make_config("d4rl_waypoints+no_dropout+best_checkpoint", 1, "unused")
+  assert both.data.dataset_id == maze_audit.D4RL_DATASET_ID and both.model.dropout == 0.0 and both.seed == 1
+  assert both.train.checkpoint_every * maze_audit.SAVED_CHECKPOINTS == both.train.num_steps
+  assert both.train.keep_checkpoints == maze_audit.SAVED_CHECKPOINTS
+  longer = maze_audit.make_config("steps_x4", 0, "unused")
+  assert longer.train.num_steps == longer.train.checkpoint_every == 16_000
+  hidden = maze_audit.make_config("state_only_history", 0, "unused")
+  assert hidden.masks.task_params.bc.past_actions is False

@@ -3,9 +3,10 @@
 
 Two waypoint rules. ``"cell"`` (the default) heads for the next cell's centre as soon as the point is
 in a cell, so it cuts corners. ``"d4rl"`` follows D4RL's WaypointController, which Uni[MASK]'s data
-generator uses: a plan fixed at the episode start (cell centres shifted by up to ``jitter`` cell
-towards the lower row and column, the target exact), each waypoint reached within ``radius`` before
-the next, so the point slows down at every cell it passes.
+generator uses: a plan fixed at the episode start, each waypoint reached within ``radius`` before the
+next, so the point slows down at every cell it passes. D4RL subtracts U(0, 0.2) from each waypoint
+but the target, in coordinates where its particle sits 0.2 cell past the cell centre in row and
+column; against the walls its waypoints therefore lie U(0, 0.2) cell past the centre, as here.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Expert:
   noise: float = 0.5  # std of the Gaussian added to every action (then clipped to [-1, 1])
   waypoints: str = "cell"  # a rule of WAYPOINT_RULES
   radius: float = 0.1  # d4rl: a waypoint counts as reached this close (D4RL's solve_thresh)
-  jitter: float = 0.2  # d4rl: waypoints other than the target move by U(0, jitter) cell per axis
+  jitter: float = 0.2  # d4rl: waypoints other than the target move U(0, jitter) cell towards the higher row, column
 
   def __post_init__(self):
     if self.waypoints not in WAYPOINT_RULES:
@@ -45,7 +46,7 @@ class Expert:
     if self.waypoints == "cell":
       return None
     cells = maze.path(maze.cell_of(position), maze.cell_of(target))[1:]
-    points = [maze.cell_center(np.asarray(c) - rng.uniform(size=2) * self.jitter) for c in cells[:-1]]
+    points = [maze.cell_center(np.asarray(c) + rng.uniform(size=2) * self.jitter) for c in cells[:-1]]
     return Plan(points + [np.asarray(target, np.float64)])
 
   def waypoint(self, position, target, plan: Plan | None = None) -> np.ndarray:
