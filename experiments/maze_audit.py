@@ -24,6 +24,7 @@ from absl import flags
 
 from mtm_jax.checkpoint import load_checkpoint, manager
 from mtm_jax.envs.pointmaze import dataset
+from mtm_jax.errors import UserError
 from mtm_jax.evaluate import pointmaze as evaluation
 from mtm_jax.evaluate import rollout
 from mtm_jax.predict import make_predict
@@ -123,7 +124,7 @@ def main():
   changes = _CHANGES.value
   unknown = [c for c in changes if any(part not in CHANGES for part in c.split("+"))]
   if unknown:
-    raise ValueError(f"unknown change(s) {unknown}; choose from {list(CHANGES)}")
+    raise UserError(f"unknown change(s) {unknown}; choose from {list(CHANGES)}, or several joined by '+'")
   seeds = list(range(maze_study._SEEDS.value or 3))
   out = maze_study._OUT.value or os.path.join("runs", "maze_audit")
   os.makedirs(out, exist_ok=True)
@@ -133,7 +134,7 @@ def main():
   cached = os.path.join(out, "returns.json")
   results = study.read_results(cached)
   for change in changes:
-    rule = combined(change)[2]
+    _, _, rule, pick_best = combined(change)
     if dataset_id(rule) not in minari.list_local_datasets():
       dataset.write(dataset_id(rule), num_episodes=1000, noise=0.5, seed=0, waypoints=rule)
     for seed in seeds:
@@ -143,7 +144,7 @@ def main():
       started = time.time()
       workdir = os.path.join(out, "models", f"{change}_seed{seed}")
       train_and_evaluate(make_config(change, seed, workdir), workdir)
-      step = best_step(workdir, envs[: len(selection)], selection) if combined(change)[3] else None
+      step = best_step(workdir, envs[: len(selection)], selection) if pick_best else None
       ret, success = mean_return(workdir, envs, starts, step)
       results[key] = {"return": ret, "success": success, "step": step, "seconds": time.time() - started}
       print(f"{change} seed {seed}: mean return {ret:.3f}, success {success:.3f} ({time.time() - started:.0f}s)", flush=True)

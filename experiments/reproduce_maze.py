@@ -69,7 +69,8 @@ PAPER = {
     "Decision-GPT": ((2.66, 0.01), (2.32, 0.05), (2.74, 0.01), (2.73, 0.02)),
     "MLP": ((1.68, 0.07), (1.53, 0.08), (1.83, 0.06), (1.88, 0.06)),
 }
-SINGLE_TASK = {"BC": "bc (single-task)", "RCBC": "rcbc (single-task)", "RCBC×1.0": "rcbc (single-task)"}  # per column
+# The single-task row of each column name.
+SINGLE_TASK = {"BC": "bc (single-task)", **{name: "rcbc (single-task)" for name, _ in RC_COLUMNS.values()}}
 
 _SCALE = flags.DEFINE_enum("scale", "small", list(SCALES), "How much to train and roll out (see SCALES).")
 _OUT = flags.DEFINE_string("out", None, "Output folder (default runs/maze_SCALE).")
@@ -257,11 +258,10 @@ def write_report(out, scale, seeds, contexts, results, experts, samples, expert_
       + f"This invocation took {elapsed / 60:.1f} min (it reuses the models and rollouts already in {out}).",
       study.markdown_table(["model", *columns], shown),
       "## Findings (the paper's claims on this table)",
-      "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})" for claim, ok, evidence in
-                findings(table, contexts)),
-      "The same claims with the in-distribution target (RCBC×1.0) in the return-conditioned columns:",
-      "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})" for claim, ok, evidence in
-                findings(table, contexts, rc="RCBC×1.0")),
+      *[part for name, scale in RC_COLUMNS.values() for part in (
+          f"With the RC target at {scale}x the nearest-start return ({name} columns):",
+          "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})" for claim, ok, evidence in
+                    findings(table, contexts, rc=name)))],
       "## The paper's Table 1, for comparison",
       study.markdown_table(["model", "BC K=5", "RCBC K=5", "BC K=10", "RCBC K=10"],
                            [[row, *[f"{m:.2f} ± {e:.2f}" for m, e in cells]] for row, cells in PAPER.items()]),
