@@ -16,7 +16,7 @@ Run:   python experiments/make_dataset.py pointmaze
 
 import ml_collections
 
-DATASET_ID = "mtm_jax/pointmaze-medium-novel-expert-v0"  # written by experiments/make_dataset.py pointmaze
+DATASET_ID = "mtm_jax/pointmaze-medium-novel-d4rl-expert-v0"  # written by experiments/make_dataset.py pointmaze
 VARIANTS = ("bc", "rcbc", "states_bc", "states_rcbc", "multi_task", "random", "finetune_bc", "finetune_rcbc",
             "decision_gpt_bc", "decision_gpt_rcbc", "mlp_bc", "mlp_rcbc")
 
@@ -44,12 +44,13 @@ def get_config(arg: str = "rcbc,10") -> ml_collections.ConfigDict:
   c.model = ml_collections.ConfigDict()
   c.model.kind = "mlp" if variant.startswith("mlp_") else "transformer"
   c.model.token_layout = "stacked"
+  # The Uni[MASK] reference's network and no dropout (results/maze_small/AUDIT.md).
   c.model.width = 128
-  c.model.num_heads = 4
-  c.model.encoder_layers = 3
+  c.model.num_heads = 16
+  c.model.encoder_layers = 4
   c.model.decoder_layers = 0
-  c.model.mlp_ratio = 4
-  c.model.dropout = 0.1
+  c.model.mlp_ratio = 1
+  c.model.dropout = 0.0
   c.model.causal = variant.startswith("decision_gpt_")
   c.model.positions = "sinusoidal"
   c.model.max_horizon = 200  # steps remaining beside the first return-to-go
@@ -65,7 +66,7 @@ def get_config(arg: str = "rcbc,10") -> ml_collections.ConfigDict:
   c.train = ml_collections.ConfigDict()
   c.train.regime = "single_task"
   c.train.init_from = ""
-  c.train.batch_size = 64
+  c.train.batch_size = 100
   c.train.num_steps = 20000
   c.train.learning_rate = 3e-4
   c.train.warmup_steps = 500

@@ -24,8 +24,9 @@ _NUM_EPISODES = flags.DEFINE_integer("num_episodes", 0, "Trajectories to generat
 _SEED = flags.DEFINE_integer("seed", 0, "Generator seed (recorded in the dataset's metadata).")
 _BETA = flags.DEFINE_float("beta", 1.0, "gridworld: rationality of the Boltzmann agent (recorded in the metadata).")
 _NOISE = flags.DEFINE_float("noise", 0.5, "pointmaze: std of the Gaussian action noise of the expert.")
-_WAYPOINTS = flags.DEFINE_enum("waypoints", "cell", ["cell", "d4rl"],
-                                "pointmaze: the expert's waypoint rule (cell: ours; d4rl: D4RL's controller, as Uni[MASK]).")
+_WAYPOINTS = flags.DEFINE_enum("waypoints", "d4rl", ["cell", "d4rl"],
+                                "pointmaze: the expert's waypoint rule (d4rl: D4RL's controller, as Uni[MASK]; cell: ours). "
+                                "Each rule has its own default dataset id.")
 _DATASET_ID = flags.DEFINE_string("dataset_id", "", "Minari id to write; empty = the study's default.")
 _ENV = flags.DEFINE_string("env", "hopper", "locomotion: hopper, halfcheetah or walker2d.")
 _SCALE = flags.DEFINE_enum("scale", "small", list(LOCOMOTION_SCALES), "locomotion: SAC and dataset sizes.")
@@ -44,8 +45,8 @@ def gridworld():
 def pointmaze():
   from mtm_jax.envs.pointmaze import dataset
 
-  data = dataset.write(_DATASET_ID.value or dataset.DATASET_ID, _NUM_EPISODES.value or 1000, _NOISE.value, _SEED.value,
-                       _WAYPOINTS.value)
+  data = dataset.write(_DATASET_ID.value or dataset.DATASET_IDS[_WAYPOINTS.value], _NUM_EPISODES.value or 1000,
+                       _NOISE.value, _SEED.value, _WAYPOINTS.value)
   print(f"wrote {data.spec.dataset_id}: {data.total_episodes} episodes, {data.total_steps} steps (noise={_NOISE.value}, "
         f"{_WAYPOINTS.value} waypoints)")
 

@@ -31,7 +31,6 @@ from mtm_jax.predict import make_predict
 from mtm_jax.train import train_and_evaluate
 
 VARIANT, CONTEXT = "bc", 5
-D4RL_DATASET_ID = "mtm_jax/pointmaze-medium-novel-d4rl-expert-v0"
 SELECTION_SEED = 20_000  # best_checkpoint picks on episodes from these resets, never on the reported ones
 SELECTION_EPISODES, SAVED_CHECKPOINTS = 100, 8
 
@@ -58,7 +57,7 @@ def _hide_past_actions(c):
 
 # name -> (what changes, toward the reference; config edit; waypoint rule of the data; pick the best checkpoint)
 CHANGES = {
-    "baseline": ("ours, as in the small study", None, "cell", False),
+    "baseline": ("ours, as in the small study before this audit", None, "cell", False),
     "no_dropout": ("dropout 0.1 -> 0 (the reference trains without dropout)", _set(model__dropout=0.0), "cell", False),
     "reference_optimizer": ("constant lr 1e-4 (no warmup, no decay), weight decay 1e-4, clip 0.5",
                             _set(train__learning_rate=1e-4, train__warmup_steps=0, train__final_lr_fraction=1.0,
@@ -88,16 +87,12 @@ def combined(change: str) -> tuple[str, list, str, bool]:
           rules.pop() if rules else "cell", any(best for *_, best in parts))
 
 
-def dataset_id(rule: str) -> str:
-  return maze_study.maze_config.DATASET_ID if rule == "cell" else D4RL_DATASET_ID
-
-
 def make_config(change: str, seed: int, workdir: str):
   _, edits, rule, best = combined(change)
-  c = maze_study.maze_config.get_config(f"{VARIANT},{CONTEXT}")
-  c.data.num_validation = 100
-  c.data.dataset_id = dataset_id(rule)
-  c = study.apply_scale(c, VARIANT, seed, maze_study.SCALES["small"], "")
+  c = maze_study.make_config(VARIANT, CONTEXT, seed, maze_study.SCALES["small"], "")
+  # The baseline is the small study's recipe from before this audit, so that this table still reproduces.
+  c.model.dropout = 0.1
+  c.data.dataset_id = dataset.DATASET_IDS[rule]
   for edit in edits:
     edit(c)
   if best:
@@ -135,8 +130,8 @@ def main():
   results = study.read_results(cached)
   for change in changes:
     _, _, rule, pick_best = combined(change)
-    if dataset_id(rule) not in minari.list_local_datasets():
-      dataset.write(dataset_id(rule), num_episodes=1000, noise=0.5, seed=0, waypoints=rule)
+    if dataset.DATASET_IDS[rule] not in minari.list_local_datasets():
+      dataset.write(dataset.DATASET_IDS[rule], num_episodes=1000, noise=0.5, seed=0, waypoints=rule)
     for seed in seeds:
       key = f"{change}|{seed}"
       if key in results:

@@ -38,10 +38,15 @@ from mtm_jax.evaluate import pointmaze as evaluation  # noqa: E402
 from mtm_jax.predict import make_predict  # noqa: E402
 from mtm_jax.train import train_and_evaluate  # noqa: E402
 
+# full has the Uni[MASK] reference's network (configs/pointmaze.py); small keeps a narrower, shallower one
+# (the reference's shape cost 2.6x the time for +0.14 on BC K=5, within noise: results/maze_small/AUDIT.md).
 SCALES = {
-    "smoke": dict(seeds=1, steps=10, finetune_steps=5, width=32, layers=1, batch=16, data=30, episodes=4),
-    "small": dict(seeds=5, steps=4000, finetune_steps=1500, width=64, layers=2, batch=64, data=1000, episodes=1000),
-    "full": dict(seeds=5, steps=20000, finetune_steps=5000, width=128, layers=3, batch=64, data=1000, episodes=1000),
+    "smoke": dict(seeds=1, steps=10, finetune_steps=5, width=32, layers=1, heads=4, mlp_ratio=4, batch=16, data=30,
+                  episodes=4),
+    "small": dict(seeds=5, steps=4000, finetune_steps=1500, width=64, layers=2, heads=4, mlp_ratio=4, batch=64, data=1000,
+                  episodes=1000),
+    "full": dict(seeds=5, steps=20000, finetune_steps=5000, width=128, layers=4, heads=16, mlp_ratio=1, batch=100,
+                 data=1000, episodes=1000),
 }
 STATE_ONLY = "single-task, state-only history"
 # Table rows: row -> {column task: variant that fills it}.
@@ -91,6 +96,7 @@ def workdir(out, variant, context, seed) -> str:
 def make_config(variant, context, seed, scale, out):
   c = maze_config.get_config(f"{variant},{context}")
   c.data.num_validation = max(2, scale["data"] // 10)
+  c.model.num_heads, c.model.mlp_ratio = scale["heads"], scale["mlp_ratio"]
   return study.apply_scale(c, variant, seed, scale, workdir(out, "random", context, seed))
 
 
@@ -110,7 +116,8 @@ def expert_rows(starts, noise_levels=(0.0, 0.5)) -> tuple[dict, dict]:
   rows, paths = {}, {}
   for noise in noise_levels:
     rng = np.random.default_rng(0)
-    results = [dataset.run_episode(env, Expert(noise=noise), rng, EVAL_SEED + i, options=s) for i, s in enumerate(starts)]
+    expert = Expert(noise=noise, waypoints=dataset.WAYPOINTS)  # the data's expert
+    results = [dataset.run_episode(env, expert, rng, EVAL_SEED + i, options=s) for i, s in enumerate(starts)]
     returns = np.array([r["rewards"].sum() for r in results])
     rows[f"expert (noise {noise})"] = returns
     paths[noise] = np.stack([r["observations"][:, :2] for r in results])
@@ -169,7 +176,7 @@ def main():
     raise UserError(f"--before={_BEFORE.value}: no such file; pass an earlier run's rollouts.json")
   os.makedirs(out, exist_ok=True)
   started = time.time()
-  dataset.write(maze_config.DATASET_ID, num_episodes=scale["data"], noise=0.5, seed=0)
+  dataset.write(maze_config.DATASET_ID, num_episodes=scale["data"], noise=0.5, seed=0, waypoints=dataset.WAYPOINTS)
   runs = [(v, k, s) for s in seeds for k in contexts for v in variants()]
   for i, (variant, context, seed) in enumerate(runs):
     config = make_config(variant, context, seed, scale, out)
@@ -251,7 +258,9 @@ def write_report(out, scale, seeds, contexts, results, experts, samples, expert_
   text = [
       "# Uni[MASK] Maze2D study",
       f"{len(seeds)} seed(s); {scale['steps']} steps per model (finetune {scale['finetune_steps']}), width {scale['width']}, "
-      f"{scale['layers']} layer(s); {scale['data']} expert trajectories; {len(starts)} rollout episodes per model; "
+      f"{scale['layers']} layer(s), {scale['heads']} heads, MLP ratio {scale['mlp_ratio']}, batch {scale['batch']}, "
+      f"no dropout; {scale['data']} expert trajectories ({dataset.WAYPOINTS} waypoint rule, noise std 0.5); "
+      f"{len(starts)} rollout episodes per model; "
       "RC target: the return of the nearest-start training trajectory times 1.2 (RCBC, the paper's rule) or 1.0 "
       "(RCBC×1.0, in distribution). "
       + ("Each cell shows in brackets the mean of the run before (`--before`). " if before is not None else "")

@@ -99,7 +99,7 @@ def test_dataset_round_trips_through_minari(tmp_path, monkeypatch):
   written = dataset.write("mtmtest/maze-v0", num_episodes=4, noise=0.5, seed=1)
   spec, episodes, metadata = minari_data.load("mtmtest/maze-v0")
   assert spec[STATES].dim == 4 and spec[ACTIONS].dim == 2 and len(episodes) == 4
-  assert metadata["generator"] == {"seed": 1, "episodes": 4, "kp": 10.0, "kd": 1.0, "noise": 0.5, "waypoints": "cell",
+  assert metadata["generator"] == {"seed": 1, "episodes": 4, "kp": 10.0, "kd": 1.0, "noise": 0.5, "waypoints": "d4rl",
                                    "radius": 0.1, "jitter": 0.2}
   episode = next(iter(written.iterate_episodes()))
   assert episode.infos["velocity"].shape == (201, 2) and np.all(np.abs(episode.actions) <= 1)
@@ -117,6 +117,7 @@ def test_configs_train_decision_gpt_and_mlp(tmp_path, monkeypatch):
   import pointmaze
 
   monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+  assert pointmaze.DATASET_ID == dataset.DATASET_ID  # the config trains on the data the study writes
   dataset.write(pointmaze.DATASET_ID, num_episodes=6, noise=0.5, seed=0)
   for variant in ("decision_gpt_rcbc,5", "mlp_rcbc,5"):
     config = pointmaze.get_config(variant)

@@ -12,7 +12,11 @@ from mtm_jax.envs.pointmaze import ENV_ID
 from mtm_jax.envs.pointmaze.expert import Expert
 from mtm_jax.errors import UserError
 
-DATASET_ID = "mtm_jax/pointmaze-medium-novel-expert-v0"
+# One dataset id per waypoint rule of the expert (expert.WAYPOINT_RULES). The study's data follow D4RL's
+# rule: they are the data Uni[MASK]'s numbers come from (results/maze_small/AUDIT.md).
+DATASET_IDS = {"cell": "mtm_jax/pointmaze-medium-novel-expert-v0", "d4rl": "mtm_jax/pointmaze-medium-novel-d4rl-expert-v0"}
+WAYPOINTS = "d4rl"
+DATASET_ID = DATASET_IDS[WAYPOINTS]
 
 
 def run_episode(env: gym.Env, expert: Expert, rng: np.random.Generator, seed: int, options=None) -> dict:
@@ -40,7 +44,7 @@ def generate(num_episodes: int, expert: Expert, seed: int = 0) -> list[dict]:
 
 
 def write(dataset_id: str = DATASET_ID, num_episodes: int = 1000, noise: float = 0.5, seed: int = 0,
-          waypoints: str = "cell"):
+          waypoints: str = WAYPOINTS):
   """Writes (replacing any dataset of that id) the Minari dataset; returns the MinariDataset.
 
   waypoints: the expert's waypoint rule (``expert.WAYPOINT_RULES``).
