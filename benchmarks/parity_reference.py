@@ -1,0 +1,201 @@
+"""Held-out quality of mtm_jax against the reference PyTorch MTM, both trained on one Minari dataset.
+
+python benchmarks/parity_reference.py [--dataset_id=mtm_jax/halfcheetah/medium-v0] [--seeds=3] [--out=runs/parity]
+    [--label=NAME] [--config.train.num_steps=2500 --config.train.warmup_steps=250 ...]
+
+The recipe is MTM's (configs/locomotion.py) at width 128, batch 256, lr 1e-4 with 10 % warmup and
+cosine to zero, 2,500 steps: --config overrides any of it. The settings both sides share (width, heads,
+layers, dropout, optimiser, steps, batch, keep ratios, mode weights, seed) reach the reference from the
+same config; the rest is mtm_jax's alone, so a run that changes only those retrains only mtm_jax.
+Both sides train on the same training episodes and returns and are scored on the same held-out windows
+under the same masks (mtm_jax.evaluate.losses' evaluation masks), in raw units: forward dynamics
+(next-state MSE) and inverse dynamics, BC and RCBC (action MSE).
+
+Needs the reference built beside the project (fetch github:facebookresearch/mtm, then
+MIRROR=<its path> ../shared/anchor/build.sh, which makes /tmp/anchor or $ANCHOR); says so when it is missing.
+Re-running resumes: each trained side's errors are kept in OUT/results.json. Prints, per capability,
+mtm_jax (--label), the reference and their ratio: mean and 95 % t-interval over seeds (the ratio's over
+per-seed ratios). Both sides share the CPU cores in turn, never at once.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+import jax
+import minari
+import numpy as np
+from absl import flags
+from ml_collections import config_flags
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(ROOT, "configs"), os.path.join(ROOT, "experiments")]
+import cli  # noqa: E402
+import locomotion  # noqa: E402
+import study  # noqa: E402
+from scipy import stats as scipy_stats  # noqa: E402
+
+from mtm_jax.checkpoint import load_checkpoint  # noqa: E402
+from mtm_jax.data import windows  # noqa: E402
+from mtm_jax.errors import UserError  # noqa: E402
+from mtm_jax.evaluate import losses  # noqa: E402
+from mtm_jax.experiment import parse  # noqa: E402
+from mtm_jax.predict import make_predict  # noqa: E402
+from mtm_jax.train import prepare_data, train_and_evaluate  # noqa: E402
+
+ANCHOR = os.environ.get("ANCHOR", "/tmp/anchor")
+TORCH_SIDE = os.path.join(ROOT, "benchmarks", "parity_reference_torch.py")
+CAPABILITIES = {"forward_dynamics": "states", "inverse_dynamics": "actions", "bc": "actions", "rcbc": "actions"}
+MODALITIES = ("states", "actions", "returns")
+
+
+def recipe():
+  c = locomotion.get_config("small,halfcheetah,medium")
+  c.train.learning_rate = 1e-4
+  c.train.num_steps, c.train.warmup_steps = 2500, 250
+  c.train.checkpoint_every, c.train.log_every = 2500, 250
+  c.train.tensorboard = False
+  c.eval.tasks = tuple(CAPABILITIES)
+  c.eval.num_windows = 2048
+  return c
+
+
+_CONFIG = config_flags.DEFINE_config_dict("config", recipe(), "The recipe; override with --config.KEY=VALUE.")
+_DATASET = flags.DEFINE_string("dataset_id", None, "Minari dataset (default the recipe's, mtm_jax/halfcheetah/medium-v0).")
+_SEEDS = flags.DEFINE_integer("seeds", 3, "Training seeds (0, 1, ...) of each side.")
+_OUT = flags.DEFINE_string("out", os.path.join("runs", "parity"), "Models, exchange files and results.json.")
+_LABEL = flags.DEFINE_string("label", "mtm_jax", "Name of the mtm_jax column (say what this run changed).")
+
+
+def shared(c) -> dict:
+  """The settings the reference side takes from the config."""
+  ra = c.masks.task_params.random_autoregressive
+  return {"dataset_id": c.data.dataset_id, "num_train": c.data.num_train, "num_validation": c.data.num_validation,
+          "validation_fraction": c.data.validation_fraction, "returns": c.data.returns, "window": c.window,
+          "width": c.model.width, "num_heads": c.model.num_heads, "encoder_layers": c.model.encoder_layers,
+          "decoder_layers": c.model.decoder_layers, "dropout": c.model.dropout, "learning_rate": c.train.learning_rate,
+          "weight_decay": c.train.weight_decay, "warmup_steps": c.train.warmup_steps, "num_steps": c.train.num_steps,
+          "batch_size": c.train.batch_size, "keep_ratios": list(ra.keep_ratios), "mode_weights": list(ra.mode_weights),
+          "seed": c.seed, "tasks": list(CAPABILITIES), "eval_windows": c.eval.num_windows, "eval_seed": c.eval.seed}
+
+
+def digest(value) -> str:
+  return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def held_out(c):
+  """(spec, train WindowData, evaluation windows, {task: (visible, target)}) as the mtm_jax run sees them."""
+  exp = parse(c)
+  spec, train, val, _ = prepare_data(exp.data, exp.window)
+  if tuple(m.name for m in spec) != MODALITIES or any(m.is_discrete for m in spec):
+    raise UserError(f"{c.data.dataset_id}: the reference side takes continuous states, actions and returns; "
+                    f"this dataset has {[m.name for m in spec]}")
+  batch = windows.evenly_spaced(val, exp.eval.num_windows, exp.window)
+  if not all(bool(np.all(p)) for p in batch["present"].values()):
+    raise UserError(f"{c.data.dataset_id}: held-out episodes shorter than the window ({exp.window}); the reference "
+                    "cannot score partial windows")
+  tasks = {t: losses.evaluation_masks(spec, exp.window, t, batch, exp.eval.seed, exp.masks) for t in CAPABILITIES}
+  return spec, train, batch, tasks
+
+
+def errors(predictions: dict, batch: dict, tasks: dict) -> dict:
+  """{capability: MSE in raw units over the capability's target entries of its modality}."""
+  out = {}
+  for task, modality in CAPABILITIES.items():
+    target = np.asarray(tasks[task][1][modality])  # [N, T]
+    squared = (np.asarray(predictions[task][modality]) - np.asarray(batch["traj"][modality])) ** 2
+    out[task] = float(squared[target].mean())
+  return out
+
+
+def train_ours(c, workdir, batch, tasks) -> dict:
+  started = time.perf_counter()
+  train_and_evaluate(c, workdir)
+  seconds = time.perf_counter() - started
+  ckpt = load_checkpoint(workdir)
+  predict = jax.jit(make_predict(ckpt.config))
+  params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
+  traj = {m: batch["traj"][m] for m in MODALITIES}
+  predictions = {t: jax.device_get(predict(params, traj, visible)) for t, (visible, _) in tasks.items()}
+  return {**errors(predictions, batch, tasks), "train_seconds": seconds}
+
+
+def reference_python() -> str:
+  python = os.path.join(ANCHOR, "venv", "bin", "python")
+  if not (os.path.isfile(python) and os.path.isdir(os.path.join(ANCHOR, "research", "mtm"))):
+    raise UserError(f"the reference MTM is not built at {ANCHOR}: run fetch github:facebookresearch/mtm, then "
+                    "MIRROR=<the path it printed> ../shared/anchor/build.sh (or set ANCHOR to where it is)")
+  return python
+
+
+def train_reference(c, stem, train, batch, tasks) -> dict:
+  real = np.asarray(train.present["states"])
+  exchange = {"config": json.dumps(shared(c)), "train_real": real, "train_starts": np.asarray(train.starts)}
+  exchange.update({f"train_{m}": np.asarray(train.flat[m]) for m in MODALITIES})
+  exchange.update({f"eval_{m}": np.asarray(batch["traj"][m]) for m in MODALITIES})
+  exchange.update({f"visible_{t}_{m}": np.asarray(v[m]) for t, (v, _) in tasks.items() for m in MODALITIES})
+  np.savez(stem + ".in.npz", **exchange)
+  result = subprocess.run([reference_python(), TORCH_SIDE, stem + ".in.npz", stem + ".out.npz"], capture_output=True, text=True)
+  if result.returncode:
+    raise RuntimeError(f"the reference side failed:\n{result.stderr[-3000:]}")
+  out = np.load(stem + ".out.npz")
+  predictions = {t: {m: out[f"{t}_{m}"] for m in MODALITIES} for t in CAPABILITIES}
+  return {**errors(predictions, batch, tasks), "train_seconds": float(out["train_seconds"])}
+
+
+def interval(values) -> str:
+  values = np.asarray(values, np.float64)
+  if len(values) < 2:
+    return f"{values.mean():.4g}"
+  half = scipy_stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+  return f"{values.mean():.4g} ± {half:.2g}"
+
+
+def main():
+  base = _CONFIG.value
+  if _DATASET.value:
+    base.data.dataset_id = _DATASET.value
+  if not base.data.download and base.data.dataset_id not in minari.list_local_datasets():
+    raise UserError(f"no local Minari dataset {base.data.dataset_id!r}: make it with python experiments/make_dataset.py "
+                    "locomotion --env=halfcheetah, or pass --dataset_id")
+  reference_python()  # before training anything
+  out = _OUT.value
+  os.makedirs(os.path.join(out, "exchange"), exist_ok=True)
+  cached = os.path.join(out, "results.json")
+  results = study.read_results(cached)
+  rows = {"ours": [], "reference": []}
+  for seed in range(_SEEDS.value):
+    c = base.copy_and_resolve_references()
+    c.seed = seed
+    keys = {"ours": f"ours|{digest(c.to_dict())}", "reference": f"reference|{digest(shared(c))}"}
+    if any(key not in results for key in keys.values()):
+      _, train, batch, tasks = held_out(c)
+      for side, key in keys.items():
+        if key in results:
+          continue
+        print(f"seed {seed}: training {side}", flush=True)
+        name = key.replace("|", "-")
+        results[key] = (train_ours(c, os.path.join(out, "models", name), batch, tasks) if side == "ours" else
+                        train_reference(c, os.path.join(out, "exchange", name), train, batch, tasks))
+        with open(cached, "w") as f:
+          json.dump(results, f, indent=2)
+    for side, key in keys.items():
+      rows[side].append(results[key])
+  print(f"{base.data.dataset_id}, {base.train.num_steps} steps, batch {base.train.batch_size}, "
+        f"{_SEEDS.value} seed(s); held-out MSE in raw units (lower is better); ratio = {_LABEL.value} / reference")
+  table = []
+  for task in CAPABILITIES:
+    ours = [r[task] for r in rows["ours"]]
+    theirs = [r[task] for r in rows["reference"]]
+    table.append([task, interval(ours), interval(theirs), interval(np.divide(ours, theirs))])
+  print(study.markdown_table(["capability", _LABEL.value, "reference", "ratio"], table))
+  # Ours includes loading the data and compiling; not a throughput figure (benchmarks/train_throughput.py is).
+  print(f"training wall time, s: {_LABEL.value} {interval([r['train_seconds'] for r in rows['ours']])}, "
+        f"reference {interval([r['train_seconds'] for r in rows['reference']])}")
+
+
+if __name__ == "__main__":
+  cli.run(main)
