@@ -1,7 +1,7 @@
 """Held-out quality of mtm_jax against the reference PyTorch MTM, both trained on one Minari dataset.
 
 python benchmarks/parity_reference.py [--dataset_id=mtm_jax/halfcheetah/medium-v0] [--seeds=3] [--out=runs/parity]
-    [--label=NAME] [--config.train.num_steps=2500 --config.train.warmup_steps=250 ...]
+    [--changes=baseline,ratio_per_modality,...] [--config.train.num_steps=2500 --config.train.warmup_steps=250 ...]
 
 The recipe is MTM's (configs/locomotion.py) at width 128, batch 256, lr 1e-4 with 10 % warmup and
 cosine to zero, 2,500 steps: --config overrides any of it. The settings both sides share (width, heads,
@@ -13,9 +13,11 @@ under the same masks (mtm_jax.evaluate.losses' evaluation masks), in raw units: 
 
 Needs the reference built beside the project (fetch github:facebookresearch/mtm, then
 MIRROR=<its path> ../shared/anchor/build.sh, which makes /tmp/anchor or $ANCHOR); says so when it is missing.
-Re-running resumes: each trained side's errors are kept in OUT/results.json. Prints, per capability,
-mtm_jax (--label), the reference and their ratio: mean and 95 % t-interval over seeds (the ratio's over
-per-seed ratios). Both sides share the CPU cores in turn, never at once.
+--changes: the mtm_jax variants to train, each a column beside the reference's (CHANGES: each difference
+between the two, as the mtm_jax option that adopts the reference's choice; ``a+b`` adopts several).
+Re-running resumes: each trained model's errors are kept in OUT/results.json. Prints, per capability, the
+reference and every variant with its ratio to the reference: mean and 95 % t-interval over seeds (the
+ratio's over per-seed ratios). The two sides take the CPU cores in turn, never at once.
 """
 
 import hashlib
@@ -67,7 +69,31 @@ _CONFIG = config_flags.DEFINE_config_dict("config", recipe(), "The recipe; overr
 _DATASET = flags.DEFINE_string("dataset_id", None, "Minari dataset (default the recipe's, mtm_jax/halfcheetah/medium-v0).")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Training seeds (0, 1, ...) of each side.")
 _OUT = flags.DEFINE_string("out", os.path.join("runs", "parity"), "Models, exchange files and results.json.")
-_LABEL = flags.DEFINE_string("label", "mtm_jax", "Name of the mtm_jax column (say what this run changed).")
+# Each difference from the reference (issue 17) as the mtm_jax option that adopts the reference's choice.
+CHANGES = {
+    "baseline": {},
+    "ratio_per_modality": {"masks.task_params.random_autoregressive.ratio_per_modality": True},
+    "mask_per_batch": {"train.mask_granularity": "batch", "masks.task_params.random_autoregressive.ensure_visible": False},
+    "torch_dropout": {"model.dropout_placement": "torch"},
+    "zero_tokens": {"model.token_init": "zeros"},
+    "decoder_embed_per_modality": {"model.decoder_embed": "per_modality"},
+    "reference_normalisation": {"data.unscaled_below_std": 0.1},
+}
+_CHANGES = flags.DEFINE_list("changes", ["baseline"], f"mtm_jax variants, each a column: of {list(CHANGES)}, or "
+                             "several joined by '+'.")
+
+
+def configure(base, change: str, seed: int):
+  c = base.copy_and_resolve_references()
+  c.seed = seed
+  for part in change.split("+"):
+    for key, value in CHANGES[part].items():
+      node = c
+      *parents, leaf = key.split(".")
+      for name in parents:
+        node = node[name]
+      node[leaf] = value
+  return c
 
 
 def shared(c) -> dict:
@@ -155,6 +181,9 @@ def interval(values) -> str:
 
 
 def main():
+  unknown = [c for c in _CHANGES.value if any(part not in CHANGES for part in c.split("+"))]
+  if unknown:
+    raise UserError(f"unknown change(s) {unknown}; choose from {list(CHANGES)}, or several joined by '+'")
   base = _CONFIG.value
   if _DATASET.value:
     base.data.dataset_id = _DATASET.value
@@ -166,35 +195,41 @@ def main():
   os.makedirs(os.path.join(out, "exchange"), exist_ok=True)
   cached = os.path.join(out, "results.json")
   results = study.read_results(cached)
-  rows = {"ours": [], "reference": []}
+  runs = {side: [] for side in ("reference", *_CHANGES.value)}
   for seed in range(_SEEDS.value):
-    c = base.copy_and_resolve_references()
-    c.seed = seed
-    keys = {"ours": f"ours|{digest(c.to_dict())}", "reference": f"reference|{digest(shared(c))}"}
+    configs = {change: configure(base, change, seed) for change in _CHANGES.value}
+    first = next(iter(configs.values()))
+    keys = {"reference": f"reference|{digest(shared(first))}"}
+    keys.update({change: f"ours|{digest(c.to_dict())}" for change, c in configs.items()})
     if any(key not in results for key in keys.values()):
-      _, train, batch, tasks = held_out(c)
+      _, train, batch, tasks = held_out(first)
       for side, key in keys.items():
         if key in results:
           continue
         print(f"seed {seed}: training {side}", flush=True)
-        name = key.replace("|", "-")
-        results[key] = (train_ours(c, os.path.join(out, "models", name), batch, tasks) if side == "ours" else
-                        train_reference(c, os.path.join(out, "exchange", name), train, batch, tasks))
+        name = f"{side}-seed{seed}-{key.split('|')[1]}"
+        results[key] = (train_reference(first, os.path.join(out, "exchange", name), train, batch, tasks)
+                        if side == "reference" else
+                        train_ours(configs[side], os.path.join(out, "models", name), batch, tasks))
         with open(cached, "w") as f:
           json.dump(results, f, indent=2)
     for side, key in keys.items():
-      rows[side].append(results[key])
-  print(f"{base.data.dataset_id}, {base.train.num_steps} steps, batch {base.train.batch_size}, "
-        f"{_SEEDS.value} seed(s); held-out MSE in raw units (lower is better); ratio = {_LABEL.value} / reference")
+      runs[side].append(results[key])
+  print(f"{base.data.dataset_id}, {base.train.num_steps} steps, batch {base.train.batch_size}, {_SEEDS.value} seed(s); "
+        "held-out MSE in raw units (lower is better), mean ± 95 % interval over seeds; (x): mtm_jax / reference, "
+        "over per-seed ratios")
   table = []
   for task in CAPABILITIES:
-    ours = [r[task] for r in rows["ours"]]
-    theirs = [r[task] for r in rows["reference"]]
-    table.append([task, interval(ours), interval(theirs), interval(np.divide(ours, theirs))])
-  print(study.markdown_table(["capability", _LABEL.value, "reference", "ratio"], table))
-  # Ours includes loading the data and compiling; not a throughput figure (benchmarks/train_throughput.py is).
-  print(f"training wall time, s: {_LABEL.value} {interval([r['train_seconds'] for r in rows['ours']])}, "
-        f"reference {interval([r['train_seconds'] for r in rows['reference']])}")
+    theirs = [r[task] for r in runs["reference"]]
+    row = [task, interval(theirs)]
+    for change in _CHANGES.value:
+      ours = [r[task] for r in runs[change]]
+      row.append(f"{interval(ours)} ({interval(np.divide(ours, theirs))}x)")
+    table.append(row)
+  print(study.markdown_table(["capability", "reference", *_CHANGES.value], table))
+  # mtm_jax's includes loading the data and compiling; not a throughput figure (benchmarks/train_throughput.py is).
+  print("training wall time, s: " + ", ".join(f"{side} {interval([r['train_seconds'] for r in rs])}"
+                                             for side, rs in runs.items()))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
   c.data.validation_fraction = 0.05  # share of episodes (the last ones) held out
   c.data.num_validation = 0  # >0: exact number of held-out episodes
   c.data.num_train = 0  # >0: train on only the first num_train episodes
+  c.data.unscaled_below_std = 0.0  # features with a smaller std are centred, not scaled (reference MTM: 0.1)
 
   c.window = 4  # T
 
@@ -48,7 +49,10 @@ def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
   c.model.encoder_layers = 2  # MAE encoder blocks (visible tokens)
   c.model.decoder_layers = 1  # MAE decoder blocks (all tokens)
   c.model.mlp_ratio = 4  # feed-forward width / embedding width
-  c.model.dropout = 0.1  # dropout on embeddings and residual branches
+  c.model.dropout = 0.1  # dropout rate (where: dropout_placement)
+  c.model.dropout_placement = "residual"  # "residual": inputs and residual branches; "torch": PyTorch's (reference MTM)
+  c.model.token_init = "normal"  # modality embeddings and mask tokens: "normal" N(0, 0.02) or "zeros" (reference MTM)
+  c.model.decoder_embed = "shared"  # encoder-to-decoder projection: "shared" or "per_modality" (reference MTM)
   c.model.causal = False  # GPT-style causal attention (Decision-GPT baseline)
   c.model.positions = "sinusoidal"  # time positions
   c.model.max_horizon = 0  # MTM shows returns at every step, without a steps-remaining token
@@ -63,6 +67,8 @@ def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
   c.masks.task_params.random_autoregressive = ml_collections.ConfigDict()
   c.masks.task_params.random_autoregressive.keep_ratios = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
   c.masks.task_params.random_autoregressive.mode_weights = (0.2, 0.1, 0.7)  # states, returns, actions
+  c.masks.task_params.random_autoregressive.ratio_per_modality = False  # True: a keep ratio per modality (reference)
+  c.masks.task_params.random_autoregressive.ensure_visible = True  # reveal a token where a mask leaves none visible
 
   c.train = ml_collections.ConfigDict()
   c.train.regime = "random_autoregressive"
@@ -74,6 +80,7 @@ def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
   c.train.final_lr_fraction = 0.0  # cosine to zero
   c.train.weight_decay = 0.005  # AdamW decay on weight matrices
   c.train.grad_clip = 0.0  # MTM does not clip
+  c.train.mask_granularity = "sample"  # a mask per "sample", or one per "batch" (reference MTM; encodes densely)
   c.train.loss_on = "all"  # loss on every token (MTM)
   c.train.log_every = 500  # steps between metric lines
   c.train.tensorboard = True  # TensorBoard event files in the workdir beside metrics.jsonl

@@ -51,6 +51,7 @@ class DataConfig:
   validation_fraction: float = 0.1
   num_validation: int = 0
   num_train: int = 0
+  unscaled_below_std: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +86,7 @@ class TrainConfig:
   weight_decay: float = 0.01
   grad_clip: float = 1.0
   loss_on: str = "all"
+  mask_granularity: str = "sample"
   log_every: int = 50
   tensorboard: bool = True
   checkpoint_every: int = 500
@@ -215,13 +217,15 @@ def _problems(config: dict, training: bool) -> list[str]:
               "train.keep_checkpoints", "train.max_nonfinite_steps", "eval.num_windows", "eval.batch_size"):
     positive(key)
   positive("train.learning_rate", integer=False)
-  for key in ("train.warmup_steps", "train.weight_decay", "train.grad_clip"):
+  for key in ("train.warmup_steps", "train.weight_decay", "train.grad_clip", "data.unscaled_below_std"):
     value = _get(config, key)
     need(key, _number(value, False) and value >= 0, "must be a number >= 0")
   fraction = _get(config, "train.final_lr_fraction")
   need("train.final_lr_fraction", _number(fraction, False) and 0 <= fraction <= 1, "must be in [0, 1]")
   need("train.regime", _get(config, "train.regime") in REGIMES, f"must be one of {REGIMES}")
   need("train.loss_on", _get(config, "train.loss_on") in ("all", "hidden"), "must be 'all' or 'hidden'")
+  need("train.mask_granularity", _get(config, "train.mask_granularity") in masks.GRANULARITIES,
+       f"must be one of {masks.GRANULARITIES}")
   need("data.source", _get(config, "data.source") in SOURCES, f"must be one of {SOURCES}")
   need("data.returns", _get(config, "data.returns") in RETURN_KINDS, f"must be one of {RETURN_KINDS}")
   need("data.on_nonfinite", _get(config, "data.on_nonfinite") in ON_NONFINITE, f"must be one of {ON_NONFINITE}")

@@ -235,10 +235,12 @@ def random_autoregressive(
     keep_ratios: Sequence[float] = (0.7, 0.8, 0.85, 0.9, 0.95, 1.0),
     mode_weights: Sequence[float] = (0.2, 0.1, 0.7),
     ensure_visible=True,
+    ratio_per_modality=False,
 ):
   """MTM random-autoregressive masking.
 
-  Each modality keeps ``int(T * r)`` random tokens (r drawn from ``keep_ratios``); then a mode
+  Each modality keeps ``int(T * r)`` random tokens, r drawn from ``keep_ratios`` once for all modalities
+  (or, ``ratio_per_modality``, for each modality apart, as the reference MTM does); then a mode
   (states / returns / actions, weighted) and a position are drawn: that mode and the modes after
   it are hidden from the position on, the modes before it from the step after. Targets: every
   hidden token. ``index`` fixes the position.
@@ -252,11 +254,12 @@ def random_autoregressive(
     raise ValueError(f"mode_weights {tuple(mode_weights)} give no weight to a mode this dataset has")
   keep_counts = jnp.asarray([int(T * r) for r in keep_ratios], jnp.int32)
   key_ratio, key_tokens, key_mode, key_pos, key_fix = jax.random.split(key, 5)
-  n_keep = jax.random.choice(key_ratio, keep_counts)
+  n_keep_M = jax.random.choice(key_ratio, keep_counts, (len(spec.names) if ratio_per_modality else 1,))
+  n_keep_M = jnp.broadcast_to(n_keep_M, (len(spec.names),))
   token_keys = jax.random.split(key_tokens, len(spec.names))
   # A token is kept if its random rank is below n_keep: exactly n_keep kept per modality.
   visible = {
-      name: jnp.argsort(jax.random.uniform(k, (T,))) < n_keep for name, k in zip(spec.names, token_keys)
+      name: jnp.argsort(jax.random.uniform(k, (T,))) < n_keep_M[i] for i, (name, k) in enumerate(zip(spec.names, token_keys))
   }
   mode = jax.random.choice(key_mode, len(weights), p=jnp.asarray(weights / weights.sum()))
   position = _index(key_pos, index, 0, T)
@@ -333,8 +336,14 @@ def make_sampler(
   return sample
 
 
-def sample_batch(sampler: Callable, key: jax.Array, batch_size: int) -> tuple[Mask, Mask]:
-  """Per-sample masks ``[B, T]`` from a sampler."""
+GRANULARITIES = ("sample", "batch")
+
+
+def sample_batch(sampler: Callable, key: jax.Array, batch_size: int, granularity: str = "sample") -> tuple[Mask, Mask]:
+  """Masks ``[B, T]`` from a sampler: one per sample, or (``granularity="batch"``, as the reference MTM
+  trains) one drawn for the whole batch."""
+  if granularity == "batch":
+    return jax.tree_util.tree_map(lambda m: jnp.broadcast_to(m, (batch_size,) + m.shape), sampler(key))
   return jax.vmap(sampler)(jax.random.split(key, batch_size))
 
 

@@ -21,6 +21,12 @@ from mtm_jax.packing import Packing, fits
 from mtm_jax.spec import ACTIONS, RETURNS, STATES, DatasetSpec, ModalitySpec
 
 LAYOUTS = ("stacked", "per_modality")
+# Where dropout acts. "residual": the input embeddings and each residual branch. "torch": where PyTorch's
+# TransformerEncoderLayer (the reference MTM's block) puts it: attention probabilities, the MLP's
+# activation and each residual branch, not the inputs.
+DROPOUT_PLACEMENTS = ("residual", "torch")
+TOKEN_INITS = ("normal", "zeros")  # modality embeddings and mask tokens: N(0, 0.02), or zero (the reference MTM)
+DECODER_EMBEDS = ("shared", "per_modality")  # the projection of encoder outputs into the MAE decoder
 NEG_INF = -1e9  # finite, so a query whose keys are all padding gets a uniform (unused) row, not NaN
 
 
@@ -36,6 +42,9 @@ class ModelConfig:
   decoder_layers: int = 1  # 0: one bidirectional encoder over all tokens, no MAE split
   mlp_ratio: int = 4
   dropout: float = 0.0
+  dropout_placement: str = "residual"
+  token_init: str = "normal"
+  decoder_embed: str = "shared"
   causal: bool = False
   positions: str = "sinusoidal"  # or "learned"
   max_horizon: int = 0  # >0: embed steps remaining beside the first return (Uni[MASK] "first")
@@ -70,6 +79,11 @@ def model_problems(fields: dict) -> list[str]:
   need("kind", fields["kind"] in ("transformer", "mlp"), "must be 'transformer' or 'mlp'")
   need("token_layout", fields["token_layout"] in LAYOUTS, f"must be one of {LAYOUTS}")
   need("positions", fields["positions"] in ("sinusoidal", "learned"), "must be 'sinusoidal' or 'learned'")
+  need("dropout_placement", fields["dropout_placement"] in DROPOUT_PLACEMENTS, f"must be one of {DROPOUT_PLACEMENTS}")
+  need("token_init", fields["token_init"] in TOKEN_INITS, f"must be one of {TOKEN_INITS}")
+  need("decoder_embed", fields["decoder_embed"] in DECODER_EMBEDS, f"must be one of {DECODER_EMBEDS}")
+  need("decoder_embed", fields["decoder_embed"] == "shared" or fields["token_layout"] == "per_modality",
+       "per_modality needs model.token_layout='per_modality'")
   need("dtype", fields["dtype"] in ("float32", "bfloat16", "float16"), "must be 'float32', 'bfloat16' or 'float16'")
   width, heads = fields["width"], fields["num_heads"]
   if not problems:
@@ -104,9 +118,10 @@ class Attention(nn.Module):
 
   num_heads: int
   dtype: jnp.dtype
+  dropout: float = 0.0  # on the attention probabilities
 
   @nn.compact
-  def __call__(self, x, allowed_BxLxL, packing: Packing | None = None):
+  def __call__(self, x, allowed_BxLxL, deterministic: bool = True, packing: Packing | None = None):
     W = x.shape[-1]
     H = self.num_heads
     qkv = nn.DenseGeneral((3, H, W // H), dtype=self.dtype, name="qkv")(x)
@@ -116,6 +131,7 @@ class Attention(nn.Module):
     logits_BxHxLxL = jnp.einsum("bqhd,bkhd->bhqk", q_BxLxHxD, k_BxLxHxD) / np.sqrt(W // H)
     logits_BxHxLxL = jnp.where(allowed_BxLxL[:, None], logits_BxHxLxL.astype(jnp.float32), NEG_INF)
     probs_BxHxLxL = jax.nn.softmax(logits_BxHxLxL, axis=-1).astype(self.dtype)
+    probs_BxHxLxL = nn.Dropout(self.dropout)(probs_BxHxLxL, deterministic)
     out_BxLxHxD = jnp.einsum("bhqk,bkhd->bqhd", probs_BxHxLxL, v_BxLxHxD)
     return out_proj(out_BxLxHxD if packing is None else packing.pack(out_BxLxHxD))
 
@@ -127,15 +143,17 @@ class Block(nn.Module):
   mlp_ratio: int
   dropout: float
   dtype: jnp.dtype
+  dropout_placement: str = "residual"
 
   @nn.compact
   def __call__(self, x, allowed_BxLxL, deterministic: bool, packing: Packing | None = None):
     """x: tokens [B, L, W], or packed visible tokens [G, K, W] with their ``packing``."""
     W = x.shape[-1]
-    h = Attention(self.num_heads, self.dtype)(nn.LayerNorm()(x), allowed_BxLxL, packing)
+    inner = self.dropout if self.dropout_placement == "torch" else 0.0
+    h = Attention(self.num_heads, self.dtype, inner)(nn.LayerNorm()(x), allowed_BxLxL, deterministic, packing)
     x = x + nn.Dropout(self.dropout)(h, deterministic)
     h = nn.Dense(self.mlp_ratio * W, dtype=self.dtype)(nn.LayerNorm()(x))
-    h = nn.Dense(W, dtype=self.dtype)(nn.gelu(h))
+    h = nn.Dense(W, dtype=self.dtype)(nn.Dropout(inner)(nn.gelu(h), deterministic))
     return x + nn.Dropout(self.dropout)(h, deterministic)
 
 
@@ -145,12 +163,20 @@ class Stack(nn.Module):
   mlp_ratio: int
   dropout: float
   dtype: jnp.dtype
+  dropout_placement: str = "residual"
 
   @nn.compact
   def __call__(self, x, allowed_BxLxL, deterministic: bool, packing: Packing | None = None):
     for _ in range(self.num_layers):
-      x = Block(self.num_heads, self.mlp_ratio, self.dropout, self.dtype)(x, allowed_BxLxL, deterministic, packing)
+      block = Block(self.num_heads, self.mlp_ratio, self.dropout, self.dtype, self.dropout_placement)
+      x = block(x, allowed_BxLxL, deterministic, packing)
     return nn.LayerNorm()(x)
+
+
+def make_stack(cfg: ModelConfig, num_layers: int, name: str, cls=Stack, **parent) -> Stack:
+  """``parent``: parent=MODULE where the stack is built outside a compact method (nn.cond's branches)."""
+  return cls(num_layers, cfg.num_heads, cfg.mlp_ratio, cfg.dropout, jnp.dtype(cfg.dtype), cfg.dropout_placement,
+             name=name, **parent)
 
 
 class ValueEmbed(nn.Module):
@@ -192,6 +218,10 @@ class MaskedTrajectoryModel(nn.Module):
   spec: DatasetSpec
   window: int
 
+  def _token_init(self):
+    """Of modality embeddings and mask tokens."""
+    return nn.initializers.zeros if self.config.token_init == "zeros" else nn.initializers.normal(0.02)
+
   def _positions(self, name: str, length: int):
     if self.config.positions == "learned":
       return self.param(name, nn.initializers.normal(0.02), (length, self.config.width))
@@ -204,7 +234,7 @@ class MaskedTrajectoryModel(nn.Module):
     pos_TxW = self._positions(f"{prefix}_position", T)
     if self.config.token_layout == "stacked":
       return sum(per_modality_BxTxW[n] for n in names) + pos_TxW[None]
-    modality_MxW = self.param(f"{prefix}_modality", nn.initializers.normal(0.02), (len(names), self.config.width))
+    modality_MxW = self.param(f"{prefix}_modality", self._token_init(), (len(names), self.config.width))
     x_BxTxMxW = jnp.stack([per_modality_BxTxW[n] for n in names], axis=2)
     x_BxTxMxW = x_BxTxMxW + pos_TxW[None, :, None] + modality_MxW[None, None]
     B = x_BxTxMxW.shape[0]
@@ -227,7 +257,7 @@ class MaskedTrajectoryModel(nn.Module):
     out = {}
     for m in self.spec:
       value_BxTxW = ValueEmbed(m, cfg.width, name=f"{prefix}_embed_{m.name}")(traj[m.name], visible[m.name])
-      mask_token_W = self.param(f"{prefix}_mask_token_{m.name}", nn.initializers.normal(0.02), (cfg.width,))
+      mask_token_W = self.param(f"{prefix}_mask_token_{m.name}", self._token_init(), (cfg.width,))
       out[m.name] = jnp.where(visible[m.name][..., None], value_BxTxW, mask_token_W[None, None])
     if cfg.max_horizon > 0:
       steps_B, gate_B = _steps_remaining_input(traj, visible, cfg.max_horizon)
@@ -242,17 +272,16 @@ class MaskedTrajectoryModel(nn.Module):
     """pack=(groups, capacity): the MAE encoder computes visible tokens only, packed per group of the batch
     into ``capacity`` rows (``packing.py``); a batch that does not fit runs densely. None: dense."""
     cfg = self.config
-    dtype = jnp.dtype(cfg.dtype)
-    stack = lambda n, name: Stack(n, cfg.num_heads, cfg.mlp_ratio, cfg.dropout, dtype, name=name)  # noqa: E731
     x_BxNxW = self._tokens(self._embed(traj, visible, "enc"), "enc")
-    x_BxNxW = nn.Dropout(cfg.dropout)(x_BxNxW, deterministic)
+    if cfg.dropout_placement == "residual":
+      x_BxNxW = nn.Dropout(cfg.dropout)(x_BxNxW, deterministic)
     vis_BxN = token_visibility(self.spec, self.config.token_layout, visible)
     B, N, W = x_BxNxW.shape
     time_BxN = jnp.broadcast_to(jnp.asarray(self._time_index()), (B, N))
 
     if cfg.decoder_layers == 0:
       # One encoder over all tokens: hidden slots already hold mask embeddings.
-      h_BxNxW = stack(cfg.encoder_layers, "encoder")(
+      h_BxNxW = make_stack(cfg, cfg.encoder_layers, "encoder")(
           x_BxNxW, self._attention_mask(jnp.ones((B, N), bool), time_BxN), deterministic
       )
     else:
@@ -267,8 +296,7 @@ class MaskedTrajectoryModel(nn.Module):
   def _encode(self, x_BxNxW, vis_BxN, time_BxN, deterministic, pack):
     """MAE encoder over visible tokens (hidden ones are padding keys); rows of hidden tokens are unused."""
     cfg = self.config
-    stack = lambda mdl, cls=Stack: cls(cfg.encoder_layers, cfg.num_heads, cfg.mlp_ratio, cfg.dropout,  # noqa: E731
-                                       jnp.dtype(cfg.dtype), name="encoder", parent=mdl)
+    stack = lambda mdl, cls=Stack: make_stack(cfg, cfg.encoder_layers, "encoder", cls, parent=mdl)  # noqa: E731
     allowed = self._attention_mask(vis_BxN, time_BxN)
     if pack is None:
       return stack(self)(x_BxNxW, allowed, deterministic)
@@ -288,18 +316,24 @@ class MaskedTrajectoryModel(nn.Module):
   def _decode(self, traj, visible, enc_BxNxW, vis_BxN, time_BxN, deterministic):
     """MAE decoder over all tokens: encoder outputs where visible, decoder mask embeddings elsewhere."""
     cfg = self.config
-    enc_BxNxW = nn.Dense(cfg.width, name="decoder_embed")(enc_BxNxW)
+    if cfg.decoder_embed == "shared":
+      enc_BxNxW = nn.Dense(cfg.width, name="decoder_embed")(enc_BxNxW)
+    else:  # one projection per modality (the reference MTM); the layout is per_modality
+      names = token_order(self.spec)
+      B, N, W = enc_BxNxW.shape
+      enc_BxTxMxW = enc_BxNxW.reshape(B, self.window, len(names), W)
+      enc_BxNxW = jnp.stack([nn.Dense(W, name=f"decoder_embed_{n}")(enc_BxTxMxW[:, :, i]) for i, n in enumerate(names)],
+                            axis=2).reshape(B, N, W)
     masks_BxNxW = self._tokens(self._mask_embeddings(visible), "dec")
     x_BxNxW = jnp.where(vis_BxN[..., None], enc_BxNxW, 0.0) + masks_BxNxW
     allowed = self._attention_mask(jnp.ones(vis_BxN.shape, bool), time_BxN)
-    decoder = Stack(cfg.decoder_layers, cfg.num_heads, cfg.mlp_ratio, cfg.dropout, jnp.dtype(cfg.dtype), name="decoder")
-    return decoder(x_BxNxW, allowed, deterministic)
+    return make_stack(cfg, cfg.decoder_layers, "decoder")(x_BxNxW, allowed, deterministic)
 
   def _mask_embeddings(self, visible):
     """Decoder-side mask token per hidden modality slot (zero where the modality is visible)."""
     out = {}
     for m in self.spec:
-      token_W = self.param(f"dec_mask_token_{m.name}", nn.initializers.normal(0.02), (self.config.width,))
+      token_W = self.param(f"dec_mask_token_{m.name}", self._token_init(), (self.config.width,))
       out[m.name] = jnp.where(visible[m.name][..., None], 0.0, token_W[None, None])
     return out
 

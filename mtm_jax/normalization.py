@@ -12,8 +12,12 @@ from mtm_jax.spec import DatasetSpec
 MIN_STD = 1e-6  # a constant feature keeps std 1 rather than dividing by zero
 
 
-def compute_stats(values: Mapping[str, np.ndarray], spec: DatasetSpec) -> dict:
-  """Mean and std of every continuous modality; ``values[m]`` holds real steps only, ``[N, d]``."""
+def compute_stats(values: Mapping[str, np.ndarray], spec: DatasetSpec, unscaled_below_std: float = 0.0) -> dict:
+  """Mean and std of every continuous modality; ``values[m]`` holds real steps only, ``[N, d]``.
+
+  A feature whose std is below ``unscaled_below_std`` is centred but not scaled (std 1), as the reference
+  MTM's tokenizer does below 0.1; a constant feature is never scaled.
+  """
   stats = {}
   for m in spec:
     if m.is_discrete:
@@ -24,7 +28,7 @@ def compute_stats(values: Mapping[str, np.ndarray], spec: DatasetSpec) -> dict:
     std = x.std(0)
     stats[m.name] = {
         "mean": x.mean(0).astype(np.float32),
-        "std": np.where(std < MIN_STD, 1.0, std).astype(np.float32),
+        "std": np.where(std < max(MIN_STD, unscaled_below_std), 1.0, std).astype(np.float32),
     }
   return stats
 

@@ -72,10 +72,11 @@ def encoder_packing(model, spec: DatasetSpec, sampler: Callable, batch_size: int
 
 
 def make_train_step(model, spec: DatasetSpec, sampler: Callable, optimizer, loss_on: str,
-                    pack: tuple[int, int] | None = None) -> Callable:
+                    pack: tuple[int, int] | None = None, mask_granularity: str = "sample") -> Callable:
   """A pure ``train_step(state, batch, key) -> (state, metrics)``; masks are drawn inside it.
 
   pack: ``encoder_packing``'s result, or None for the dense encoder (the two compute the same outputs).
+  mask_granularity: ``masks.sample_batch``'s (a mask per sample, or one per batch).
   """
   options = {} if pack is None else {"pack": pack}
 
@@ -98,7 +99,7 @@ def make_train_step(model, spec: DatasetSpec, sampler: Callable, optimizer, loss
       raise AssertionError("train_step was traced twice: an input changed shape or dtype between steps")
     mask_key, dropout_key = jax.random.split(key)
     batch_size = next(iter(batch["present"].values())).shape[0]
-    visible, target = masks.sample_batch(sampler, mask_key, batch_size)
+    visible, target = masks.sample_batch(sampler, mask_key, batch_size, mask_granularity)
     visible, target = masks.apply_presence(visible, target, batch["present"])
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
     (loss, per_modality), grads = grad_fn(state.params["model"], state.params["norm"], batch, visible, target, dropout_key)
@@ -145,7 +146,7 @@ def prepare_data(data_config: DataConfig, window: int):
   train_eps, val_eps = windows.split_episodes(
       episodes, data_config.validation_fraction, data_config.num_validation, data_config.num_train
   )
-  stats = compute_stats(windows.real_steps(train_eps, spec), spec)
+  stats = compute_stats(windows.real_steps(train_eps, spec), spec, data_config.unscaled_below_std)
   return spec, windows.build(train_eps, spec, window), windows.build(val_eps, spec, window), stats
 
 
@@ -187,8 +188,11 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
   optimizer = optim.make(exp.train)
   base_key = jax.random.key(exp.seed)
   init_key, train_key = jax.random.split(base_key)
+  # One mask per batch makes every sample's visible count equal: a capacity measured on per-sample masks
+  # would overflow on most batches, so those runs encode densely.
+  per_sample = exp.train.mask_granularity == "sample"
   pack = (encoder_packing(model, spec, sampler, exp.train.batch_size, n_dev, jax.random.fold_in(base_key, 1))
-          if exp.train.pack_encoder else None)
+          if exp.train.pack_encoder and per_sample else None)
 
   params = _initial_params(exp, model, spec, stats, init_key)
   state = TrainState.create(params, optimizer)
@@ -218,7 +222,7 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
     B, T = exp.train.batch_size, exp.window
     sample = jax.jit(lambda d, k: windows.sample(d, k, B, T), out_shardings=batch_sharding)
     train_step = jax.jit(
-        make_train_step(model, spec, sampler, optimizer, exp.train.loss_on, pack),
+        make_train_step(model, spec, sampler, optimizer, exp.train.loss_on, pack, exp.train.mask_granularity),
         in_shardings=(replicated, batch_sharding, replicated),
         out_shardings=(replicated, replicated),
         donate_argnums=(0,),

@@ -37,6 +37,10 @@ def test_windows_mark_padding_absent_and_stats_ignore_it():
   stats = compute_stats(windows.real_steps([short, long], spec), spec)
   np.testing.assert_allclose(stats["states"]["mean"], [(10 + 15) / 8])
   assert stats["actions"]["std"][0] == 1.0  # constant feature: std clamped to 1
+  # The reference MTM's rule: a feature with std below 0.1 is centred, not scaled.
+  narrow = {"states": np.array([[0.0], [0.1]]), "actions": np.array([[0.0], [1.0]])}
+  stats = compute_stats(narrow, spec, unscaled_below_std=0.1)
+  np.testing.assert_allclose([stats["states"]["std"][0], stats["actions"]["std"][0]], [1.0, 0.5])
 
 
 def test_sampling_is_on_device_and_deterministic():

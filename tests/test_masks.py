@@ -162,6 +162,23 @@ def test_random_autoregressive_mode_frequencies(sar_spec):
   assert np.bincount(a, minlength=T).min() > B / T * 0.85
 
 
+def test_keep_ratio_per_sample_or_per_modality_and_masks_per_batch(sar_spec):
+  T, B = 8, 4000
+  # Cut at the last step with actions as the mode: states and returns keep their random counts (2 or 8).
+  fn = lambda k, per_modality: masks.random_autoregressive(  # noqa: E731
+      k, T, sar_spec, index=T - 1, keep_ratios=(0.25, 1.0), mode_weights=(0, 0, 1), ratio_per_modality=per_modality)
+  keys = jax.random.split(KEY, B)
+  for per_modality in (False, True):
+    visible, _ = jax.vmap(lambda k, p=per_modality: fn(k, p))(keys)
+    s, r = np.asarray(visible["states"]).sum(1), np.asarray(visible["returns"]).sum(1)
+    assert set(np.unique(s)) == set(np.unique(r)) == {2, 8}
+    assert np.mean(s != r) == 0 if not per_modality else 0.45 < np.mean(s != r) < 0.55
+  sampler = masks.make_sampler(sar_spec, T, ["random_autoregressive"], return_policy="all")
+  visible, target = masks.sample_batch(sampler, KEY, 16, granularity="batch")
+  for m in (*visible.values(), *target.values()):
+    assert m.shape == (16, T) and (np.asarray(m) == np.asarray(m[:1])).all()
+
+
 def test_multi_task_sampler_frequencies(spec):
   sampler = masks.make_sampler(spec, 5, ["bc", "forward_dynamics"], weights=[3, 1])
   _, target = masks.sample_batch(sampler, KEY, 8000)

@@ -14,7 +14,8 @@ OPTIONS = [
     for layout, dec, causal, pos in itertools.product(
         ["stacked", "per_modality"], [0, 1], [False, True], ["sinusoidal", "learned"]
     )
-] + [dict(kind="mlp")]
+] + [dict(kind="mlp"), dict(kind="transformer", token_layout="per_modality", decoder_layers=1, token_init="zeros",
+                          decoder_embed="per_modality", dropout_placement="torch")]
 
 
 def random_traj(spec, key):

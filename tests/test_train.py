@@ -45,6 +45,18 @@ def test_regimes_train_and_predict(minari_root, tmp_path, regime, tasks):
   assert out["actions"].shape == (2, 5, 1)
 
 
+def test_reference_mtm_options_train(tmp_path):
+  """The options that reproduce the reference MTM's choices (benchmarks/parity_reference.py) train end to end."""
+  config = smoke_config(**{
+      "train.mask_granularity": "batch", "masks.task_params.random_autoregressive.ratio_per_modality": True,
+      "model.dropout": 0.1, "model.dropout_placement": "torch", "model.token_init": "zeros",
+      "model.decoder_embed": "per_modality", "data.unscaled_below_std": 0.1, "train.num_steps": 3,
+  })
+  state = train_and_evaluate(config, str(tmp_path))
+  assert int(state.step) == 3 and all(np.isfinite(losses(str(tmp_path))))
+  assert "decoder_embed_states" in load_checkpoint(str(tmp_path)).params["model"]["params"]
+
+
 def test_finetune_starts_from_pretrained(minari_root, tmp_path):
   pre = str(tmp_path / "pre")
   train_and_evaluate(pendulum_config(**{"train.regime": "random"}), pre)
