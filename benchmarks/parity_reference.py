@@ -7,7 +7,7 @@ The recipe is MTM's (configs/locomotion.py) at width 128, batch 256, lr 1e-4 wit
 cosine to zero, 2,500 steps: --config overrides any of it. The settings both sides share (width, heads,
 layers, dropout, optimiser, steps, batch, keep ratios, mode weights, seed) reach the reference from the
 same config; the rest is mtm_jax's alone, so a run that changes only those retrains only mtm_jax.
-Both sides train on the same training episodes and returns and are scored on the same held-out windows
+Both sides train on the same training episodes (the last 10 held out) and returns, and are scored on the same held-out windows
 under the same masks (mtm_jax.evaluate.losses' evaluation masks), in raw units: forward dynamics
 (next-state MSE) and inverse dynamics, BC and RCBC (action MSE).
 
@@ -56,6 +56,7 @@ MODALITIES = ("states", "actions", "returns")
 
 def recipe():
   c = locomotion.get_config("small,halfcheetah,medium")
+  c.data.num_validation = 10  # the last 10 episodes held out, as in the issue's comparison
   c.train.learning_rate = 1e-4
   c.train.num_steps, c.train.warmup_steps = 2500, 250
   c.train.checkpoint_every, c.train.log_every = 2500, 250
