@@ -88,12 +88,7 @@ def configure(base, change: str, seed: int):
   c = base.copy_and_resolve_references()
   c.seed = seed
   for part in change.split("+"):
-    for key, value in CHANGES[part].items():
-      node = c
-      *parents, leaf = key.split(".")
-      for name in parents:
-        node = node[name]
-      node[leaf] = value
+    c.update_from_flattened_dict(CHANGES[part])
   return c
 
 
