@@ -35,20 +35,13 @@ SELECTION_SEED = 20_000  # best_checkpoint picks on episodes from these resets, 
 SELECTION_EPISODES, SAVED_CHECKPOINTS = 100, 8
 
 
-def _steps(n):
-  def edit(c):
-    c.train.num_steps = c.train.checkpoint_every = n
-
-  return edit
-
-
 def _set(**values):
-  def edit(c):
-    for key, value in values.items():
-      section, name = key.split("__")
-      c[section][name] = value
+  """A config edit; keys name SECTION__FIELD."""
+  return lambda c: c.update_from_flattened_dict({key.replace("__", "."): value for key, value in values.items()})
 
-  return edit
+
+def _steps(n):
+  return _set(train__num_steps=n, train__checkpoint_every=n)
 
 
 def _hide_past_actions(c):
