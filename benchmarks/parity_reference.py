@@ -153,14 +153,14 @@ def reference_python() -> str:
   return python
 
 
-def train_reference(c, stem, train, batch, tasks) -> dict:
+def train_reference(python, c, stem, train, batch, tasks) -> dict:
   real = np.asarray(train.present["states"])
   exchange = {"config": json.dumps(shared(c)), "train_real": real, "train_starts": np.asarray(train.starts)}
   exchange.update({f"train_{m}": np.asarray(train.flat[m]) for m in MODALITIES})
   exchange.update({f"eval_{m}": np.asarray(batch["traj"][m]) for m in MODALITIES})
   exchange.update({f"visible_{t}_{m}": np.asarray(v[m]) for t, (v, _) in tasks.items() for m in MODALITIES})
   np.savez(stem + ".in.npz", **exchange)
-  result = subprocess.run([reference_python(), TORCH_SIDE, stem + ".in.npz", stem + ".out.npz"], capture_output=True, text=True)
+  result = subprocess.run([python, TORCH_SIDE, stem + ".in.npz", stem + ".out.npz"], capture_output=True, text=True)
   if result.returncode:
     raise RuntimeError(f"the reference side failed:\n{result.stderr[-3000:]}")
   out = np.load(stem + ".out.npz")
@@ -186,25 +186,27 @@ def main():
   if not base.data.download and base.data.dataset_id not in minari.list_local_datasets():
     raise UserError(f"no local Minari dataset {base.data.dataset_id!r}: make it with python experiments/make_dataset.py "
                     "locomotion --env=halfcheetah, or pass --dataset_id")
-  reference_python()  # before training anything
+  python = reference_python()  # before training anything
   out = _OUT.value
   os.makedirs(os.path.join(out, "exchange"), exist_ok=True)
   cached = os.path.join(out, "results.json")
   results = study.read_results(cached)
   runs = {side: [] for side in ("reference", *_CHANGES.value)}
+  data = None  # held_out's result: the data and masks do not depend on the seed or the change, so loaded once
   for seed in range(_SEEDS.value):
     configs = {change: configure(base, change, seed) for change in _CHANGES.value}
     first = next(iter(configs.values()))
     keys = {"reference": f"reference|{digest(shared(first))}"}
     keys.update({change: f"ours|{digest(c.to_dict())}" for change, c in configs.items()})
     if any(key not in results for key in keys.values()):
-      _, train, batch, tasks = held_out(first)
+      data = data or held_out(first)
+      _, train, batch, tasks = data
       for side, key in keys.items():
         if key in results:
           continue
         print(f"seed {seed}: training {side}", flush=True)
         name = f"{side}-seed{seed}-{key.split('|')[1]}"
-        results[key] = (train_reference(first, os.path.join(out, "exchange", name), train, batch, tasks)
+        results[key] = (train_reference(python, first, os.path.join(out, "exchange", name), train, batch, tasks)
                         if side == "reference" else
                         train_ours(configs[side], os.path.join(out, "models", name), batch, tasks))
         with open(cached, "w") as f:

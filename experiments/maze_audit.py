@@ -80,7 +80,7 @@ def combined(change: str) -> tuple[str, list, str, bool]:
           rules.pop() if rules else "cell", any(best for *_, best in parts))
 
 
-def make_config(change: str, seed: int, workdir: str):
+def make_config(change: str, seed: int):
   _, edits, rule, best = combined(change)
   c = maze_study.make_config(VARIANT, CONTEXT, seed, maze_study.SCALES["small"], "")
   # The baseline is the small study's recipe from before this audit, so that this table still reproduces.
@@ -131,7 +131,7 @@ def main():
         continue
       started = time.time()
       workdir = os.path.join(out, "models", f"{change}_seed{seed}")
-      train_and_evaluate(make_config(change, seed, workdir), workdir)
+      train_and_evaluate(make_config(change, seed), workdir)
       step = best_step(workdir, envs[: len(selection)], selection) if pick_best else None
       ret, success = mean_return(workdir, envs, starts, step)
       results[key] = {"return": ret, "success": success, "step": step, "seconds": time.time() - started}

@@ -267,8 +267,8 @@ def write_report(out, scale, seeds, contexts, results, experts, samples, expert_
       + f"This invocation took {elapsed / 60:.1f} min (it reuses the models and rollouts already in {out}).",
       study.markdown_table(["model", *columns], shown),
       "## Findings (the paper's claims on this table)",
-      *[part for name, scale in RC_COLUMNS.values() for part in (
-          f"With the RC target at {scale}x the nearest-start return ({name} columns):",
+      *[part for name, factor in RC_COLUMNS.values() for part in (
+          f"With the RC target at {factor}x the nearest-start return ({name} columns):",
           "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})" for claim, ok, evidence in
                     findings(table, contexts, rc=name)))],
       "## The paper's Table 1, for comparison",

@@ -66,15 +66,15 @@ def test_audit_changes_apply_alone_or_together():
 
   from mtm_jax.envs.pointmaze import dataset
 
-  base = maze_audit.make_config("baseline", 0, "unused")  # the small study's recipe before the audit
+  base = maze_audit.make_config("baseline", 0)  # the small study's recipe before the audit
   assert (base.window, base.masks.tasks, base.train.num_steps) == (5, ("bc",), 4000)
   assert (base.model.width, base.model.num_heads, base.model.mlp_ratio, base.model.dropout) == (64, 4, 4, 0.1)
   assert base.data.dataset_id == dataset.DATASET_IDS["cell"]
-  both = maze_audit.make_config("d4rl_waypoints+no_dropout+best_checkpoint", 1, "unused")
+  both = maze_audit.make_config("d4rl_waypoints+no_dropout+best_checkpoint", 1)
   assert both.data.dataset_id == dataset.DATASET_IDS["d4rl"] and both.model.dropout == 0.0 and both.seed == 1
   assert both.train.checkpoint_every * maze_audit.SAVED_CHECKPOINTS == both.train.num_steps
   assert both.train.keep_checkpoints == maze_audit.SAVED_CHECKPOINTS
-  longer = maze_audit.make_config("steps_x4", 0, "unused")
+  longer = maze_audit.make_config("steps_x4", 0)
   assert longer.train.num_steps == longer.train.checkpoint_every == 16_000
-  hidden = maze_audit.make_config("state_only_history", 0, "unused")
+  hidden = maze_audit.make_config("state_only_history", 0)
   assert hidden.masks.task_params.bc.past_actions is False
