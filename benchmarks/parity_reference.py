@@ -41,16 +41,15 @@ import study  # noqa: E402
 from scipy import stats as scipy_stats  # noqa: E402
 
 from mtm_jax.checkpoint import load_checkpoint  # noqa: E402
-from mtm_jax.data import windows  # noqa: E402
 from mtm_jax.errors import UserError  # noqa: E402
-from mtm_jax.evaluate import losses  # noqa: E402
+from mtm_jax.evaluate import capabilities  # noqa: E402
 from mtm_jax.experiment import parse  # noqa: E402
 from mtm_jax.predict import make_predict  # noqa: E402
 from mtm_jax.train import prepare_data, train_and_evaluate  # noqa: E402
 
 ANCHOR = os.environ.get("ANCHOR", "/tmp/anchor")
 TORCH_SIDE = os.path.join(ROOT, "benchmarks", "parity_reference_torch.py")
-CAPABILITIES = {"forward_dynamics": "states", "inverse_dynamics": "actions", "bc": "actions", "rcbc": "actions"}
+CAPABILITIES = capabilities.CAPABILITIES
 MODALITIES = ("states", "actions", "returns")
 
 
@@ -109,40 +108,23 @@ def digest(value) -> str:
 
 
 def held_out(c):
-  """(spec, train WindowData, evaluation windows, {task: (visible, target)}) as the mtm_jax run sees them."""
+  """(spec, train WindowData, HeldOut) as the mtm_jax run sees them."""
   exp = parse(c)
   spec, train, val, _ = prepare_data(exp.data, exp.window)
   if tuple(m.name for m in spec) != MODALITIES or any(m.is_discrete for m in spec):
     raise UserError(f"{c.data.dataset_id}: the reference side takes continuous states, actions and returns; "
                     f"this dataset has {[m.name for m in spec]}")
-  batch = windows.evenly_spaced(val, exp.eval.num_windows, exp.window)
-  if not all(bool(np.all(p)) for p in batch["present"].values()):
-    raise UserError(f"{c.data.dataset_id}: held-out episodes shorter than the window ({exp.window}); the reference "
-                    "cannot score partial windows")
-  tasks = {t: losses.evaluation_masks(spec, exp.window, t, batch, exp.eval.seed, exp.masks) for t in CAPABILITIES}
-  return spec, train, batch, tasks
+  return spec, train, capabilities.held_out(spec, val, exp)
 
 
-def errors(predictions: dict, batch: dict, tasks: dict) -> dict:
-  """{capability: MSE in raw units over the capability's target entries of its modality}."""
-  out = {}
-  for task, modality in CAPABILITIES.items():
-    target = np.asarray(tasks[task][1][modality])  # [N, T]
-    squared = (np.asarray(predictions[task][modality]) - np.asarray(batch["traj"][modality])) ** 2
-    out[task] = float(squared[target].mean())
-  return out
-
-
-def train_ours(c, workdir, batch, tasks) -> dict:
+def train_ours(c, workdir, held) -> dict:
   started = time.perf_counter()
   train_and_evaluate(c, workdir)
   seconds = time.perf_counter() - started
   ckpt = load_checkpoint(workdir)
-  predict = jax.jit(make_predict(ckpt.config))
   params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
-  traj = {m: batch["traj"][m] for m in MODALITIES}
-  predictions = {t: jax.device_get(predict(params, traj, visible)) for t, (visible, _) in tasks.items()}
-  return {**errors(predictions, batch, tasks), "train_seconds": seconds}
+  predictions = capabilities.predict_tasks(jax.jit(make_predict(ckpt.config)), params, held, MODALITIES)
+  return {**capabilities.mse(predictions, held), "train_seconds": seconds}
 
 
 def reference_python() -> str:
@@ -153,19 +135,19 @@ def reference_python() -> str:
   return python
 
 
-def train_reference(python, c, stem, train, batch, tasks) -> dict:
+def train_reference(python, c, stem, train, held) -> dict:
   real = np.asarray(train.present["states"])
   exchange = {"config": json.dumps(shared(c)), "train_real": real, "train_starts": np.asarray(train.starts)}
   exchange.update({f"train_{m}": np.asarray(train.flat[m]) for m in MODALITIES})
-  exchange.update({f"eval_{m}": np.asarray(batch["traj"][m]) for m in MODALITIES})
-  exchange.update({f"visible_{t}_{m}": np.asarray(v[m]) for t, (v, _) in tasks.items() for m in MODALITIES})
+  exchange.update({f"eval_{m}": np.asarray(held.batch["traj"][m]) for m in MODALITIES})
+  exchange.update({f"visible_{t}_{m}": np.asarray(v[m]) for t, (v, _) in held.masks.items() for m in MODALITIES})
   np.savez(stem + ".in.npz", **exchange)
   result = subprocess.run([python, TORCH_SIDE, stem + ".in.npz", stem + ".out.npz"], capture_output=True, text=True)
   if result.returncode:
     raise RuntimeError(f"the reference side failed:\n{result.stderr[-3000:]}")
   out = np.load(stem + ".out.npz")
   predictions = {t: {m: out[f"{t}_{m}"] for m in MODALITIES} for t in CAPABILITIES}
-  return {**errors(predictions, batch, tasks), "train_seconds": float(out["train_seconds"])}
+  return {**capabilities.mse(predictions, held), "train_seconds": float(out["train_seconds"])}
 
 
 def interval(values) -> str:
@@ -200,15 +182,15 @@ def main():
     keys.update({change: f"ours|{digest(c.to_dict())}" for change, c in configs.items()})
     if any(key not in results for key in keys.values()):
       data = data or held_out(first)
-      _, train, batch, tasks = data
+      _, train, held = data
       for side, key in keys.items():
         if key in results:
           continue
         print(f"seed {seed}: training {side}", flush=True)
         name = f"{side}-seed{seed}-{key.split('|')[1]}"
-        results[key] = (train_reference(python, first, os.path.join(out, "exchange", name), train, batch, tasks)
+        results[key] = (train_reference(python, first, os.path.join(out, "exchange", name), train, held)
                         if side == "reference" else
-                        train_ours(configs[side], os.path.join(out, "models", name), batch, tasks))
+                        train_ours(configs[side], os.path.join(out, "models", name), held))
         with open(cached, "w") as f:
           json.dump(results, f, indent=2)
     for side, key in keys.items():

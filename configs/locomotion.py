@@ -1,8 +1,9 @@
 """MTM's D4RL locomotion recipe: per-modality tokens, MAE encoder 2 + decoder 1, random-autoregressive masks,
 MTM's average-reward returns at every step, loss on all tokens.
 
-Variants (configs/locomotion.py:VARIANT or VARIANT,ENV,LEVEL; ENV hopper/halfcheetah/walker2d, LEVEL one of
-the D4RL levels made by experiments/make_dataset.py locomotion):
+Variants (configs/locomotion.py:VARIANT or VARIANT,ENV,LEVEL[,MODEL]; ENV hopper/halfcheetah/walker2d, LEVEL one
+of the D4RL levels made by experiments/make_dataset.py locomotion; MODEL mtm (default), or a specialist trained
+on one task's mask: bc, rcbc, inverse_dynamics, forward_dynamics, or mlp_TASK for the MLP baseline):
   full    the released recipe (width 512, batch 2048, 140k steps, 40k warmup): for an accelerator
   small   sized for a 2-core CPU (width 128, batch 256, 5,000 steps: 28 minutes here, sharing the 2 cores
           with a dataset generation; about half that alone)
@@ -18,11 +19,18 @@ Any published Minari set works the same way:
 
 import ml_collections
 
+from mtm_jax.evaluate.capabilities import CAPABILITIES
+
+# The MTM study's models (experiments/reproduce_mtm.py): one MTM, and specialists trained on one capability's mask.
+MODELS = ("mtm", *CAPABILITIES, *(f"mlp_{t}" for t in CAPABILITIES))
+
 
 def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
-  variant, env, level = (arg.split(",") + ["hopper", "medium"])[:3] if "," in arg else (arg, "hopper", "medium")
-  if variant not in ("full", "small", "smoke"):
-    raise ValueError(f"unknown variant {arg!r}; use full, small or smoke, optionally followed by ,ENV,LEVEL")
+  parts = arg.split(",")
+  variant, env, level, model = (parts + ["hopper", "medium", "mtm"][len(parts) - 1 :])[:4]
+  if variant not in ("full", "small", "smoke") or model not in MODELS or len(parts) > 4:
+    raise ValueError(f"unknown variant {arg!r}; use full, small or smoke, optionally followed by ,ENV,LEVEL and "
+                     f",MODEL with MODEL one of {MODELS}")
   c = ml_collections.ConfigDict()
   c.seed = 0  # every random draw of the run derives from this
 
@@ -96,6 +104,10 @@ def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
   c.eval.batch_size = 512  # windows per evaluation call
   c.eval.seed = 1234  # fixes the evaluation masks
   c.eval.target_rule = "fraction:1.0"  # rollout return target: fraction:P, fixed:V or best:M (rollout.return_target)
+
+  if model != "mtm":  # a specialist: the same network (or the MLP baseline) trained on one task's mask, scored
+    c.model.kind = "mlp" if model.startswith("mlp_") else "transformer"  # on that task's targets alone
+    c.train.regime, c.masks.tasks, c.train.loss_on = "single_task", (model.removeprefix("mlp_"),), "hidden"
 
   if variant == "small":
     c.model.width = 128

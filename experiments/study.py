@@ -1,17 +1,7 @@
 """What the reproduce_* scripts share: sizing a study's configs to a scale, cached results, report tables."""
 
-import json
-import os
-
-from mtm_jax.evaluate.score import mean_se  # noqa: F401  (the studies import it from here)
-
-
-def read_results(path: str) -> dict:
-  """The results a previous invocation cached at ``path`` (a JSON object), or {} on a first run."""
-  if not os.path.exists(path):
-    return {}
-  with open(path) as f:
-    return json.load(f)
+from mtm_jax.evaluate.report import markdown_table, read_results  # noqa: F401  (the studies import them from here)
+from mtm_jax.evaluate.score import mean_se  # noqa: F401
 
 
 def apply_scale(c, variant: str, seed: int, scale: dict, pretrained: str):
@@ -27,9 +17,3 @@ def apply_scale(c, variant: str, seed: int, scale: dict, pretrained: str):
   if finetune:
     c.train.init_from = pretrained
   return c
-
-
-def markdown_table(header, rows) -> str:
-  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-  lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-  return "\n".join(lines)

@@ -178,6 +178,25 @@ def learning_curve(path: str, steps, means, stds, title: str, marks: dict | None
   plt.close(fig)
 
 
+def lines(path: str, series: dict, xlabel: str, ylabel: str, title: str, log_x: bool = False) -> None:
+  """One line per series with standard-error bars: series[label] = {x: (mean, se) or None}."""
+  fig, ax = plt.subplots(figsize=(6, 3.8))
+  for label, points in series.items():
+    xy = sorted((x, cell) for x, cell in points.items() if cell is not None)
+    if xy:
+      ax.errorbar([x for x, _ in xy], [c[0] for _, c in xy], yerr=[c[1] for _, c in xy], marker="o", markersize=3,
+                  capsize=2, label=label)
+  if log_x:
+    ax.set_xscale("log")
+  ax.set_xlabel(xlabel, fontsize=9)
+  ax.set_ylabel(ylabel)
+  ax.set_title(title, fontsize=10)
+  ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
 def _ema(values, weight: float) -> np.ndarray:
   """TensorBoard's smoothing: an exponential moving average, debiased at the start."""
   out, running = [], 0.0

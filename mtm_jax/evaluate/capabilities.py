@@ -1,0 +1,72 @@
+"""Held-out error of a model on each prediction capability, in the data's raw units and as MTM reports it.
+
+Forward dynamics is scored on the next state; inverse dynamics, BC and RCBC on the action. Each is the
+mean squared error over the target entries of the task's evaluation mask, on evenly spaced held-out
+windows (``losses.evaluation_masks``: every model scored on the same windows under the same masks).
+MTM's versatility table divides that error by the data's mean squared one-step change of the predicted
+modality, the error of predicting "no change": 1.0 is as good as repeating the previous step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+
+from mtm_jax.data import windows
+from mtm_jax.errors import UserError
+from mtm_jax.evaluate import losses
+from mtm_jax.experiment import Experiment
+from mtm_jax.spec import ACTIONS, STATES, DatasetSpec
+
+CAPABILITIES = {"forward_dynamics": STATES, "inverse_dynamics": ACTIONS, "bc": ACTIONS, "rcbc": ACTIONS}
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldOut:
+  batch: dict  # evenly spaced held-out windows (windows.evenly_spaced)
+  masks: dict  # {task: (visible, target)}, each {modality: bool [N, T]}
+
+
+def held_out(spec: DatasetSpec, validation: windows.WindowData, exp: Experiment, tasks=tuple(CAPABILITIES)) -> HeldOut:
+  """``exp.eval.num_windows`` held-out windows and each task's evaluation masks under ``exp.masks``.
+
+  Windows must lie wholly inside their episodes: an error over padding would mean nothing.
+  """
+  unknown = sorted(set(tasks) - set(CAPABILITIES))
+  if unknown:
+    raise UserError(f"no capability error for {unknown}; choose from {sorted(CAPABILITIES)}")
+  batch = windows.evenly_spaced(validation, exp.eval.num_windows, exp.window)
+  if not all(bool(np.all(p)) for p in batch["present"].values()):
+    raise UserError(f"held-out episodes shorter than the window ({exp.window}): hold out longer episodes "
+                    "(data.num_validation) or use a shorter window")
+  masks = {t: losses.evaluation_masks(spec, exp.window, t, batch, exp.eval.seed, exp.masks) for t in tasks}
+  return HeldOut(batch, masks)
+
+
+def predict_tasks(predict, params, held: HeldOut, names) -> dict:
+  """{task: predict's outputs on the held-out windows under the task's visible mask}."""
+  traj = {m: held.batch["traj"][m] for m in names}
+  return {t: jax.device_get(predict(params, traj, visible)) for t, (visible, _) in held.masks.items()}
+
+
+def mse(predictions: dict, held: HeldOut) -> dict:
+  """{task: mean squared error in raw units over the target entries of the task's modality}."""
+  out = {}
+  for task, (_, target) in held.masks.items():
+    modality = CAPABILITIES[task]
+    squared = (np.asarray(predictions[task][modality], np.float64) - np.asarray(held.batch["traj"][modality])) ** 2
+    out[task] = float(squared[np.asarray(target[modality])].mean())
+  return out
+
+
+def one_step_change(held: HeldOut, modality: str) -> float:
+  """Mean squared change of ``modality`` from one step to the next within the held-out windows."""
+  values = np.asarray(held.batch["traj"][modality], np.float64)
+  return float(((values[:, 1:] - values[:, :-1]) ** 2).mean())
+
+
+def normalised(errors: dict, held: HeldOut) -> dict:
+  """MTM's normalisation: each task's MSE over the one-step change of its modality."""
+  return {t: e / one_step_change(held, CAPABILITIES[t]) for t, e in errors.items()}

@@ -1,0 +1,374 @@
+"""The MTM paper's study on D4RL-style locomotion: one model against specialists, offline RL, data efficiency.
+
+Every model is a run of ``configs/locomotion.py`` (passed in as ``get_config``) in its own workdir under
+``out/models``; training resumes there, and every measurement is cached in ``out/results.json``, so a
+re-run only does what is missing. The measurements, each on episodes or windows the model never trained on:
+  rollout scores   D4RL-normalised return of 100 (scale's) episodes from fixed seeds (model_rollouts)
+  capability MSE   held-out forward / inverse dynamics error over the data's one-step change (capabilities)
+Our primary numbers are honest: the final checkpoint, one return-target rule fixed in advance
+(``fraction:1.0``, the best return the training data shows). The paper's best-of protocol (the best of
+six return targets and two controllers) is reported beside them, labelled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+
+import jax
+import numpy as np
+
+from mtm_jax.checkpoint import load_checkpoint
+from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
+from mtm_jax.errors import UserError
+from mtm_jax.evaluate import capabilities, model_rollouts, plots
+from mtm_jax.evaluate.report import markdown_table, read_results
+from mtm_jax.evaluate.score import mean_se
+from mtm_jax.experiment import parse
+from mtm_jax.predict import make_predict
+from mtm_jax.train import prepare_data, train_and_evaluate
+
+SPECIALIST_TASKS = tuple(capabilities.CAPABILITIES)  # each has a specialist: configs/locomotion.py's MODELS
+DYNAMICS = ("forward_dynamics", "inverse_dynamics")
+PARTS = ("versatility", "offline_rl", "efficiency")
+VERSATILITY_ENV = "hopper"  # the paper's versatility and data-efficiency tables are on Hopper
+PRIMARY_TARGET = "fraction:1.0"
+TARGET_FRACTIONS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1)  # MTM's return targets: min + p (max - min) of the data's
+EFFICIENCY_FRACTIONS = (0.95, 0.05, 0.02, 0.01, 0.005)  # the paper's shares of Hopper expert
+
+# What the paper measures: its environments and levels, Hopper for versatility and data efficiency.
+PROTOCOL = dict(envs=("hopper", "halfcheetah", "walker2d"), levels=("medium", "medium-replay", "medium-expert"),
+                versatility=("expert", "medium-replay"), efficiency="expert", fractions=EFFICIENCY_FRACTIONS,
+                specialists=(*SPECIALIST_TASKS, *(f"mlp_{t}" for t in SPECIALIST_TASKS)), targets=TARGET_FRACTIONS,
+                episodes=100, sac_steps=150_000, dataset_steps=100_000)
+SCALES = {
+    # A tiny pipeline check: one env and level, two models plus the offline-RL and efficiency ones.
+    "smoke": dict(envs=("hopper",), levels=("medium",), versatility=("medium",), efficiency="medium",
+                  fractions=(0.95, 0.5), specialists=("mlp_rcbc",), targets=(0.9, 1.0), episodes=2,
+                  seeds=dict(versatility=1, offline_rl=1, efficiency=1),
+                  sac_steps=400, dataset_steps=300, width=32, layers=1, heads=2, batch=16, steps=6, warmup=1,
+                  mlp_hidden=(32, 32)),
+    # A 2-core CPU in about two hours (the note with the report says how long it took).
+    "small": dict(PROTOCOL, seeds=dict(versatility=2, offline_rl=1, efficiency=2), width=64, layers=2, heads=4,
+                  batch=128, steps=3000, warmup=300, mlp_hidden=(256, 256)),
+    # The paper's recipe (configs/locomotion.py full: width 512, batch 2048, 140k steps), for an accelerator.
+    "full": dict(PROTOCOL, seeds=dict(versatility=4, offline_rl=4, efficiency=4), width=512, layers=2, heads=4,
+                 batch=2048, steps=140_000, warmup=40_000, mlp_hidden=(1024, 1024)),
+}
+
+# The paper's numbers (its authors' table scripts), on D4RL data, not ours: reference rows only.
+PAPER_RCBC = {  # D4RL normalised RCBC score, best-of protocol
+    ("hopper", "medium"): 64.1, ("hopper", "medium-replay"): 92.3, ("hopper", "medium-expert"): 110.9,
+    ("halfcheetah", "medium"): 43.3, ("halfcheetah", "medium-replay"): 42.0, ("halfcheetah", "medium-expert"): 91.6,
+    ("walker2d", "medium"): 77.0, ("walker2d", "medium-replay"): 78.3, ("walker2d", "medium-expert"): 109.5,
+}
+PAPER_VERSATILITY = {  # (env, level): {capability: {column: value}}
+    ("hopper", "expert"): {"rcbc": {"MTM": 111.0, "MLP": 111.8}, "forward_dynamics": {"MTM": 0.026, "MLP": 0.063,
+                           "specialist": 0.94}, "inverse_dynamics": {"MTM": 0.028, "MLP": 0.004}},
+    ("hopper", "medium-replay"): {"bc": {"MTM": 19.8, "specialist": 43.1}},
+}
+PAPER_EFFICIENCY = {  # Hopper expert RCBC score at each share of the data: (MLP, MTM)
+    0.95: (110.7, 110.8), 0.05: (99.5, 107.0), 0.02: (81.5, 75.6), 0.01: (45.4, 73.7), 0.005: (20.6, 53.1)}
+COLUMNS = {"MTM": "mtm", "specialist": "{task}", "MLP": "mlp_{task}"}  # versatility column -> model name
+CAPABILITY_ROWS = {"bc": "BC score", "rcbc": "RCBC score", "inverse_dynamics": "inverse dynamics (MSE / one-step)",
+                   "forward_dynamics": "forward dynamics (MSE / one-step)"}
+
+
+class Study:
+  """One study in ``out``: trains what is missing, measures what is not cached, writes ``report.md``.
+
+  get_config: ``configs/locomotion.py``'s ``get_config`` (``VARIANT,ENV,LEVEL,MODEL``).
+  """
+
+  def __init__(self, out: str, scale: str, get_config: Callable, envs=None, levels=None, seeds: int = 0,
+               log: Callable = print):
+    if scale not in SCALES:
+      raise UserError(f"unknown scale {scale!r}; choose from {list(SCALES)}")
+    self.out, self.scale_name, self.get_config, self.log = out, scale, get_config, log
+    self.scale = dict(SCALES[scale])
+    self.envs = tuple(envs or self.scale["envs"])
+    self.levels = tuple(levels or self.scale["levels"])
+    bad = sorted(set(self.envs) - set(ENVS)) + sorted(set(self.levels) - set(LEVELS))
+    if bad:
+      raise UserError(f"unknown env or level {bad}; envs are {list(ENVS)}, levels {list(LEVELS)}")
+    self.seeds = {part: list(range(seeds or n)) for part, n in self.scale["seeds"].items()}
+    self.cache = os.path.join(out, "results.json")
+    self.results = read_results(self.cache)
+    self.wall = {}  # part -> seconds spent in this invocation
+    self._held_out = {}
+
+  # -- models ---------------------------------------------------------------------------------------------
+
+  def config(self, env: str, level: str, model: str = "mtm", seed: int = 0, fraction: float = 0.95,
+             returns: str = "average"):
+    s = self.scale
+    c = self.get_config(f"{self.scale_name},{env},{level},{model}")
+    c.seed = seed
+    c.model.width, c.model.num_heads, c.model.encoder_layers = s["width"], s["heads"], s["layers"]
+    c.model.mlp_hidden = tuple(s["mlp_hidden"])
+    c.data.returns = returns
+    c.train.batch_size, c.train.num_steps, c.train.warmup_steps = s["batch"], s["steps"], s["warmup"]
+    c.train.checkpoint_every = c.train.num_steps
+    c.train.log_every = max(1, min(c.train.log_every, c.train.num_steps // 5))
+    c.train.tensorboard = False
+    total = _total_episodes(env, level)
+    # The last 5 % of the episodes are held out at every share of the data, so every share scores on them.
+    c.data.num_validation = max(1, round(0.05 * total))
+    if fraction < 0.95:
+      c.data.num_train = max(1, min(total - c.data.num_validation, round(fraction * total)))
+    return c
+
+  def workdir(self, env, level, model="mtm", seed=0, fraction=0.95, returns="average") -> str:
+    name = f"{env}_{level}_{model}" + (f"_f{fraction:g}" if fraction != 0.95 else "") + \
+        ("_sum" if returns == "sum" else "") + f"_seed{seed}"
+    return os.path.join(self.out, "models", name)
+
+  def trained(self, part: str, *args, **kwargs) -> str:
+    """The workdir of a model, trained (or its training resumed) if it is not finished."""
+    workdir = self.workdir(*args, **kwargs)
+    started = time.time()
+    train_and_evaluate(self.config(*args, **kwargs), workdir)
+    self._spent(part, started)
+    return workdir
+
+  def ensure_datasets(self) -> None:
+    """Makes (SAC, then every D4RL level) each environment whose datasets are missing."""
+    import minari
+
+    from mtm_jax.envs.locomotion import d4rl_protocol
+
+    needed = {(e, lvl) for e in self.envs for lvl in self.levels}
+    needed |= {(VERSATILITY_ENV, lvl) for lvl in (*self.scale["versatility"], self.scale["efficiency"])}
+    local = set(minari.list_local_datasets())
+    for env in sorted({e for e, lvl in needed if dataset_id(e, lvl) not in local}):
+      started = time.time()
+      self.log(f"making the {env} datasets (SAC, {self.scale['sac_steps']} steps)")
+      d4rl_protocol.make(env, os.path.join(self.out, "sac", f"{env}-seed0"), sac_steps=self.scale["sac_steps"],
+                         dataset_steps=self.scale["dataset_steps"], progress=False)
+      self._spent("datasets", started)
+
+  # -- measurements (cached) --------------------------------------------------------------------------------
+
+  def measured(self, key: str, compute: Callable):
+    if key not in self.results:
+      self.results[key] = compute()
+      os.makedirs(self.out, exist_ok=True)
+      with open(self.cache + ".tmp", "w") as f:
+        json.dump(self.results, f, indent=1)
+      os.replace(self.cache + ".tmp", self.cache)  # a killed write never replaces the good cache
+    return self.results[key]
+
+  def rollout_score(self, part: str, workdir: str, task: str, target_rule: str = PRIMARY_TARGET) -> dict:
+    """{"score": [mean, s.e. over episodes], "dataset_score": the data's own, "target", "seconds"}."""
+    def compute():
+      started = time.time()
+      out = model_rollouts.score_checkpoint(load_checkpoint(workdir), task, self.scale["episodes"],
+                                            target_rule=target_rule)
+      self._spent(part, started)
+      self.log(f"  {os.path.basename(workdir)} {task} {target_rule}: score {out['score'][0]:.1f}")
+      return {"score": out["score"], "dataset_score": out["dataset_score"], "target": out["target"],
+              "seconds": time.time() - started}
+    return self.measured(f"rollout|{os.path.basename(workdir)}|{task}|{target_rule}", compute)
+
+  def held_out(self, env: str, level: str):
+    """(spec, HeldOut): the windows and masks every model of (env, level) is scored on (the MTM's masks)."""
+    if (env, level) not in self._held_out:
+      exp = parse(self.config(env, level))
+      spec, _, validation, _ = prepare_data(exp.data, exp.window)
+      self._held_out[env, level] = spec, capabilities.held_out(spec, validation, exp, DYNAMICS)
+    return self._held_out[env, level]
+
+  def capability_errors(self, part: str, workdir: str, env: str, level: str) -> dict:
+    """{"mse": {task: raw MSE}, "normalised": {task: MSE / one-step change}} for forward and inverse dynamics."""
+    def compute():
+      started = time.time()
+      spec, held = self.held_out(env, level)
+      ckpt = load_checkpoint(workdir)
+      params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
+      predictions = capabilities.predict_tasks(jax.jit(make_predict(ckpt.config)), params, held, spec.names)
+      errors = capabilities.mse(predictions, held)
+      self._spent(part, started)
+      return {"mse": errors, "normalised": capabilities.normalised(errors, held)}
+    return self.measured(f"capabilities|{os.path.basename(workdir)}", compute)
+
+  def _spent(self, part: str, started: float) -> None:
+    self.wall[part] = self.wall.get(part, 0.0) + time.time() - started
+
+  # -- the parts ---------------------------------------------------------------------------------------------
+
+  def versatility(self, level: str) -> dict:
+    """table[capability][column]: (mean, s.e.) or None (not trained at this scale); columns of COLUMNS."""
+    env = VERSATILITY_ENV
+    values = {task: {col: [] for col in COLUMNS} for task in SPECIALIST_TASKS}
+    for seed in self.seeds["versatility"]:
+      for column, pattern in COLUMNS.items():
+        for task in SPECIALIST_TASKS:
+          model = pattern.format(task=task)
+          if model != "mtm" and model not in self.scale["specialists"]:
+            continue
+          workdir = self.trained("versatility", env, level, model, seed)
+          if task in ("bc", "rcbc"):
+            values[task][column].append(self.rollout_score("versatility", workdir, task)["score"])
+          else:
+            values[task][column].append(self.capability_errors("versatility", workdir, env, level)["normalised"][task])
+    return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}
+
+  def offline_rl(self, env: str, level: str) -> dict:
+    """The MTM's RCBC scores: primary target, DT's rule, rcbc_imagine, the paper's best-of, the target curve."""
+    rows = {"primary": [], "dt_rule": [], "imagine": [], "best_of": [], **{p: [] for p in self.scale["targets"]}}
+    dataset = None
+    for seed in self.seeds["offline_rl"]:
+      workdir = self.trained("offline RL", env, level, "mtm", seed)
+      curve = {p: self.rollout_score("offline RL", workdir, "rcbc", f"fraction:{p}") for p in self.scale["targets"]}
+      primary = self.rollout_score("offline RL", workdir, "rcbc")
+      imagine = self.rollout_score("offline RL", workdir, "rcbc_imagine")
+      summed = self.trained("offline RL", env, level, "mtm", seed, returns="sum")
+      dataset = primary["dataset_score"]
+      rows["primary"].append(primary["score"])
+      rows["imagine"].append(imagine["score"])
+      rows["dt_rule"].append(self.rollout_score("offline RL", summed, "rcbc")["score"])
+      rows["best_of"].append(max((r["score"] for r in (*curve.values(), imagine)), key=lambda s: s[0]))
+      for p, r in curve.items():
+        rows[p].append(r["score"])
+    out = {k: combine(v) for k, v in rows.items()}
+    out["dataset"] = tuple(dataset)
+    return out
+
+  def efficiency(self) -> dict:
+    """{share: {"MTM"|"MLP": {"rcbc": (mean, s.e.), "forward_dynamics": (mean, s.e.)}}} on Hopper."""
+    env, level = VERSATILITY_ENV, self.scale["efficiency"]
+    out = {}
+    for fraction in self.scale["fractions"]:
+      cells = {col: {"rcbc": [], "forward_dynamics": []} for col in ("MTM", "MLP")}
+      for seed in self.seeds["efficiency"]:
+        for col, task in (("MTM", "rcbc"), ("MTM", "forward_dynamics"), ("MLP", "rcbc"), ("MLP", "forward_dynamics")):
+          workdir = self.trained("data efficiency", env, level, "mtm" if col == "MTM" else f"mlp_{task}", seed, fraction)
+          cells[col][task].append(self.rollout_score("data efficiency", workdir, task)["score"] if task == "rcbc" else
+                                  self.capability_errors("data efficiency", workdir, env, level)["normalised"][task])
+      out[fraction] = {col: {k: combine(v) for k, v in d.items()} for col, d in cells.items()}
+    return out
+
+  # -- the report --------------------------------------------------------------------------------------------
+
+  def run(self, parts=PARTS) -> str:
+    """Runs ``parts`` (of PARTS) and writes ``out/report.md``; returns its path."""
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+      raise UserError(f"unknown study parts {unknown}; choose from {list(PARTS)}")
+    started = time.time()
+    self.ensure_datasets()
+    sections = [f"# The MTM study ({self.scale_name} scale)", self._recipe()]
+    if "versatility" in parts:
+      for level in self.scale["versatility"]:
+        sections += self._versatility_section(level, self.versatility(level))
+    if "offline_rl" in parts:
+      sections += self._offline_rl_section({(e, lvl): self.offline_rl(e, lvl) for e in self.envs for lvl in self.levels})
+    if "efficiency" in parts:
+      sections += self._efficiency_section(self.efficiency())
+    sections.append("## Wall time of this invocation\n\n" + "\n".join(
+        f"- {part}: {seconds / 60:.1f} min" for part, seconds in self.wall.items()) +
+        f"\n- total: {(time.time() - started) / 60:.1f} min (cached models and measurements are read back, not redone)")
+    path = os.path.join(self.out, "report.md")
+    with open(path, "w") as f:
+      f.write("\n\n".join(sections) + "\n")
+    return path
+
+  def _recipe(self) -> str:
+    s = self.scale
+    seeds = ", ".join(f"{part} {len(v)}" for part, v in self.seeds.items())
+    return (f"Our datasets (`experiments/make_dataset.py locomotion`: SAC, D4RL's levels), scored with their own "
+            "random and expert references; the paper's numbers are on D4RL data: reference points, not "
+            f"comparisons. Models: `configs/locomotion.py` at width {s['width']}, {s['layers']} encoder layer(s) + 1 "
+            f"decoder, {s['heads']} heads, batch {s['batch']}, {s['steps']} steps ({s['warmup']} warmup); MLP "
+            f"specialists with hidden sizes {tuple(s['mlp_hidden'])}. Seeds: {seeds}. Primary numbers: the final "
+            f"checkpoint, the return target `{PRIMARY_TARGET}` fixed in advance, {s['episodes']} episodes per model "
+            "and seed. Cells are mean ± s.e. over seeds (over episodes where a part has one seed). The last 5 % "
+            "of each dataset's episodes are held out for the dynamics errors.")
+
+  def _versatility_section(self, level, table) -> list:
+    paper = PAPER_VERSATILITY.get((VERSATILITY_ENV, level), {})
+    rows = []
+    for task, label in CAPABILITY_ROWS.items():
+      fmt = "{:.1f}" if task in ("bc", "rcbc") else "{:.3g}"
+      refs = ", ".join(f"{c} {v:g}" for c, v in paper.get(task, {}).items())
+      rows.append([label, *[_cell(table[task][col], fmt) for col in COLUMNS], refs])
+    header = ["capability", "MTM (one model)", "specialist transformer", "specialist MLP", "paper (D4RL)"]
+    claims = versatility_claims(table, level)
+    return [f"## One model against specialists: {VERSATILITY_ENV} {level}", markdown_table(header, rows),
+            "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({why})" for claim, ok, why in claims)]
+
+  def _offline_rl_section(self, results: dict) -> list:
+    rows = [[f"{env} {level}", _cell(r["dataset"]), _cell(r["primary"]), _cell(r["dt_rule"]), _cell(r["imagine"]),
+             _cell(r["best_of"]), f"{PAPER_RCBC[env, level]:g}" if (env, level) in PAPER_RCBC else ""]
+            for (env, level), r in results.items()]
+    plots.lines(os.path.join(self.out, "offline_rl_targets.png"),
+                {f"{e} {lvl}": {p: r[p] for p in self.scale["targets"]} for (e, lvl), r in results.items()},
+                "return target p: min + p (max - min) of the data's return tokens", "normalised score",
+                "MTM RCBC score against the return target")
+    header = ["dataset", "behaviour (the data)", f"MTM RCBC ({PRIMARY_TARGET})", "DT rule", "rcbc_imagine",
+              "best of (labelled: the paper's protocol)", "paper (D4RL, best of)"]
+    return ["## Offline RL: RCBC normalised score", markdown_table(header, rows),
+            "The DT-rule column is a second MTM trained on return-to-go sums; its target, the best return in the "
+            "training data, is decremented by the reward received. The other columns hold MTM's average-reward "
+            "target constant. `rcbc_imagine` is MTM's two-stage control at the primary target. Best-of is the "
+            f"best over the {len(self.scale['targets'])} return targets of the curve below and rcbc_imagine, chosen on "
+            "the reported episodes (optimistic by construction; the paper also took the best training-time "
+            "checkpoint, which we do not).",
+            "![targets](offline_rl_targets.png)"]
+
+  def _efficiency_section(self, table: dict) -> list:
+    rows = [[f"{f:.1%}", _cell(c["MTM"]["rcbc"]), _cell(c["MLP"]["rcbc"]), _cell(c["MTM"]["forward_dynamics"], "{:.3g}"),
+             _cell(c["MLP"]["forward_dynamics"], "{:.3g}"),
+             "MLP {:g}, MTM {:g}".format(*PAPER_EFFICIENCY[f]) if f in PAPER_EFFICIENCY else ""]
+            for f, c in table.items()]
+    plots.lines(os.path.join(self.out, "data_efficiency.png"),
+                {col: {f: c[col]["rcbc"] for f, c in table.items()} for col in ("MTM", "MLP")},
+                "share of the training episodes", "RCBC normalised score", "Data efficiency", log_x=True)
+    header = ["share of the data", "MTM RCBC", "MLP RCBC", "MTM forward dyn. (MSE / one-step)", "MLP forward dyn.",
+              "paper RCBC (D4RL Hopper expert)"]
+    return [f"## Data efficiency: {VERSATILITY_ENV} {self.scale['efficiency']}", markdown_table(header, rows),
+            "![efficiency](data_efficiency.png)"]
+
+
+def combine(values: list):
+  """(mean, s.e.) over seeds of per-seed values (floats, or [mean, s.e.] rollout scores); with one seed, a rollout
+  score keeps its s.e. over episodes; None for no values."""
+  if not values:
+    return None
+  if len(values) == 1 and np.ndim(values[0]) == 1:
+    return tuple(float(v) for v in values[0])
+  return mean_se([v[0] if np.ndim(v) == 1 else v for v in values])
+
+
+def versatility_claims(table: dict, level: str) -> list:
+  """(claim, holds, evidence) for the paper's pattern on one dataset's versatility table."""
+  def best(task, pick):
+    cells = [table[task][c][0] for c in ("specialist", "MLP") if table[task][c] is not None]
+    return pick(cells) if cells and table[task]["MTM"] is not None else None
+
+  out = []
+  mtm = {task: table[task]["MTM"][0] if table[task]["MTM"] else None for task in SPECIALIST_TASKS}
+  if (b := best("rcbc", max)) is not None:
+    out.append(("RCBC at or near the best specialist (within 5 points)", mtm["rcbc"] >= b - 5,
+                f"MTM {mtm['rcbc']:.1f}, best specialist {b:.1f}"))
+  if (b := best("forward_dynamics", min)) is not None:
+    out.append(("best on forward dynamics", mtm["forward_dynamics"] <= b, f"MTM {mtm['forward_dynamics']:.3g}, "
+                f"best specialist {b:.3g}"))
+  if (b := best("inverse_dynamics", min)) is not None:
+    out.append(("worse than a specialist on inverse dynamics", mtm["inverse_dynamics"] > b,
+                f"MTM {mtm['inverse_dynamics']:.3g}, best specialist {b:.3g}"))
+  if "replay" in level and (b := best("bc", max)) is not None:
+    out.append(("weak on BC from mixed-quality data", mtm["bc"] < b, f"MTM {mtm['bc']:.1f}, best specialist {b:.1f}"))
+  return out
+
+
+def _cell(cell, fmt: str = "{:.1f}") -> str:
+  return "n/a" if cell is None else f"{fmt.format(cell[0])} ± {fmt.format(cell[1])}"
+
+
+def _total_episodes(env: str, level: str) -> int:
+  import minari
+
+  return minari.load_dataset(dataset_id(env, level)).total_episodes

@@ -1,0 +1,78 @@
+"""The MTM study's measurements and its reading of the paper's claims, on numbers worked out by hand."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+from mtm_jax.evaluate import capabilities, mtm_study
+
+sys.path.insert(0, os.path.join(REPO, "configs"))
+import locomotion  # noqa: E402
+
+
+def held_out():
+  states = np.array([[[0.0], [1.0], [3.0]], [[0.0], [0.0], [0.0]]])  # one-step changes 1, 2, 0, 0: mean 5/4
+  actions = np.array([[[1.0], [1.0], [1.0]], [[0.0], [2.0], [0.0]]])  # changes 0, 0, 2, -2: mean 2
+  target = {"states": np.array([[False, True, False], [False, False, True]]), "actions": np.zeros((2, 3), bool)}
+  inverse = {"states": np.zeros((2, 3), bool), "actions": np.array([[True, False, False], [False, True, False]])}
+  batch = {"traj": {"states": states, "actions": actions}}
+  return capabilities.HeldOut(batch, {"forward_dynamics": (None, target), "inverse_dynamics": (None, inverse)})
+
+
+def test_dynamics_errors_are_raw_mse_over_targets_divided_by_the_one_step_change():
+  held = held_out()
+  predictions = {"forward_dynamics": {"states": held.batch["traj"]["states"] + 2.0},  # error 2 on both targets
+                 "inverse_dynamics": {"actions": np.zeros((2, 3, 1))}}  # errors 1 and 2: squared 1 and 4
+  errors = capabilities.mse(predictions, held)
+  assert errors == pytest.approx({"forward_dynamics": 4.0, "inverse_dynamics": 2.5})
+  assert capabilities.normalised(errors, held) == pytest.approx({"forward_dynamics": 4.0 / 1.25,
+                                                                 "inverse_dynamics": 2.5 / 2.0})
+
+
+def test_seeds_are_combined_and_one_seed_keeps_its_episode_error():
+  assert mtm_study.combine([]) is None
+  assert mtm_study.combine([[50.0, 2.0]]) == (50.0, 2.0)
+  mean, se = mtm_study.combine([[40.0, 2.0], [60.0, 3.0]])
+  assert (mean, se) == pytest.approx((50.0, 10.0))
+  assert mtm_study.combine([0.1, 0.3]) == pytest.approx((0.2, 0.1))
+
+
+def test_the_papers_pattern_is_checked_against_the_best_specialist():
+  table = {"rcbc": {"MTM": (96.0, 1.0), "specialist": (100.0, 1.0), "MLP": (90.0, 1.0)},
+           "bc": {"MTM": (20.0, 1.0), "specialist": (40.0, 1.0), "MLP": None},
+           "forward_dynamics": {"MTM": (0.03, 0.0), "specialist": (0.9, 0.0), "MLP": (0.06, 0.0)},
+           "inverse_dynamics": {"MTM": (0.01, 0.0), "specialist": None, "MLP": (0.004, 0.0)}}
+  claims = {claim: holds for claim, holds, _ in mtm_study.versatility_claims(table, "medium-replay")}
+  assert claims == {"RCBC at or near the best specialist (within 5 points)": True, "best on forward dynamics": True,
+                    "worse than a specialist on inverse dynamics": True, "weak on BC from mixed-quality data": True}
+  table["rcbc"]["MTM"] = (94.0, 1.0)
+  claims = {claim: holds for claim, holds, _ in mtm_study.versatility_claims(table, "expert")}
+  assert claims["RCBC at or near the best specialist (within 5 points)"] is False
+  assert "weak on BC from mixed-quality data" not in claims  # only asked of mixed-quality data
+
+
+def test_specialists_train_one_capability_on_its_targets():
+  mtm = locomotion.get_config("smoke,hopper,expert")
+  assert mtm.train.regime == "random_autoregressive" and mtm.train.loss_on == "all"
+  for task in capabilities.CAPABILITIES:
+    transformer = locomotion.get_config(f"smoke,hopper,expert,{task}")
+    mlp = locomotion.get_config(f"smoke,hopper,expert,mlp_{task}")
+    for c, kind in ((transformer, "transformer"), (mlp, "mlp")):
+      assert (c.model.kind, c.train.regime, tuple(c.masks.tasks), c.train.loss_on) == (kind, "single_task", (task,),
+                                                                                        "hidden")
+  with pytest.raises(ValueError, match="MODEL one of"):
+    locomotion.get_config("smoke,hopper,expert,decision_gpt")
+
+
+def test_unknown_scale_env_or_part_is_a_clear_error(tmp_path):
+  from mtm_jax.errors import UserError
+
+  with pytest.raises(UserError, match="unknown scale"):
+    mtm_study.Study(str(tmp_path), "huge", locomotion.get_config)
+  with pytest.raises(UserError, match="unknown env or level"):
+    mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config, envs=["ant"])
+  with pytest.raises(UserError, match="unknown study parts"):
+    mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config).run(("planning!",))
