@@ -1,7 +1,9 @@
-"""The MTM paper's study on locomotion: one model against specialists, offline RL scores, data efficiency.
+"""The MTM paper's study on locomotion: one model against specialists, offline RL scores, data efficiency, and
+planning with the same weights.
 
 python experiments/reproduce_mtm.py --scale {smoke,small,full} [--envs hopper,halfcheetah,walker2d]
-    [--levels medium,medium-replay,medium-expert] [--seeds N] [--parts versatility,offline_rl,efficiency] [--out DIR]
+    [--levels medium,medium-replay,medium-expert] [--seeds N] [--parts versatility,offline_rl,efficiency,planning]
+    [--out DIR]
 
 Makes any missing dataset (SAC, then D4RL's levels), trains every model and seed, evaluates, and writes
 OUT/report.md with its tables, the paper's claims checked and PNGs. Re-running resumes: finished models
@@ -24,7 +26,7 @@ _SCALE = flags.DEFINE_enum("scale", "small", list(mtm_study.SCALES), "How much t
 _ENVS = flags.DEFINE_list("envs", None, "Offline-RL environments (default the scale's).")
 _LEVELS = flags.DEFINE_list("levels", None, "Offline-RL dataset levels (default the scale's).")
 _SEEDS = flags.DEFINE_integer("seeds", 0, "Seeds per model in every part; 0 = the scale's.")
-_PARTS = flags.DEFINE_list("parts", list(mtm_study.PARTS), "Which parts to run.")
+_PARTS = flags.DEFINE_list("parts", list(mtm_study.PARTS), "Which parts to run (mtm_study.PARTS).")
 _OUT = flags.DEFINE_string("out", None, "Output folder (default runs/mtm_SCALE).")
 
 

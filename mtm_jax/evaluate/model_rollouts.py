@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import jax
 import numpy as np
 
 import mtm_jax.envs  # noqa: F401  (quiets MuJoCo's notice about gymnasium's locomotion models)
-from mtm_jax import data
+from mtm_jax import data, planning
 from mtm_jax.checkpoint import Checkpoint
 from mtm_jax.data import windows
 from mtm_jax.errors import UserError
@@ -29,12 +31,15 @@ def _dataset(config):
 
 
 def score_checkpoint(ckpt: Checkpoint, task: str, episodes: int, *, target_rule: str | None = None, num_envs: int = 50,
-                     seed: int = EVAL_SEED) -> dict:
+                     seed: int = EVAL_SEED, planner: dict | None = None) -> dict:
   """Mean ± s.e. return and normalised score of ``episodes`` rollouts, beside the dataset's own behaviour.
 
   The return target (rcbc tasks) comes from ``target_rule`` (default: the run's eval.target_rule) over the
-  training episodes' return tokens; it follows the data's return kind.
+  training episodes' return tokens; it follows the data's return kind. ``planner``: keyword arguments of
+  ``planning.make_planner`` (num_candidates, noise, seed): the rcbc task planned with the model (MPC).
   """
+  if planner is not None and task != "rcbc":
+    raise UserError(f"planning acts on the rcbc task (its proposal and target), not {task!r}")
   config = ckpt.config
   dataset = _dataset(config)
   returns_kind = config.data.returns
@@ -46,20 +51,28 @@ def score_checkpoint(ckpt: Checkpoint, task: str, episodes: int, *, target_rule:
   target = rollout.return_target(rule, np.concatenate([e[RETURNS][:, 0] for e in train])) if task != "bc" else None
   envs = [dataset.recover_environment() for _ in range(min(num_envs, episodes))]
   horizon = envs[0].spec.max_episode_steps or max(len(e[RETURNS]) for e in all_episodes)
-  act = rollout.make_act(make_predict(config, spec), config.window, task, config.masks.return_policy,
-                         rollout.past_actions_seen(config.masks, task))
+  if planner is None:
+    act = rollout.make_act(make_predict(config, spec), config.window, task, config.masks.return_policy,
+                           rollout.past_actions_seen(config.masks, task))
+  else:
+    low, high = planning.action_bounds(envs[0].action_space)
+    act = planning.make_planner(make_predict(config, spec), action_low=low, action_high=high,
+                                return_policy=config.masks.return_policy, **planner)
   params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
   policy = rollout.make_policy(act, params, config.window, task=task, targets=target, return_kind=returns_kind,
                                horizon=horizon)
-  returns = []
+  returns, steps, started = [], 0, time.perf_counter()
   for first in range(0, episodes, len(envs)):
     batch = envs[: min(len(envs), episodes - first)]
-    returns.append(rollout.run(batch, policy, seeds=range(seed + first, seed + first + len(batch))).returns)
+    run = rollout.run(batch, policy, seeds=range(seed + first, seed + first + len(batch)))
+    returns.append(run.returns)
+    steps += int(run.lengths.max())  # lock-step: one policy call per step of the longest episode
+  seconds = time.perf_counter() - started
   returns = np.concatenate(returns)
   behaviour = np.array([e.rewards.sum() for e in dataset.iterate_episodes()])
   out = {"task": task, "episodes": episodes, "target_rule": rule if target is not None else None, "target": target,
          "return": score.mean_se(returns), "dataset_return": score.mean_se(behaviour), "step": ckpt.step,
-         "env_id": envs[0].spec.id}
+         "env_id": envs[0].spec.id, "seconds": seconds, "policy_calls": steps, "planner": planner}
   if metadata.get("ref_min_score") is not None:
     low, high = score.references(metadata, config.data.dataset_id)
     out["score"] = score.mean_se(score.normalized(returns, low, high))

@@ -1,4 +1,5 @@
-"""The MTM paper's study on D4RL-style locomotion: one model against specialists, offline RL, data efficiency.
+"""The MTM paper's study on D4RL-style locomotion: one model against specialists, offline RL, data efficiency,
+and, beyond the paper, planning with the same weights (mtm_jax.planning).
 
 Every model is a run of ``configs/locomotion.py`` (passed in as ``get_config``) in its own workdir under
 ``out/models``; training resumes there, and every measurement is cached in ``out/results.json``, so a
@@ -32,7 +33,7 @@ from mtm_jax.train import prepare_data, train_and_evaluate
 
 SPECIALIST_TASKS = tuple(capabilities.CAPABILITIES)  # each has a specialist: configs/locomotion.py's MODELS
 DYNAMICS = ("forward_dynamics", "inverse_dynamics")
-PARTS = ("versatility", "offline_rl", "efficiency")
+PARTS = ("versatility", "offline_rl", "efficiency", "planning")
 VERSATILITY_ENV = "hopper"  # the paper's versatility and data-efficiency tables are on Hopper
 PRIMARY_TARGET = "fraction:1.0"
 TARGET_FRACTIONS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1)  # MTM's return targets: min + p (max - min) of the data's
@@ -42,11 +43,12 @@ EFFICIENCY_FRACTIONS = (0.95, 0.05, 0.02, 0.01, 0.005)  # the paper's shares of 
 PROTOCOL = dict(envs=("hopper", "halfcheetah", "walker2d"), levels=("medium", "medium-replay", "medium-expert"),
                 versatility=("expert", "medium-replay"), efficiency="expert", fractions=EFFICIENCY_FRACTIONS,
                 specialists=(*SPECIALIST_TASKS, *(f"mlp_{t}" for t in SPECIALIST_TASKS)), targets=TARGET_FRACTIONS,
-                episodes=100, sac_steps=150_000, dataset_steps=100_000)
+                episodes=100, sac_steps=150_000, dataset_steps=100_000, planner=dict(num_candidates=32, noise=0.1))
 SCALES = {
     # A tiny pipeline check: one env and level, two models plus the offline-RL and efficiency ones.
     "smoke": dict(envs=("hopper",), levels=("medium",), versatility=("medium",), efficiency="medium",
                   fractions=(0.95, 0.5), specialists=("mlp_rcbc",), targets=(0.9, 1.0), episodes=2,
+                  planner=dict(num_candidates=4, noise=0.1),
                   seeds=dict(versatility=1, offline_rl=1, efficiency=1),
                   sac_steps=400, dataset_steps=300, width=32, layers=1, heads=2, batch=16, steps=6, warmup=1,
                   mlp_hidden=(32, 32)),
@@ -160,17 +162,24 @@ class Study:
       os.replace(self.cache + ".tmp", self.cache)  # a killed write never replaces the good cache
     return self.results[key]
 
-  def rollout_score(self, part: str, workdir: str, task: str, target_rule: str = PRIMARY_TARGET) -> dict:
-    """{"score": [mean, s.e. over episodes], "dataset_score": the data's own, "target", "seconds"}."""
+  def rollout_score(self, part: str, workdir: str, task: str, target_rule: str = PRIMARY_TARGET,
+                    planner: dict | None = None) -> dict:
+    """{"score": [mean, s.e. over episodes], "dataset_score": the data's own, "target", "ms_per_step"}.
+
+    ms_per_step: wall time of one lock-step policy call for every environment, with the environments'
+    own steps (and the first call's compilation) included.
+    """
     def compute():
       started = time.time()
       out = model_rollouts.score_checkpoint(load_checkpoint(workdir), task, self.scale["episodes"],
-                                            target_rule=target_rule)
+                                            target_rule=target_rule, planner=planner)
       self._spent(part, started)
-      self.log(f"  {os.path.basename(workdir)} {task} {target_rule}: score {out['score'][0]:.1f}")
+      self.log(f"  {os.path.basename(workdir)} {task} {target_rule}{' planned' if planner else ''}: "
+               f"score {out['score'][0]:.1f}")
       return {"score": out["score"], "dataset_score": out["dataset_score"], "target": out["target"],
-              "seconds": time.time() - started}
-    return self.measured(f"rollout|{os.path.basename(workdir)}|{task}|{target_rule}", compute)
+              "ms_per_step": 1e3 * out["seconds"] / out["policy_calls"]}
+    plan = "" if planner is None else "|plan " + ",".join(f"{k}={v}" for k, v in sorted(planner.items()))
+    return self.measured(f"rollout|{os.path.basename(workdir)}|{task}|{target_rule}{plan}", compute)
 
   def held_out(self, env: str, level: str):
     """(spec, HeldOut): the windows and masks every model of (env, level) is scored on (the MTM's masks)."""
@@ -250,6 +259,21 @@ class Study:
       out[fraction] = {col: {k: combine(v) for k, v in d.items()} for col, d in cells.items()}
     return out
 
+  def planning(self, env: str, level: str) -> dict:
+    """The offline-RL MTMs with and without planning: scores and wall time per step."""
+    plain, planned, ms_plain, ms_planned = [], [], [], []
+    for seed in self.seeds["offline_rl"]:
+      workdir = self.trained("planning", env, level, "mtm", seed)
+      a = self.rollout_score("planning", workdir, "rcbc")
+      b = self.rollout_score("planning", workdir, "rcbc", planner=self.scale["planner"])
+      plain.append(a["score"])
+      planned.append(b["score"])
+      ms_plain.append(a["ms_per_step"])
+      ms_planned.append(b["ms_per_step"])
+    gains = [p[0] - q[0] for p, q in zip(planned, plain)]
+    return {"plain": combine(plain), "planned": combine(planned), "gain": mean_se(gains) if len(gains) > 1 else
+            (gains[0], float("nan")), "ms_plain": float(np.mean(ms_plain)), "ms_planned": float(np.mean(ms_planned))}
+
   # -- the report --------------------------------------------------------------------------------------------
 
   def run(self, parts=PARTS) -> str:
@@ -267,6 +291,8 @@ class Study:
       sections += self._offline_rl_section({(e, lvl): self.offline_rl(e, lvl) for e in self.envs for lvl in self.levels})
     if "efficiency" in parts:
       sections += self._efficiency_section(self.efficiency())
+    if "planning" in parts:
+      sections += self._planning_section({(e, lvl): self.planning(e, lvl) for e in self.envs for lvl in self.levels})
     sections.append("## Wall time of this invocation\n\n" + "\n".join(
         f"- {part}: {seconds / 60:.1f} min" for part, seconds in self.wall.items()) +
         f"\n- total: {(time.time() - started) / 60:.1f} min (cached models and measurements are read back, not redone)")
@@ -331,6 +357,21 @@ class Study:
     return [f"## Data efficiency: {VERSATILITY_ENV} {self.scale['efficiency']}", markdown_table(header, rows),
             "![efficiency](data_efficiency.png)"]
 
+  def _planning_section(self, results: dict) -> list:
+    p = self.scale["planner"]
+    rows = [[f"{env} {level}", _cell(r["plain"]), _cell(r["planned"]), _cell(r["gain"], "{:+.1f}"),
+             f"{r['ms_plain']:.1f}", f"{r['ms_planned']:.1f}"] for (env, level), r in results.items()]
+    header = ["dataset", "RCBC", "RCBC + planning", "gain", "ms / step (RCBC)", "ms / step (planning)"]
+    return ["## Beyond the paper: planning with the same weights",
+            f"Model-predictive control with no new training (`mtm_jax.planning`): at each step {p['num_candidates']} "
+            "candidate action sequences for the rest of the window, around the model's RCBC proposal (Gaussian, "
+            f"std {p['noise']} of the action half-range; the proposal itself is one), each scored by the return the "
+            "same model predicts for it at the current step (states so far and the candidate's actions visible, "
+            "returns hidden); the best one's first action is executed. Same models, targets and episodes as the "
+            "offline-RL primary column. A step's time covers one batched policy call for all "
+            f"{min(50, self.scale['episodes'])} environments and their own steps.",
+            markdown_table(header, rows)]
+
 
 def combine(values: list):
   """(mean, s.e.) over seeds of per-seed values (floats, or [mean, s.e.] rollout scores); with one seed, a rollout
@@ -365,7 +406,10 @@ def versatility_claims(table: dict, level: str) -> list:
 
 
 def _cell(cell, fmt: str = "{:.1f}") -> str:
-  return "n/a" if cell is None else f"{fmt.format(cell[0])} ± {fmt.format(cell[1])}"
+  """mean ± s.e.; the mean alone where there is no s.e. (a difference measured on one seed)."""
+  if cell is None:
+    return "n/a"
+  return fmt.format(cell[0]) if np.isnan(cell[1]) else f"{fmt.format(cell[0])} ± {fmt.format(cell[1])}"
 
 
 def _total_episodes(env: str, level: str) -> int:
