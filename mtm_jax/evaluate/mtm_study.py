@@ -21,7 +21,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from mtm_jax.checkpoint import load_checkpoint
+from mtm_jax.checkpoint import latest_step, load_checkpoint
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
 from mtm_jax.errors import UserError
 from mtm_jax.evaluate import capabilities, model_rollouts, plots
@@ -130,8 +130,11 @@ class Study:
   def trained(self, part: str, *args, **kwargs) -> str:
     """The workdir of a model, trained (or its training resumed) if it is not finished."""
     workdir = self.workdir(*args, **kwargs)
+    config = self.config(*args, **kwargs)
+    if latest_step(workdir) == config.train.num_steps:
+      return workdir  # finished: not even rebuilt
     started = time.time()
-    train_and_evaluate(self.config(*args, **kwargs), workdir)
+    train_and_evaluate(config, workdir)
     self._spent(part, started)
     return workdir
 
