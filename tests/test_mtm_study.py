@@ -76,3 +76,13 @@ def test_unknown_scale_env_or_part_is_a_clear_error(tmp_path):
     mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config, envs=["ant"])
   with pytest.raises(UserError, match="unknown study parts"):
     mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config).run(("planning!",))
+
+
+def test_a_folder_written_at_other_settings_is_refused(tmp_path):
+  import json
+
+  from mtm_jax.errors import UserError
+
+  (tmp_path / "results.json").write_text(json.dumps({"settings": {**mtm_study.SCALES["smoke"], "steps": 99}}))
+  with pytest.raises(UserError, match="use a fresh --out"):
+    mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config)

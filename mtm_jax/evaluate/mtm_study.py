@@ -98,6 +98,11 @@ class Study:
     self.seeds = {part: list(range(seeds or n)) for part, n in self.scale["seeds"].items()}
     self.cache = os.path.join(out, "results.json")
     self.results = read_results(self.cache)
+    # Models and measurements are cached by name: another scale's settings in the same folder would mix in.
+    settings = json.loads(json.dumps(self.scale))
+    if self.results.setdefault("settings", settings) != settings:
+      raise UserError(f"{self.cache} was written with other scale settings ({self.results['settings']}); "
+                      "use a fresh --out for this scale")
     self.wall = {}  # part -> seconds spent in this invocation
     self._held_out = {}
 
