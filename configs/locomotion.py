@@ -46,6 +46,11 @@ def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
   c.data.num_validation = 0  # >0: exact number of held-out episodes
   c.data.num_train = 0  # >0: train on only the first num_train episodes
   c.data.unscaled_below_std = 0.0  # features with a smaller std are centred, not scaled (reference MTM: 0.1)
+  # Heteromodal training: only this share of the training episodes keeps its actions (the rest are state-only;
+  # so is any episode whose actions are all NaN in the data); held-out episodes keep theirs.
+  c.data.action_fraction = 1.0
+  c.data.action_seed = 0  # draws the labelled episodes
+  c.data.labelled_episodes = ()  # or name them (training-episode indices); a run records the drawn ones here
 
   c.window = 4  # T
 

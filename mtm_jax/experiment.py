@@ -52,6 +52,9 @@ class DataConfig:
   num_validation: int = 0
   num_train: int = 0
   unscaled_below_std: float = 0.0
+  action_fraction: float = 1.0
+  action_seed: int = 0
+  labelled_episodes: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,6 +223,11 @@ def _problems(config: dict, training: bool) -> list[str]:
   for key in ("train.warmup_steps", "train.weight_decay", "train.grad_clip", "data.unscaled_below_std"):
     value = _get(config, key)
     need(key, _number(value, False) and value >= 0, "must be a number >= 0")
+  share = _get(config, "data.action_fraction")
+  need("data.action_fraction", _number(share, False) and 0 < share <= 1, "must be in (0, 1]")
+  need("data.action_seed", _number(_get(config, "data.action_seed"), True), "must be an integer")
+  need("data.labelled_episodes", all(_number(i, True) and i >= 0 for i in _get(config, "data.labelled_episodes")),
+       "must be training-episode indices (integers >= 0)")
   fraction = _get(config, "train.final_lr_fraction")
   need("train.final_lr_fraction", _number(fraction, False) and 0 <= fraction <= 1, "must be in [0, 1]")
   need("train.regime", _get(config, "train.regime") in REGIMES, f"must be one of {REGIMES}")

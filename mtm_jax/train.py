@@ -15,6 +15,7 @@ import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -30,7 +31,7 @@ from mtm_jax.model import build_model, dummy_inputs, token_visibility
 from mtm_jax.normalization import compute_stats, normalize
 from mtm_jax.predict import apply_normalized
 from mtm_jax.run_log import RunLog
-from mtm_jax.spec import DatasetSpec
+from mtm_jax.spec import ACTIONS, DatasetSpec
 
 
 @flax.struct.dataclass
@@ -140,14 +141,43 @@ def _check_workdir(workdir: str) -> None:
     raise UserError(f"workdir {workdir!r} is not usable: {err.strerror or err}; pass a writable --workdir") from err
 
 
-def prepare_data(data_config: DataConfig, window: int):
-  """(spec, train WindowData, validation WindowData, normalisation stats) of a data config."""
+def training_split(data_config: DataConfig):
+  """(spec, training episodes, held-out episodes, labelled ids) of a data config.
+
+  Training episodes outside the labelled ids (``labelled_episodes``) lose their actions: heteromodal
+  training. The held-out ones keep theirs, to be scored on.
+  """
   spec, episodes = data.load(data_config)
   train_eps, val_eps = windows.split_episodes(
       episodes, data_config.validation_fraction, data_config.num_validation, data_config.num_train
   )
+  labelled = labelled_episodes(data_config, train_eps)
+  keep = set(labelled)
+  train_eps = [e if i in keep else {k: v for k, v in e.items() if k != ACTIONS} for i, e in enumerate(train_eps)]
+  return spec, train_eps, val_eps, labelled
+
+
+def prepare_data(data_config: DataConfig, window: int):
+  """(spec, train WindowData, validation WindowData, normalisation stats) of a data config (``training_split``)."""
+  spec, train_eps, val_eps, _ = training_split(data_config)
   stats = compute_stats(windows.real_steps(train_eps, spec), spec, data_config.unscaled_below_std)
   return spec, windows.build(train_eps, spec, window), windows.build(val_eps, spec, window), stats
+
+
+def labelled_episodes(data_config: DataConfig, train_episodes) -> tuple[int, ...]:
+  """The training episodes (indices) that keep their actions: ``data.labelled_episodes`` if given, else a
+  ``data.action_fraction`` share of those that have actions, drawn with ``data.action_seed``."""
+  has_actions = [i for i, e in enumerate(train_episodes) if ACTIONS in e]
+  if data_config.labelled_episodes:
+    beyond = [i for i in data_config.labelled_episodes if i >= len(train_episodes)]
+    if beyond:
+      raise UserError(f"data.labelled_episodes holds {beyond[:5]}, beyond the {len(train_episodes)} training episodes")
+    return tuple(sorted(set(data_config.labelled_episodes) & set(has_actions)))
+  if data_config.action_fraction >= 1:
+    return tuple(has_actions)
+  count = max(1, round(data_config.action_fraction * len(has_actions)))
+  rng = np.random.default_rng(data_config.action_seed)
+  return tuple(sorted(int(i) for i in rng.choice(has_actions, size=count, replace=False)))
 
 
 def _initial_params(exp: Experiment, model, spec, stats, key):
@@ -183,6 +213,8 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
 
   spec, train_data, _, stats = prepare_data(exp.data, exp.window)
   exp = dataclasses.replace(exp, spec=spec)
+  if exp.data.action_fraction < 1 and not exp.data.labelled_episodes:  # the drawn episodes, in the run's config
+    exp = dataclasses.replace(exp, data=dataclasses.replace(exp.data, labelled_episodes=training_split(exp.data)[3]))
   model = build_model(exp.model, spec, exp.window)
   sampler = exp.masks.sampler(spec, exp.window, *exp.training_tasks())
   optimizer = optim.make(exp.train)

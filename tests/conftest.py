@@ -1,11 +1,13 @@
 """Test setup: 2 fake CPU devices, strict rank promotion, a persistent compilation cache."""
 
 import os
+import warnings
 
 os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".jax_cache"))
 
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from mtm_jax.spec import CONTINUOUS, DISCRETE, DatasetSpec, ModalitySpec  # noqa: E402
@@ -85,3 +87,25 @@ def pendulum_config(**overrides):
       "window": 5,
   }
   return smoke_config(**{**base, **overrides})
+
+
+def write_pendulum(dataset_id, episodes=4, spoil=None):
+  """A small Pendulum dataset; ``spoil(i, observations, actions)`` may edit episode i's arrays in place, or
+  return replacements (another length or shape)."""
+  import gymnasium as gym
+  import minari
+  from minari.data_collector import EpisodeBuffer
+
+  env, rng, buffers = gym.make("Pendulum-v1"), np.random.default_rng(0), []
+  for i in range(episodes):
+    obs = rng.uniform(-1, 1, (11, 3))
+    actions = rng.uniform(-2, 2, (10, 1)).astype(np.float32)
+    if spoil:
+      obs, actions = spoil(i, obs, actions) or (obs, actions)
+    n = len(actions)
+    buffers.append(EpisodeBuffer(id=i, observations=obs, actions=actions, rewards=[-1.0] * n,
+                                 terminations=[False] * n, truncations=[False] * (n - 1) + [True] * min(n, 1)))
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", UserWarning)
+    minari.create_dataset_from_buffers(dataset_id, buffers, env=env, algorithm_name="test", author="mtm_jax",
+                                       code_permalink="tests", description="bad data")

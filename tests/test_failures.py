@@ -5,38 +5,15 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 
 import numpy as np
 import pytest
-from conftest import REPO, smoke_config
+from conftest import REPO, smoke_config, write_pendulum
 
 from mtm_jax import load_checkpoint, run_log
 from mtm_jax.data import minari_data
 from mtm_jax.errors import UserError
 from mtm_jax.train import train_and_evaluate
-
-
-def write_pendulum(dataset_id, episodes=4, spoil=None):
-  """A small Pendulum dataset; ``spoil(i, observations, actions)`` may edit episode i's arrays in place, or
-  return replacements (another length or shape)."""
-  import gymnasium as gym
-  import minari
-  from minari.data_collector import EpisodeBuffer
-
-  env, rng, buffers = gym.make("Pendulum-v1"), np.random.default_rng(0), []
-  for i in range(episodes):
-    obs = rng.uniform(-1, 1, (11, 3))
-    actions = rng.uniform(-2, 2, (10, 1)).astype(np.float32)
-    if spoil:
-      obs, actions = spoil(i, obs, actions) or (obs, actions)
-    n = len(actions)
-    buffers.append(EpisodeBuffer(id=i, observations=obs, actions=actions, rewards=[-1.0] * n,
-                                 terminations=[False] * n, truncations=[False] * (n - 1) + [True] * min(n, 1)))
-  with warnings.catch_warnings():
-    warnings.simplefilter("ignore", UserWarning)
-    minari.create_dataset_from_buffers(dataset_id, buffers, env=env, algorithm_name="test", author="mtm_jax",
-                                       code_permalink="tests", description="bad data")
 
 
 def nan_at(episode, step):

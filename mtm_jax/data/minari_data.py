@@ -53,6 +53,9 @@ def load(dataset_id: str, *, download: bool = False, include_rewards: bool = Fal
   return-to-go divided by the steps left to the horizon, H - t, with H the environment's time limit, so an
   episode that ends early by termination averages over the steps it did not live).
 
+  An episode whose actions are all NaN has none (a heteromodal dataset's state-only episode): its actions
+  are absent, never visible and never a target in training.
+
   Every episode is checked as it is read: a NaN or Inf in any modality, an action outside the action
   space's bounds, an empty episode or an observation of the wrong shape is a one-line UserError naming
   the dataset, modality, episode and step. on_nonfinite="drop_episode" drops the episodes with NaN/Inf
@@ -105,6 +108,8 @@ def _read(dataset_id, stamp, include_rewards, return_discount, returns, on_nonfi
       }
     except (ValueError, KeyError, IndexError) as err:
       raise UserError(f"{where}: observations or actions do not fit the dataset's spaces ({str(err)[:150]})") from err
+    if _unlabelled(episode[ACTIONS]):  # a heteromodal dataset's state-only episode: its actions are absent
+      del episode[ACTIONS]
     bad = _nonfinite(episode)
     if bad and on_nonfinite == "drop_episode":
       dropped += 1
@@ -112,13 +117,17 @@ def _read(dataset_id, stamp, include_rewards, return_discount, returns, on_nonfi
     if bad:
       raise UserError(f"{where}: {bad[0]} is {bad[1]} at step {bad[2]}; fix the data, or set "
                       "--config.data.on_nonfinite=drop_episode to train without such episodes")
-    _check_bounds(where, act_space, episode[ACTIONS])
+    if ACTIONS in episode:
+      _check_bounds(where, act_space, episode[ACTIONS])
     episodes.append(episode)
   if dropped:
     logging.warning("%s: dropped %d of %d episodes with NaN/Inf values (data.on_nonfinite=drop_episode)",
                     dataset_id, dropped, dropped + len(episodes))
   if not episodes:
     raise UserError(f"Minari dataset {dataset_id!r}: no episodes left to train on")
+  if not any(ACTIONS in e for e in episodes):
+    raise UserError(f"Minari dataset {dataset_id!r}: every episode's actions are NaN (unlabelled); at least one "
+                    "episode needs actions")
   episodes = add_returns(episodes, return_discount)
   metadata = dict(dataset.storage.metadata)
   if returns == "average":
@@ -133,9 +142,15 @@ def _read(dataset_id, stamp, include_rewards, return_discount, returns, on_nonfi
   return DatasetSpec(tuple(modalities)), episodes, metadata
 
 
+def _unlabelled(actions: np.ndarray) -> bool:
+  """Whether an episode's actions are all NaN: how a Minari dataset (which needs an action at every step)
+  marks an episode recorded without them."""
+  return np.issubdtype(actions.dtype, np.floating) and bool(np.all(np.isnan(actions)))
+
+
 def _nonfinite(episode: dict):
   """(modality, value, step) of the first NaN/Inf in an episode, or None."""
-  for name in (STATES, ACTIONS, "rewards"):
+  for name in (n for n in (STATES, ACTIONS, "rewards") if n in episode):
     flat = episode[name].reshape(len(episode[name]), -1)
     bad = ~np.isfinite(flat) if np.issubdtype(flat.dtype, np.floating) else np.zeros(flat.shape, bool)
     if bad.any():
