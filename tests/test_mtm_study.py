@@ -86,3 +86,14 @@ def test_a_folder_written_at_other_settings_is_refused(tmp_path):
   (tmp_path / "results.json").write_text(json.dumps({"settings": {**mtm_study.SCALES["smoke"], "steps": 99}}))
   with pytest.raises(UserError, match="use a fresh --out"):
     mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config)
+
+
+def test_a_share_of_the_data_trains_on_the_first_episodes_and_holds_out_the_same_last_ones(tmp_path, monkeypatch):
+  monkeypatch.setattr(mtm_study, "_total_episodes", lambda env, level: 200)
+  study = mtm_study.Study(str(tmp_path), "small", locomotion.get_config)
+  full, tiny = study.config("hopper", "expert"), study.config("hopper", "expert", "mlp_rcbc", seed=1, fraction=0.005)
+  assert (full.data.num_validation, full.data.num_train) == (10, 0)  # all 190 training episodes
+  assert (tiny.data.num_validation, tiny.data.num_train, tiny.seed) == (10, 1, 1)  # 0.5 % of 200
+  assert tiny.model.kind == "mlp" and tiny.model.width == full.model.width == 64
+  assert study.workdir("hopper", "expert", "mlp_rcbc", 1, 0.005).endswith("hopper_expert_mlp_rcbc_f0.005_seed1")
+  assert study.config("hopper", "expert", returns="sum").data.returns == "sum"

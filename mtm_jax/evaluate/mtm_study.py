@@ -47,7 +47,7 @@ PROTOCOL = dict(envs=("hopper", "halfcheetah", "walker2d"), levels=("medium", "m
 SCALES = {
     # A tiny pipeline check: one env and level, two models plus the offline-RL and efficiency ones.
     "smoke": dict(envs=("hopper",), levels=("medium",), versatility=("medium",), efficiency="medium",
-                  fractions=(0.95, 0.5), specialists=("mlp_rcbc",), targets=(0.9, 1.0), episodes=2,
+                  fractions=(0.95,), specialists=("mlp_rcbc",), targets=(0.9, 1.0), episodes=2,
                   planner=dict(num_candidates=4, noise=0.1),
                   seeds=dict(versatility=1, offline_rl=1, efficiency=1),
                   sac_steps=400, dataset_steps=300, width=32, layers=1, heads=2, batch=16, steps=6, warmup=1,
