@@ -78,6 +78,7 @@ CHANGES = {
     "zero_tokens": {"model.token_init": "zeros"},
     "decoder_embed_per_modality": {"model.decoder_embed": "per_modality"},
     "reference_normalisation": {"data.unscaled_below_std": 0.1},
+    "torch_init": {"model.param_init": "torch"},
 }
 _CHANGES = flags.DEFINE_list("changes", ["baseline"], f"mtm_jax variants, each a column: of {list(CHANGES)}, or "
                              "several joined by '+'.")

@@ -27,6 +27,10 @@ LAYOUTS = ("stacked", "per_modality")
 DROPOUT_PLACEMENTS = ("residual", "torch")
 TOKEN_INITS = ("normal", "zeros")  # modality embeddings and mask tokens: N(0, 0.02), or zero (the reference MTM)
 DECODER_EMBEDS = ("shared", "per_modality")  # the projection of encoder outputs into the MAE decoder
+# Dense layers' initial weights: flax's (LeCun normal kernels, zero biases), or PyTorch's (the reference MTM):
+# nn.Linear draws kernel and bias from U(+-1/sqrt(fan_in)); attention's input projection is Xavier-uniform and
+# its biases zero.
+PARAM_INITS = ("flax", "torch")
 NEG_INF = -1e9  # finite, so a query whose keys are all padding gets a uniform (unused) row, not NaN
 
 
@@ -45,6 +49,7 @@ class ModelConfig:
   dropout_placement: str = "residual"
   token_init: str = "normal"
   decoder_embed: str = "shared"
+  param_init: str = "flax"
   causal: bool = False
   positions: str = "sinusoidal"  # or "learned"
   max_horizon: int = 0  # >0: embed steps remaining beside the first return (Uni[MASK] "first")
@@ -82,6 +87,7 @@ def model_problems(fields: dict) -> list[str]:
   need("dropout_placement", fields["dropout_placement"] in DROPOUT_PLACEMENTS, f"must be one of {DROPOUT_PLACEMENTS}")
   need("token_init", fields["token_init"] in TOKEN_INITS, f"must be one of {TOKEN_INITS}")
   need("decoder_embed", fields["decoder_embed"] in DECODER_EMBEDS, f"must be one of {DECODER_EMBEDS}")
+  need("param_init", fields["param_init"] in PARAM_INITS, f"must be one of {PARAM_INITS}")
   need("decoder_embed", fields["decoder_embed"] == "shared" or fields["token_layout"] == "per_modality",
        "per_modality needs model.token_layout='per_modality'")
   need("dtype", fields["dtype"] in ("float32", "bfloat16", "float16"), "must be 'float32', 'bfloat16' or 'float16'")
@@ -105,6 +111,18 @@ def token_visibility(spec: DatasetSpec, layout: str, visible) -> jax.Array:
   return v_BxTxM.reshape(v_BxTxM.shape[0], -1)
 
 
+def dense_init(param_init: str, fan_in: int) -> dict:
+  """nn.Dense's initialisers under a PARAM_INITS scheme (empty: flax's own)."""
+  if param_init == "flax":
+    return {}
+  bound = 1.0 / np.sqrt(fan_in)
+  return {"kernel_init": _TORCH_KERNEL,
+          "bias_init": lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)}
+
+
+_TORCH_KERNEL = nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")  # U(+-1/sqrt(fan_in))
+
+
 def sinusoidal(length: int, width: int) -> np.ndarray:
   omega = 1.0 / 10000 ** (np.arange(width // 2) / (width / 2))
   angle = np.arange(length)[:, None] * omega[None]
@@ -119,13 +137,17 @@ class Attention(nn.Module):
   num_heads: int
   dtype: jnp.dtype
   dropout: float = 0.0  # on the attention probabilities
+  param_init: str = "flax"
 
   @nn.compact
   def __call__(self, x, allowed_BxLxL, deterministic: bool = True, packing: Packing | None = None):
     W = x.shape[-1]
     H = self.num_heads
-    qkv = nn.DenseGeneral((3, H, W // H), dtype=self.dtype, name="qkv")(x)
-    out_proj = nn.DenseGeneral(W, axis=(-2, -1), dtype=self.dtype, name="out")
+    torch = self.param_init == "torch"  # PyTorch's MultiheadAttention: zero biases in both projections
+    qkv = nn.DenseGeneral((3, H, W // H), dtype=self.dtype, name="qkv",
+                          **({"kernel_init": nn.initializers.xavier_uniform()} if torch else {}))(x)
+    out_proj = nn.DenseGeneral(W, axis=(-2, -1), dtype=self.dtype, name="out",
+                               **({"kernel_init": _TORCH_KERNEL} if torch else {}))
     qkv_BxLx3xHxD = qkv if packing is None else packing.unpack(qkv)
     q_BxLxHxD, k_BxLxHxD, v_BxLxHxD = (qkv_BxLx3xHxD[:, :, i] for i in range(3))
     logits_BxHxLxL = jnp.einsum("bqhd,bkhd->bhqk", q_BxLxHxD, k_BxLxHxD) / np.sqrt(W // H)
@@ -144,16 +166,19 @@ class Block(nn.Module):
   dropout: float
   dtype: jnp.dtype
   dropout_placement: str = "residual"
+  param_init: str = "flax"
 
   @nn.compact
   def __call__(self, x, allowed_BxLxL, deterministic: bool, packing: Packing | None = None):
     """x: tokens [B, L, W], or packed visible tokens [G, K, W] with their ``packing``."""
     W = x.shape[-1]
     inner = self.dropout if self.dropout_placement == "torch" else 0.0
-    h = Attention(self.num_heads, self.dtype, inner)(nn.LayerNorm()(x), allowed_BxLxL, deterministic, packing)
+    h = Attention(self.num_heads, self.dtype, inner, self.param_init)(nn.LayerNorm()(x), allowed_BxLxL, deterministic,
+                                                                      packing)
     x = x + nn.Dropout(self.dropout)(h, deterministic)
-    h = nn.Dense(self.mlp_ratio * W, dtype=self.dtype)(nn.LayerNorm()(x))
-    h = nn.Dense(W, dtype=self.dtype)(nn.Dropout(inner)(nn.gelu(h), deterministic))
+    h = nn.Dense(self.mlp_ratio * W, dtype=self.dtype, **dense_init(self.param_init, W))(nn.LayerNorm()(x))
+    h = nn.Dropout(inner)(nn.gelu(h), deterministic)
+    h = nn.Dense(W, dtype=self.dtype, **dense_init(self.param_init, self.mlp_ratio * W))(h)
     return x + nn.Dropout(self.dropout)(h, deterministic)
 
 
@@ -164,11 +189,12 @@ class Stack(nn.Module):
   dropout: float
   dtype: jnp.dtype
   dropout_placement: str = "residual"
+  param_init: str = "flax"
 
   @nn.compact
   def __call__(self, x, allowed_BxLxL, deterministic: bool, packing: Packing | None = None):
     for _ in range(self.num_layers):
-      block = Block(self.num_heads, self.mlp_ratio, self.dropout, self.dtype, self.dropout_placement)
+      block = Block(self.num_heads, self.mlp_ratio, self.dropout, self.dtype, self.dropout_placement, self.param_init)
       x = block(x, allowed_BxLxL, deterministic, packing)
     return nn.LayerNorm()(x)
 
@@ -176,7 +202,7 @@ class Stack(nn.Module):
 def make_stack(cfg: ModelConfig, num_layers: int, name: str, cls=Stack, **parent) -> Stack:
   """``parent``: parent=MODULE where the stack is built outside a compact method (nn.cond's branches)."""
   return cls(num_layers, cfg.num_heads, cfg.mlp_ratio, cfg.dropout, jnp.dtype(cfg.dtype), cfg.dropout_placement,
-             name=name, **parent)
+             cfg.param_init, name=name, **parent)
 
 
 class ValueEmbed(nn.Module):
@@ -184,23 +210,26 @@ class ValueEmbed(nn.Module):
 
   modality: ModalitySpec
   width: int
+  param_init: str = "flax"
 
   @nn.compact
   def __call__(self, x, visible_BxT):
     if self.modality.is_discrete:
       return nn.Embed(self.modality.num_classes, self.width)(jnp.where(visible_BxT, x, 0))
-    return nn.Dense(self.width)(jnp.where(visible_BxT[..., None], x, 0.0))
+    return nn.Dense(self.width, **dense_init(self.param_init, self.modality.dim))(jnp.where(visible_BxT[..., None], x, 0.0))
 
 
 class Head(nn.Module):
   """MTM's output head: LayerNorm, Dense, GELU, Dense."""
 
   size: int
+  param_init: str = "flax"
 
   @nn.compact
   def __call__(self, x_BxTxW):
-    h = nn.gelu(nn.Dense(x_BxTxW.shape[-1])(nn.LayerNorm()(x_BxTxW)))
-    return nn.Dense(self.size)(h).astype(jnp.float32)
+    W = x_BxTxW.shape[-1]
+    h = nn.gelu(nn.Dense(W, **dense_init(self.param_init, W))(nn.LayerNorm()(x_BxTxW)))
+    return nn.Dense(self.size, **dense_init(self.param_init, W))(h).astype(jnp.float32)
 
 
 def _steps_remaining_input(traj, visible, max_horizon):
@@ -256,7 +285,8 @@ class MaskedTrajectoryModel(nn.Module):
     cfg = self.config
     out = {}
     for m in self.spec:
-      value_BxTxW = ValueEmbed(m, cfg.width, name=f"{prefix}_embed_{m.name}")(traj[m.name], visible[m.name])
+      value_BxTxW = ValueEmbed(m, cfg.width, cfg.param_init, name=f"{prefix}_embed_{m.name}")(traj[m.name],
+                                                                                            visible[m.name])
       mask_token_W = self.param(f"{prefix}_mask_token_{m.name}", self._token_init(), (cfg.width,))
       out[m.name] = jnp.where(visible[m.name][..., None], value_BxTxW, mask_token_W[None, None])
     if cfg.max_horizon > 0:
@@ -291,7 +321,7 @@ class MaskedTrajectoryModel(nn.Module):
     features = self._per_modality(h_BxNxW)
     if return_features:
       return features
-    return {m.name: Head(m.output_size, name=f"head_{m.name}")(features[m.name]) for m in self.spec}
+    return {m.name: Head(m.output_size, cfg.param_init, name=f"head_{m.name}")(features[m.name]) for m in self.spec}
 
   def _encode(self, x_BxNxW, vis_BxN, time_BxN, deterministic, pack):
     """MAE encoder over visible tokens (hidden ones are padding keys); rows of hidden tokens are unused."""
@@ -316,14 +346,15 @@ class MaskedTrajectoryModel(nn.Module):
   def _decode(self, traj, visible, enc_BxNxW, vis_BxN, time_BxN, deterministic):
     """MAE decoder over all tokens: encoder outputs where visible, decoder mask embeddings elsewhere."""
     cfg = self.config
+    init = dense_init(cfg.param_init, cfg.width)
     if cfg.decoder_embed == "shared":
-      enc_BxNxW = nn.Dense(cfg.width, name="decoder_embed")(enc_BxNxW)
+      enc_BxNxW = nn.Dense(cfg.width, name="decoder_embed", **init)(enc_BxNxW)
     else:  # one projection per modality (the reference MTM); the layout is per_modality
       names = token_order(self.spec)
       B, N, W = enc_BxNxW.shape
       enc_BxTxMxW = enc_BxNxW.reshape(B, self.window, len(names), W)
-      enc_BxNxW = jnp.stack([nn.Dense(W, name=f"decoder_embed_{n}")(enc_BxTxMxW[:, :, i]) for i, n in enumerate(names)],
-                            axis=2).reshape(B, N, W)
+      enc_BxNxW = jnp.stack([nn.Dense(W, name=f"decoder_embed_{n}", **init)(enc_BxTxMxW[:, :, i])
+                             for i, n in enumerate(names)], axis=2).reshape(B, N, W)
     masks_BxNxW = self._tokens(self._mask_embeddings(visible), "dec")
     x_BxNxW = jnp.where(vis_BxN[..., None], enc_BxNxW, 0.0) + masks_BxNxW
     allowed = self._attention_mask(jnp.ones(vis_BxN.shape, bool), time_BxN)

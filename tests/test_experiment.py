@@ -31,6 +31,7 @@ BAD = [
      "masks.task_params.random_autoregressive.mode_weights=(1.0, -0.1, 1.0): every entry must be >= 0"),
     ({"data.dataset": "x"}, "data.dataset='x': unknown key; data has ["),
     ({"model.dropout_placement": "everywhere"}, "model.dropout_placement='everywhere': must be one of"),
+    ({"model.param_init": "jax"}, "model.param_init='jax': must be one of"),
     ({"model.token_layout": "stacked", "model.decoder_embed": "per_modality"},
      "model.decoder_embed='per_modality': per_modality needs model.token_layout='per_modality'"),
     ({"train.mask_granularity": "epoch"}, "train.mask_granularity='epoch': must be one of ('sample', 'batch')"),

@@ -15,7 +15,8 @@ OPTIONS = [
         ["stacked", "per_modality"], [0, 1], [False, True], ["sinusoidal", "learned"]
     )
 ] + [dict(kind="mlp"), dict(kind="transformer", token_layout="per_modality", decoder_layers=1, token_init="zeros",
-                          decoder_embed="per_modality", dropout_placement="torch")]
+                          decoder_embed="per_modality", dropout_placement="torch",
+                          param_init="torch")]
 
 
 def random_traj(spec, key):
@@ -85,3 +86,22 @@ def test_config_errors():
     ModelConfig(token_layout="diagonal")
   with pytest.raises(ValueError, match="model.width=30: must be even and divisible by model.num_heads=4"):
     ModelConfig(width=30, num_heads=4)
+
+
+def test_torch_init_draws_within_pytorchs_bounds(sar_spec):
+  W = 64
+  traj, visible = dummy_inputs(sar_spec, T, 1)
+  params = {}
+  for scheme in ("flax", "torch"):
+    model = build_model(ModelConfig(width=W, mlp_ratio=4, param_init=scheme), sar_spec, T)
+    params[scheme] = model.init(jax.random.key(0), traj, visible)["params"]
+  block = params["torch"]["encoder"]["Block_0"]
+  up, down = block["Dense_0"], block["Dense_1"]  # the MLP: W -> 4W -> W
+  assert np.abs(up["kernel"]).max() <= 1 / np.sqrt(W) and np.abs(down["kernel"]).max() <= 1 / np.sqrt(4 * W)
+  assert 0 < np.abs(up["bias"]).max() <= 1 / np.sqrt(W)  # PyTorch's Linear biases are drawn, not zero
+  qkv = block["Attention_0"]["qkv"]
+  assert np.abs(qkv["kernel"]).max() <= np.sqrt(6 / (W + 3 * W)) and not np.any(qkv["bias"])  # Xavier, zero bias
+  # flax's LeCun normal kernels are sqrt(3) times wider than PyTorch's uniform ones
+  ratio = np.std(params["flax"]["encoder"]["Block_0"]["Dense_0"]["kernel"]) / np.std(up["kernel"])
+  assert 1.4 < ratio < 2.0
+  assert jax.tree_util.tree_structure(params["flax"]) == jax.tree_util.tree_structure(params["torch"])

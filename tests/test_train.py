@@ -50,7 +50,8 @@ def test_reference_mtm_options_train(tmp_path):
   config = smoke_config(**{
       "train.mask_granularity": "batch", "masks.task_params.random_autoregressive.ratio_per_modality": True,
       "model.dropout": 0.1, "model.dropout_placement": "torch", "model.token_init": "zeros",
-      "model.decoder_embed": "per_modality", "data.unscaled_below_std": 0.1, "train.num_steps": 3,
+      "model.decoder_embed": "per_modality", "model.param_init": "torch", "data.unscaled_below_std": 0.1,
+      "train.num_steps": 3,
   })
   state = train_and_evaluate(config, str(tmp_path))
   assert int(state.step) == 3 and all(np.isfinite(losses(str(tmp_path))))
