@@ -143,7 +143,7 @@ def train_reference(python, c, stem, train, held) -> dict:
   exchange.update({f"eval_{m}": np.asarray(held.batch["traj"][m]) for m in MODALITIES})
   exchange.update({f"visible_{t}_{m}": np.asarray(v[m]) for t, (v, _) in held.masks.items() for m in MODALITIES})
   np.savez(stem + ".in.npz", **exchange)
-  result = subprocess.run([python, TORCH_SIDE, stem + ".in.npz", stem + ".out.npz"], capture_output=True, text=True)
+  result = subprocess.run([python, TORCH_SIDE, stem + ".in.npz", stem + ".out.npz"], stderr=subprocess.PIPE, text=True)
   if result.returncode:
     raise RuntimeError(f"the reference side failed:\n{result.stderr[-3000:]}")
   out = np.load(stem + ".out.npz")

@@ -68,7 +68,10 @@ def main(inp: str, out: str) -> None:
   starts, offsets = data["train_starts"], torch.arange(T)
   model.train()
   started = time.perf_counter()
-  for _ in range(cfg["num_steps"]):
+  for step in range(cfg["num_steps"]):
+    if step and step % max(1, cfg["num_steps"] // 10) == 0:  # the parent passes stdout through: a sign of life
+      print(f"reference: step {step}/{cfg['num_steps']}, {step / (time.perf_counter() - started):.2f} steps/s",
+            flush=True)
     rows = torch.from_numpy(rng.choice(starts, cfg["batch_size"]))[:, None] + offsets
     batch = {m: encode(m, flat[m][rows]) for m in MODALITIES}
     masks = create_random_autoregressize_mask(shapes, cfg["keep_ratios"], T, "cpu", cfg["mode_weights"])
