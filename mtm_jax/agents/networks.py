@@ -1,4 +1,5 @@
-"""Networks and target updates the agents share: MLPs, a tanh-squashed Gaussian actor, twin critics."""
+"""Networks and target updates the agents share: MLPs, a tanh-squashed Gaussian actor (SAC), a deterministic
+actor (TD3), twin critics."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import optax
 
 LOG_STD_RANGE = (-5.0, 2.0)
 
@@ -38,6 +40,17 @@ class TanhGaussianActor(nn.Module):
     return mean, low + 0.5 * (high - low) * (jnp.tanh(log_std) + 1.0)  # smooth bound, as in common SAC code
 
 
+class DeterministicActor(nn.Module):
+  """A deterministic policy with actions in [-1, 1] (TD3)."""
+
+  hidden: Sequence[int]
+  action_dim: int
+
+  @nn.compact
+  def __call__(self, obs):
+    return jnp.tanh(MLP(self.hidden, self.action_dim)(obs))
+
+
 def sample_tanh_gaussian(mean, log_std, key):
   """A squashed sample and its log-probability (with the tanh change-of-variables correction)."""
   pre = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
@@ -64,3 +77,21 @@ class Critics(nn.Module):
 def polyak(target, online, tau: float):
   """target <- (1 - tau) target + tau online."""
   return jax.tree_util.tree_map(lambda t, o: (1.0 - tau) * t + tau * o, target, online)
+
+
+def critic_update(critics: Critics, opt: optax.GradientTransformation, params, opt_state, batch: dict, next_value,
+                  discount: float):
+  """One step of the critics towards r + discount * (1 - terminated) * next_value (held fixed).
+
+  Returns (params, opt_state, loss, mean Q).
+  """
+  not_done = 1.0 - batch["terminated"].astype(jnp.float32)
+  target_q = jax.lax.stop_gradient(batch["rewards"] + discount * not_done * next_value)
+
+  def loss(params):
+    q = critics.apply(params, batch["obs"], batch["actions"])
+    return jnp.mean((q - target_q[None]) ** 2), q.mean()
+
+  (q_loss, q_mean), grads = jax.value_and_grad(loss, has_aux=True)(params)
+  updates, opt_state = opt.update(grads, opt_state)
+  return optax.apply_updates(params, updates), opt_state, q_loss, q_mean

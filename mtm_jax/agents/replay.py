@@ -50,6 +50,32 @@ def sample(replay: Replay, key: jax.Array, batch_size: int) -> dict:
           "next_obs": replay.next_obs[idx], "terminated": replay.terminated[idx]}
 
 
+def scan_updates(update, state, replay: Replay, key: jax.Array, num_updates: int, batch_size: int):
+  """``num_updates`` calls of ``update(state, batch, key) -> (state, metrics)`` fused in one scan, each on a fresh
+  batch from the replay; the metrics are the last update's."""
+
+  def one(state, key):
+    batch_key, update_key = jax.random.split(key)
+    return update(state, sample(replay, batch_key, batch_size), update_key)
+
+  state, metrics = jax.lax.scan(one, state, jax.random.split(key, num_updates))
+  return state, jax.tree_util.tree_map(lambda m: m[-1], metrics)
+
+
+def from_episodes(episodes) -> Replay:
+  """A full replay of an offline dataset's transitions: episodes of observations [L+1, ds], actions [L, da]
+  (in the agent's [-1, 1] units), rewards [L], terminations [L] (Minari's layout)."""
+  obs = np.concatenate([e["observations"][:-1] for e in episodes])
+  next_obs = np.concatenate([e["observations"][1:] for e in episodes])
+  actions = np.concatenate([e["actions"] for e in episodes])
+  rewards = np.concatenate([np.asarray(e["rewards"]).reshape(-1) for e in episodes])
+  terminated = np.concatenate([np.asarray(e["terminations"], bool) for e in episodes])
+  ends = np.concatenate([np.arange(len(e["actions"])) == len(e["actions"]) - 1 for e in episodes])
+  f = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+  return Replay(f(obs), f(actions), f(rewards), f(next_obs), jnp.asarray(terminated), jnp.asarray(ends & ~terminated),
+                jnp.asarray(len(rewards), jnp.int32))
+
+
 def mark_truncated(replay: Replay, num_envs: int) -> Replay:
   """Ends every environment's open episode at its last written row (a resumed run restarts its episodes)."""
   rows = jnp.arange(replay.capacity)

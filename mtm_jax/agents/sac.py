@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from mtm_jax.agents import replay as replay_lib
-from mtm_jax.agents.networks import Critics, TanhGaussianActor, polyak, sample_tanh_gaussian
+from mtm_jax.agents.networks import Critics, TanhGaussianActor, critic_update, polyak, sample_tanh_gaussian
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,16 +76,8 @@ class SAC:
     mean, log_std = self.actor.apply(state.actor, batch["next_obs"])
     next_action, next_log_prob = sample_tanh_gaussian(mean, log_std, next_key)
     next_q = self.critics.apply(state.target_critic, batch["next_obs"], next_action).min(axis=0)
-    not_done = 1.0 - batch["terminated"].astype(jnp.float32)
-    target_q = jax.lax.stop_gradient(batch["rewards"] + c.discount * not_done * (next_q - alpha * next_log_prob))
-
-    def critic_loss(critic):
-      q = self.critics.apply(critic, batch["obs"], batch["actions"])
-      return jnp.mean((q - target_q[None]) ** 2), q.mean()
-
-    (q_loss, q_mean), grads = jax.value_and_grad(critic_loss, has_aux=True)(state.critic)
-    updates, critic_opt = self.opt.update(grads, state.critic_opt)
-    critic = optax.apply_updates(state.critic, updates)
+    critic, critic_opt, q_loss, q_mean = critic_update(self.critics, self.opt, state.critic, state.critic_opt, batch,
+                                                       next_q - alpha * next_log_prob, c.discount)
 
     def actor_loss(actor):
       mean, log_std = self.actor.apply(actor, batch["obs"])
@@ -108,10 +100,4 @@ class SAC:
 
   def learn(self, state: SACState, replay: replay_lib.Replay, key: jax.Array, num_updates: int):
     """``num_updates`` updates fused in one scan, each on a fresh batch from the replay; metrics are the last's."""
-
-    def one(state, key):
-      batch_key, update_key = jax.random.split(key)
-      return self.update(state, replay_lib.sample(replay, batch_key, self.config.batch_size), update_key)
-
-    state, metrics = jax.lax.scan(one, state, jax.random.split(key, num_updates))
-    return state, jax.tree_util.tree_map(lambda m: m[-1], metrics)
+    return replay_lib.scan_updates(self.update, state, replay, key, num_updates, self.config.batch_size)
