@@ -11,30 +11,18 @@ are read back from OUT/models, measurements from OUT/results.json. The study its
 mtm_jax.evaluate.mtm_study (its SCALES say what each scale trains).
 """
 
-import os
-import sys
-
 import cli
+import study
 from absl import flags
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs"))
-import locomotion  # noqa: E402
+from mtm_jax.evaluate import mtm_study
 
-from mtm_jax.evaluate import mtm_study  # noqa: E402
-
-_SCALE = flags.DEFINE_enum("scale", "small", list(mtm_study.SCALES), "How much to train and roll out.")
-_ENVS = flags.DEFINE_list("envs", None, "Offline-RL environments (default the scale's).")
-_LEVELS = flags.DEFINE_list("levels", None, "Offline-RL dataset levels (default the scale's).")
-_SEEDS = flags.DEFINE_integer("seeds", 0, "Seeds per model in every part; 0 = the scale's.")
+make_study = study.locomotion_study(mtm_study.Study, "mtm", "the scale's")
 _PARTS = flags.DEFINE_list("parts", list(mtm_study.PARTS), "Which parts to run (mtm_study.PARTS).")
-_OUT = flags.DEFINE_string("out", None, "Output folder (default runs/mtm_SCALE).")
 
 
 def main():
-  out = _OUT.value or os.path.join("runs", f"mtm_{_SCALE.value}")
-  study = mtm_study.Study(out, _SCALE.value, locomotion.get_config, envs=_ENVS.value, levels=_LEVELS.value,
-                          seeds=_SEEDS.value)
-  print(f"wrote {study.run(tuple(_PARTS.value))}")
+  print(f"wrote {make_study().run(tuple(_PARTS.value))}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,34 @@
-"""What the reproduce_* scripts share: sizing a study's configs to a scale, cached results, report tables."""
+"""What the reproduce_* scripts share: sizing a study's configs to a scale, cached results, report tables, and
+the flags of the locomotion studies."""
+
+import os
+import sys
+
+from absl import flags
 
 from mtm_jax.evaluate.report import markdown_table, read_results  # noqa: F401  (the studies import them from here)
 from mtm_jax.evaluate.score import mean_se  # noqa: F401
+
+CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+def locomotion_study(cls, name: str, levels_help: str = "the scale's"):
+  """Defines the flags of a locomotion study's script (--scale --envs --levels --seeds --out) for ``cls`` (a
+  ``mtm_study.Study``) and returns a function that makes the study from them, its folder runs/NAME_SCALE
+  unless --out says otherwise."""
+  scale = flags.DEFINE_enum("scale", "small", list(cls.scales), "How much to train and evaluate (the study's SCALES).")
+  envs = flags.DEFINE_list("envs", None, "Environments (default the scale's).")
+  levels = flags.DEFINE_list("levels", None, f"Dataset levels (default {levels_help}).")
+  seeds = flags.DEFINE_integer("seeds", 0, "Seeds per model; 0 = the scale's.")
+  out = flags.DEFINE_string("out", None, f"Output folder (default runs/{name}_SCALE).")
+
+  def make():
+    sys.path.insert(0, CONFIGS)
+    import locomotion
+
+    return cls(out.value or os.path.join("runs", f"{name}_{scale.value}"), scale.value, locomotion.get_config,
+               envs=envs.value, levels=levels.value, seeds=seeds.value)
+  return make
 
 
 def apply_scale(c, variant: str, seed: int, scale: dict, pretrained: str):

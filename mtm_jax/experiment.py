@@ -23,6 +23,7 @@ from mtm_jax.errors import UserError
 from mtm_jax.model import ModelConfig, model_problems
 from mtm_jax.spec import ACTIONS, CONTINUOUS, RETURNS, STATES, DatasetSpec, ModalitySpec
 
+UNLABELLED = ("state_only", "drop")  # what training makes of an episode without actions
 REGIMES = ("single_task", "multi_task", "random", "random_autoregressive", "finetune")
 # Every role a task can use, so a mask generator can be tried on the config's window and parameters.
 _ALL_ROLES = DatasetSpec((ModalitySpec(STATES, CONTINUOUS, 1), ModalitySpec(ACTIONS, CONTINUOUS, 1),
@@ -55,6 +56,7 @@ class DataConfig:
   action_fraction: float = 1.0
   action_seed: int = 0
   labelled_episodes: tuple[int, ...] = ()
+  unlabelled: str = "state_only"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +230,7 @@ def _problems(config: dict, training: bool) -> list[str]:
   need("data.action_seed", _number(_get(config, "data.action_seed"), True), "must be an integer")
   need("data.labelled_episodes", all(_number(i, True) and i >= 0 for i in _get(config, "data.labelled_episodes")),
        "must be training-episode indices (integers >= 0)")
+  need("data.unlabelled", _get(config, "data.unlabelled") in UNLABELLED, f"must be one of {UNLABELLED}")
   fraction = _get(config, "train.final_lr_fraction")
   need("train.final_lr_fraction", _number(fraction, False) and 0 <= fraction <= 1, "must be in [0, 1]")
   need("train.regime", _get(config, "train.regime") in REGIMES, f"must be one of {REGIMES}")

@@ -297,10 +297,16 @@ class MaskedTrajectoryModel(nn.Module):
     return out
 
   @nn.compact
-  def __call__(self, traj, visible, *, deterministic: bool = True, return_features: bool = False,
+  def __call__(self, traj, visible, *, deterministic: bool = True, features: str | None = None,
                pack: tuple[int, int] | None = None):
-    """pack=(groups, capacity): the MAE encoder computes visible tokens only, packed per group of the batch
+    """Per-modality outputs [B, T, d] of the heads; ``features="output"``: the last stack's per-modality
+    features [B, T, W] instead, ``"encoder"``: the encoder's (MTM's representation; with an MAE encoder,
+    meaningful at visible tokens only).
+
+    pack=(groups, capacity): the MAE encoder computes visible tokens only, packed per group of the batch
     into ``capacity`` rows (``packing.py``); a batch that does not fit runs densely. None: dense."""
+    if features not in (None, "output", "encoder"):
+      raise ValueError(f"features={features!r}: ask for None (the heads' outputs), 'output' or 'encoder'")
     cfg = self.config
     x_BxNxW = self._tokens(self._embed(traj, visible, "enc"), "enc")
     if cfg.dropout_placement == "residual":
@@ -316,12 +322,14 @@ class MaskedTrajectoryModel(nn.Module):
       )
     else:
       enc_BxNxW = self._encode(x_BxNxW, vis_BxN, time_BxN, deterministic, pack)
+      if features == "encoder":
+        return self._per_modality(enc_BxNxW)
       h_BxNxW = self._decode(traj, visible, enc_BxNxW, vis_BxN, time_BxN, deterministic)
 
-    features = self._per_modality(h_BxNxW)
-    if return_features:
-      return features
-    return {m.name: Head(m.output_size, cfg.param_init, name=f"head_{m.name}")(features[m.name]) for m in self.spec}
+    out = self._per_modality(h_BxNxW)
+    if features is not None:
+      return out
+    return {m.name: Head(m.output_size, cfg.param_init, name=f"head_{m.name}")(out[m.name]) for m in self.spec}
 
   def _encode(self, x_BxNxW, vis_BxN, time_BxN, deterministic, pack):
     """MAE encoder over visible tokens (hidden ones are padding keys); rows of hidden tokens are unused."""
@@ -386,7 +394,10 @@ class MLPBaseline(nn.Module):
   window: int
 
   @nn.compact
-  def __call__(self, traj, visible, *, deterministic: bool = True, return_features: bool = False):
+  def __call__(self, traj, visible, *, deterministic: bool = True, features: str | None = None):
+    """Outputs [B, T, d] per modality; ``features="output"``: the last hidden layer [B, H] (it has no encoder)."""
+    if features not in (None, "output"):
+      raise ValueError(f"the MLP baseline has no {features!r} features; ask for 'output' (its last hidden layer)")
     cfg = self.config
     parts = []
     for m in self.spec:
@@ -403,7 +414,7 @@ class MLPBaseline(nn.Module):
       h = jnp.concatenate([h, (steps_B / cfg.max_horizon * gate_B)[:, None]], axis=-1)
     for size in cfg.mlp_hidden:
       h = nn.Dropout(cfg.dropout)(nn.gelu(nn.Dense(size)(h)), deterministic)
-    if return_features:
+    if features == "output":
       return h
     sizes = [m.output_size for m in self.spec]
     out = nn.Dense(self.window * sum(sizes))(h).reshape(B, self.window, sum(sizes))

@@ -144,8 +144,9 @@ def _check_workdir(workdir: str) -> None:
 def training_split(data_config: DataConfig):
   """(spec, training episodes, held-out episodes, labelled ids) of a data config.
 
-  Training episodes outside the labelled ids (``labelled_episodes``) lose their actions: heteromodal
-  training. The held-out ones keep theirs, to be scored on.
+  Training episodes outside the labelled ids (``labelled_episodes``) lose their actions (heteromodal
+  training) or, with ``unlabelled="drop"``, are left out (a model of the labelled ones alone). The held-out
+  ones keep theirs, to be scored on.
   """
   spec, episodes = data.load(data_config)
   train_eps, val_eps = windows.split_episodes(
@@ -153,7 +154,10 @@ def training_split(data_config: DataConfig):
   )
   labelled = labelled_episodes(data_config, train_eps)
   keep = set(labelled)
-  train_eps = [e if i in keep else {k: v for k, v in e.items() if k != ACTIONS} for i, e in enumerate(train_eps)]
+  if data_config.unlabelled == "drop":
+    train_eps = [e for i, e in enumerate(train_eps) if i in keep]
+  else:
+    train_eps = [e if i in keep else {k: v for k, v in e.items() if k != ACTIONS} for i, e in enumerate(train_eps)]
   return spec, train_eps, val_eps, labelled
 
 

@@ -67,6 +67,15 @@ def test_heteromodal_training_never_sees_the_dropped_actions_and_records_the_kep
   assert stored["labelled_episodes"] == list(labelled) and stored["action_fraction"] == 0.25
 
 
+def test_dropping_the_unlabelled_episodes_trains_on_the_labelled_ones_alone(minari_root):
+  exp = parse(pendulum_config(**{"data.action_fraction": 0.25, "data.action_seed": 3, "data.unlabelled": "drop"}))
+  _, train_eps, val_eps, labelled = training_split(exp.data)
+  _, all_eps, all_val, _ = training_split(parse(pendulum_config()).data)
+  assert len(train_eps) == len(labelled) == 2 and all("actions" in e for e in train_eps)
+  np.testing.assert_array_equal(train_eps[1]["states"], all_eps[labelled[1]]["states"])
+  assert len(val_eps) == len(all_val)  # the same held-out episodes
+
+
 def test_a_bad_share_is_a_config_error():
   from mtm_jax.experiment import ConfigError
 
@@ -74,3 +83,5 @@ def test_a_bad_share_is_a_config_error():
     parse(smoke_config(**{"data.action_fraction": 0}))
   with pytest.raises(ConfigError, match="data.labelled_episodes"):
     parse(smoke_config(**{"data.labelled_episodes": (-1,)}))
+  with pytest.raises(ConfigError, match="data.unlabelled='hide': must be one of"):
+    parse(smoke_config(**{"data.unlabelled": "hide"}))

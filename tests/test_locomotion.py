@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -77,12 +78,17 @@ def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path)
   np.testing.assert_allclose(report["dataset_score"][0], summary["levels"]["medium-expert"]["score"], rtol=1e-4)
 
 
+def run_study(script: str, out) -> subprocess.CompletedProcess:
+  """experiments/SCRIPT at smoke scale into ``out``; it must succeed."""
+  cmd = [sys.executable, os.path.join(REPO, "experiments", script), "--scale=smoke", f"--out={out}"]
+  result = subprocess.run(cmd, env=dict(os.environ, XLA_FLAGS=""), capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr[-2000:]
+  return result
+
+
 def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
   out = tmp_path / "mtm"
-  cmd = [sys.executable, os.path.join(REPO, "experiments", "reproduce_mtm.py"), "--scale=smoke", f"--out={out}"]
-  env = dict(os.environ, XLA_FLAGS="")
-  result = subprocess.run(cmd, env=env, capture_output=True, text=True)
-  assert result.returncode == 0, result.stderr[-2000:]
+  run_study("reproduce_mtm.py", out)
   report = (out / "report.md").read_text()
   for line in ("| RCBC score |", "| forward dynamics (MSE / one-step) |", "| hopper medium |", "| 95.0% |",
                "| dataset | RCBC | RCBC + planning |"):
@@ -101,6 +107,47 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
 
   # A re-run trains and measures nothing again.
   before = (out / "results.json").stat().st_mtime_ns
-  again = subprocess.run(cmd, env=env, capture_output=True, text=True)
-  assert again.returncode == 0, again.stderr[-2000:]
+  again = run_study("reproduce_mtm.py", out)
   assert (out / "results.json").stat().st_mtime_ns == before and "score" not in again.stdout
+
+
+def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_resumes(hopper_data, tmp_path):
+  out = tmp_path / "hetero"
+  run_study("reproduce_heteromodal.py", out)
+  report = (out / "report.md").read_text()
+  for line in ("### BC score", "### RCBC score", "### inverse dynamics (MSE / one-step)", "| 25% |",
+               "heteromodal MTM beats MTM on the labelled episodes (BC, every f)"):
+    assert line in report
+  assert (out / "heteromodal_hopper_medium.png").stat().st_size > 1000
+  assert sorted(os.listdir(out / "models")) == sorted(
+      f"hopper_medium_{m}_seed0" for m in ("mtm_f0.25_labelled", "mtm_f0.25_all", "mlp_bc_f0.25_labelled"))
+  configs = {m: json.loads((out / "models" / f"hopper_medium_{m}_seed0" / "config.json").read_text())["data"]
+             for m in ("mtm_f0.25_labelled", "mtm_f0.25_all")}
+  assert configs["mtm_f0.25_labelled"]["unlabelled"] == "drop" and configs["mtm_f0.25_all"]["unlabelled"] == "state_only"
+  assert configs["mtm_f0.25_labelled"]["labelled_episodes"] == configs["mtm_f0.25_all"]["labelled_episodes"]
+  results = json.loads((out / "results.json").read_text())
+  assert len([k for k in results if k.startswith("rollout|")]) == 5  # two MTMs' bc and rcbc, the MLP's bc
+  before = (out / "results.json").stat().st_mtime_ns
+  run_study("reproduce_heteromodal.py", out)
+  assert (out / "results.json").stat().st_mtime_ns == before
+
+
+def test_representation_study_draws_every_variants_curve_and_a_killed_run_resumes(hopper_data, tmp_path):
+  out = tmp_path / "rep"
+  run_study("reproduce_representation.py", out)
+  report = (out / "report.md").read_text()
+  for line in ("## TD3 on hopper full-replay", "| TD3, raw states |", "| MTM state rep. (fine-tuned) |",
+               "MTM state-action rep. for the critic reaches"):
+    assert line in report
+  assert (out / "td3_hopper_full-replay.png").stat().st_size > 1000
+  results = json.loads((out / "results.json").read_text())
+  curves = {k: v for k, v in results.items() if k.startswith("td3|")}
+  assert len(curves) == 4 and all([p["step"] for p in c] == [0, 10, 20] for c in curves.values())
+  # A run killed after its first evaluation resumes there: drop its cached curve and newest checkpoint.
+  key = "td3|hopper|full-replay|state_finetune|seed0"
+  del results[key]
+  (out / "results.json").write_text(json.dumps(results))
+  shutil.rmtree(out / "td3" / "hopper_full-replay_state_finetune_seed0" / "checkpoints" / "20")
+  run_study("reproduce_representation.py", out)
+  resumed = json.loads((out / "results.json").read_text())[key]
+  assert [p["step"] for p in resumed] == [0, 10, 20] and resumed[1] == curves[key][1]

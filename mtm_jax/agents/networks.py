@@ -67,11 +67,12 @@ class Critics(nn.Module):
   num: int = 2
 
   @nn.compact
-  def __call__(self, obs, action):
+  def __call__(self, *inputs):
+    """Q of the inputs concatenated: (obs, action), or one state-action representation."""
     ensemble = nn.vmap(
         MLP, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None, out_axes=0, axis_size=self.num
     )
-    return ensemble(self.hidden, 1)(jnp.concatenate([obs, action], axis=-1))[..., 0]
+    return ensemble(self.hidden, 1)(jnp.concatenate(inputs, axis=-1))[..., 0]
 
 
 def polyak(target, online, tau: float):
@@ -79,9 +80,10 @@ def polyak(target, online, tau: float):
   return jax.tree_util.tree_map(lambda t, o: (1.0 - tau) * t + tau * o, target, online)
 
 
-def critic_update(critics: Critics, opt: optax.GradientTransformation, params, opt_state, batch: dict, next_value,
+def critic_update(q_fn, opt: optax.GradientTransformation, params, opt_state, batch: dict, next_value,
                   discount: float):
-  """One step of the critics towards r + discount * (1 - terminated) * next_value (held fixed).
+  """One step of the critics ``q_fn(params, obs, action) -> [num, B]`` towards r + discount * (1 - terminated) *
+  next_value (held fixed).
 
   Returns (params, opt_state, loss, mean Q).
   """
@@ -89,7 +91,7 @@ def critic_update(critics: Critics, opt: optax.GradientTransformation, params, o
   target_q = jax.lax.stop_gradient(batch["rewards"] + discount * not_done * next_value)
 
   def loss(params):
-    q = critics.apply(params, batch["obs"], batch["actions"])
+    q = q_fn(params, batch["obs"], batch["actions"])
     return jnp.mean((q - target_q[None]) ** 2), q.mean()
 
   (q_loss, q_mean), grads = jax.value_and_grad(loss, has_aux=True)(params)

@@ -76,7 +76,7 @@ class SAC:
     mean, log_std = self.actor.apply(state.actor, batch["next_obs"])
     next_action, next_log_prob = sample_tanh_gaussian(mean, log_std, next_key)
     next_q = self.critics.apply(state.target_critic, batch["next_obs"], next_action).min(axis=0)
-    critic, critic_opt, q_loss, q_mean = critic_update(self.critics, self.opt, state.critic, state.critic_opt, batch,
+    critic, critic_opt, q_loss, q_mean = critic_update(self.critics.apply, self.opt, state.critic, state.critic_opt, batch,
                                                        next_q - alpha * next_log_prob, c.discount)
 
     def actor_loss(actor):

@@ -4,6 +4,14 @@ delayed actor and target update.
 
 Like SAC, everything is a pure function of a ``TD3State`` and explicit keys, and ``learn`` fuses many
 updates in one ``lax.scan`` over batches drawn from the on-device replay.
+
+What the networks see (``TD3Config.inputs``, the MTM paper's representation variants):
+  raw             the observation
+  state           an MTM's state representation (``representation.MTMRepresentation``), frozen
+  state_finetune  the same, fine-tuned by the critic loss (the actor reads it without a gradient, as in DrQ)
+  state_action    the actor reads the frozen state representation, the critics a frozen state-action one
+The encoder's parameters live in the critic's tree (``critic["encoder"]``), so the target critic carries the
+target encoder; in the frozen variants its optimiser leaves them unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ import optax
 from mtm_jax.agents import replay as replay_lib
 from mtm_jax.agents.networks import Critics, DeterministicActor, critic_update, polyak
 
+INPUTS = ("raw", "state", "state_finetune", "state_action")
+
 
 @dataclasses.dataclass(frozen=True)
 class TD3Config:
@@ -30,6 +40,8 @@ class TD3Config:
   noise_clip: float = 0.5
   policy_delay: int = 2  # critic updates per actor and target update
   bc_alpha: float = 0.0  # > 0: TD3+BC, the actor maximises bc_alpha / mean|Q| * Q - (a - a_data)^2 (2.5 in the paper)
+  inputs: str = "raw"  # what the networks see: INPUTS
+  encoder_learning_rate: float = 1e-4  # of a fine-tuned representation (the MTM's own training rate)
 
 
 @flax.struct.dataclass
@@ -46,38 +58,68 @@ class TD3State:
 class TD3:
   """The networks and optimisers of one TD3 agent; methods are pure and jittable."""
 
-  def __init__(self, config: TD3Config, obs_dim: int, action_dim: int):
+  def __init__(self, config: TD3Config, obs_dim: int, action_dim: int, representation=None):
+    """representation: an ``MTMRepresentation``, needed by every ``inputs`` but raw."""
     if config.policy_delay < 1 or config.bc_alpha < 0:
       raise ValueError(f"TD3 needs policy_delay >= 1 and bc_alpha >= 0, got {config.policy_delay}, {config.bc_alpha}")
-    self.config, self.obs_dim, self.action_dim = config, obs_dim, action_dim
+    if config.inputs not in INPUTS:
+      raise ValueError(f"TD3Config.inputs={config.inputs!r}: choose from {INPUTS}")
+    if config.inputs == "raw" and representation is not None:
+      raise ValueError("TD3Config.inputs='raw' takes no representation; choose another inputs to use one")
+    if config.inputs != "raw" and representation is None:
+      raise ValueError(f"TD3Config.inputs={config.inputs!r} needs a representation (an MTMRepresentation of a "
+                       "trained MTM)")
+    self.config, self.obs_dim, self.action_dim, self.rep = config, obs_dim, action_dim, representation
     self.actor = DeterministicActor(config.hidden, action_dim)
     self.critics = Critics(config.hidden)
     self.opt = optax.adam(config.learning_rate)
+    encoder_opt = optax.adam(config.encoder_learning_rate) if config.inputs == "state_finetune" else optax.set_to_zero()
+    self.critic_opt = optax.multi_transform({"q": self.opt, "encoder": encoder_opt},
+                                            lambda tree: {"q": "q", "encoder": "encoder"})
 
   def init(self, key: jax.Array) -> TD3State:
     actor_key, critic_key = jax.random.split(key)
     obs, action = jnp.zeros((1, self.obs_dim)), jnp.zeros((1, self.action_dim))
-    actor, critic = self.actor.init(actor_key, obs), self.critics.init(critic_key, obs, action)
+    encoder = {} if self.rep is None else self.rep.params
+    if self.config.inputs == "state_action":
+      q = self.critics.init(critic_key, self.rep.state_action(encoder, obs, action))
+    else:
+      q = self.critics.init(critic_key, self._state(encoder, obs), action)
     copy = lambda tree: jax.tree_util.tree_map(jnp.copy, tree)  # noqa: E731  (own buffers: the state is donated)
-    return TD3State(actor, critic, copy(actor), copy(critic), self.opt.init(actor), self.opt.init(critic),
+    actor, critic = self.actor.init(actor_key, self._state(encoder, obs)), {"q": q, "encoder": copy(encoder)}
+    return TD3State(actor, critic, copy(actor), copy(critic), self.opt.init(actor), self.critic_opt.init(critic),
                     jnp.zeros((), jnp.int32))
 
-  def act(self, actor_params, obs):
+  def _state(self, encoder, obs):
+    """What the actor (and, but for state_action, the critics) see of a state."""
+    return obs if self.rep is None else self.rep.state(encoder, obs)
+
+  def _q(self, critic, obs, action):
+    """[2, B] twin Q values; only a fine-tuned encoder takes the gradient."""
+    encoder = critic["encoder"] if self.config.inputs == "state_finetune" else jax.lax.stop_gradient(critic["encoder"])
+    if self.config.inputs == "state_action":
+      return self.critics.apply(critic["q"], self.rep.state_action(encoder, obs, action))
+    return self.critics.apply(critic["q"], self._state(encoder, obs), action)
+
+  def _pi(self, actor, critic, obs):
+    return self.actor.apply(actor, self._state(jax.lax.stop_gradient(critic["encoder"]), obs))
+
+  def act(self, state: TD3State, obs):
     """Actions in [-1, 1]."""
-    return self.actor.apply(actor_params, obs)
+    return self._pi(state.actor, state.critic, obs)
 
   def update(self, state: TD3State, batch: dict, key: jax.Array) -> tuple[TD3State, dict]:
     """One critic step; every ``policy_delay``-th call also an actor step and the target updates."""
     c = self.config
     noise = jnp.clip(c.policy_noise * jax.random.normal(key, batch["actions"].shape), -c.noise_clip, c.noise_clip)
-    next_action = jnp.clip(self.actor.apply(state.target_actor, batch["next_obs"]) + noise, -1.0, 1.0)
-    next_q = self.critics.apply(state.target_critic, batch["next_obs"], next_action).min(axis=0)
-    critic, critic_opt, q_loss, q_mean = critic_update(self.critics, self.opt, state.critic, state.critic_opt, batch,
-                                                       next_q, c.discount)
+    next_action = jnp.clip(self._pi(state.target_actor, state.target_critic, batch["next_obs"]) + noise, -1.0, 1.0)
+    next_q = self._q(state.target_critic, batch["next_obs"], next_action).min(axis=0)
+    critic, critic_opt, q_loss, q_mean = critic_update(self._q, self.critic_opt, state.critic, state.critic_opt,
+                                                       batch, next_q, c.discount)
 
     def actor_loss(actor):
-      action = self.actor.apply(actor, batch["obs"])
-      q = self.critics.apply(critic, batch["obs"], action)[0]
+      action = self._pi(actor, critic, batch["obs"])
+      q = self._q(critic, batch["obs"], action)[0]
       if c.bc_alpha == 0:
         return -q.mean()
       scale = c.bc_alpha / jax.lax.stop_gradient(jnp.abs(q).mean())

@@ -25,7 +25,7 @@ from mtm_jax.checkpoint import latest_step, load_checkpoint
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
 from mtm_jax.errors import UserError
 from mtm_jax.evaluate import capabilities, model_rollouts, plots
-from mtm_jax.evaluate.report import markdown_table, read_results
+from mtm_jax.evaluate.report import markdown_table, read_results, se_cell
 from mtm_jax.evaluate.score import mean_se
 from mtm_jax.experiment import parse
 from mtm_jax.predict import make_predict
@@ -84,12 +84,14 @@ class Study:
   get_config: ``configs/locomotion.py``'s ``get_config`` (``VARIANT,ENV,LEVEL,MODEL``).
   """
 
+  scales = SCALES  # a study built on this one brings its own
+
   def __init__(self, out: str, scale: str, get_config: Callable, envs=None, levels=None, seeds: int = 0,
                log: Callable = print):
-    if scale not in SCALES:
-      raise UserError(f"unknown scale {scale!r}; choose from {list(SCALES)}")
+    if scale not in self.scales:
+      raise UserError(f"unknown scale {scale!r}; choose from {list(self.scales)}")
     self.out, self.scale_name, self.get_config, self.log = out, scale, get_config, log
-    self.scale = dict(SCALES[scale])
+    self.scale = dict(self.scales[scale])
     self.envs = tuple(envs or self.scale["envs"])
     self.levels = tuple(levels or self.scale["levels"])
     bad = sorted(set(self.envs) - set(ENVS)) + sorted(set(self.levels) - set(LEVELS))
@@ -143,16 +145,19 @@ class Study:
     self._spent(part, started)
     return workdir
 
+  def datasets(self) -> set:
+    """The (env, level) datasets the study's parts use."""
+    needed = {(e, lvl) for e in self.envs for lvl in self.levels}
+    return needed | {(VERSATILITY_ENV, lvl) for lvl in (*self.scale["versatility"], self.scale["efficiency"])}
+
   def ensure_datasets(self) -> None:
     """Makes (SAC, then every D4RL level) each environment whose datasets are missing."""
     import minari
 
     from mtm_jax.envs.locomotion import d4rl_protocol
 
-    needed = {(e, lvl) for e in self.envs for lvl in self.levels}
-    needed |= {(VERSATILITY_ENV, lvl) for lvl in (*self.scale["versatility"], self.scale["efficiency"])}
     local = set(minari.list_local_datasets())
-    for env in sorted({e for e, lvl in needed if dataset_id(e, lvl) not in local}):
+    for env in sorted({e for e, lvl in self.datasets() if dataset_id(e, lvl) not in local}):
       started = time.time()
       self.log(f"making the {env} datasets (SAC, {self.scale['sac_steps']} steps)")
       d4rl_protocol.make(env, os.path.join(self.out, "sac", f"{env}-seed0"), sac_steps=self.scale["sac_steps"],
@@ -301,9 +306,23 @@ class Study:
       sections += self._efficiency_section(self.efficiency())
     if "planning" in parts:
       sections += self._planning_section({(e, lvl): self.planning(e, lvl) for e in self.envs for lvl in self.levels})
-    sections.append("## Wall time of this invocation\n\n" + "\n".join(
+    return self.write_report(sections, started)
+
+  def report_per_dataset(self, title: str, measure: Callable) -> str:
+    """A study of one part per (env, level): report.md of ``self._section(env, level, measure(env, level))``."""
+    started = time.time()
+    self.ensure_datasets()
+    sections = [title, self._recipe()]
+    for env in self.envs:
+      for level in self.levels:
+        sections += self._section(env, level, measure(env, level))
+    return self.write_report(sections, started)
+
+  def write_report(self, sections: list, started: float) -> str:
+    """``out/report.md``: the sections, then this invocation's wall time per part; returns its path."""
+    sections = [*sections, "## Wall time of this invocation\n\n" + "\n".join(
         f"- {part}: {seconds / 60:.1f} min" for part, seconds in self.wall.items()) +
-        f"\n- total: {(time.time() - started) / 60:.1f} min (cached models and measurements are read back, not redone)")
+        f"\n- total: {(time.time() - started) / 60:.1f} min (cached models and measurements are read back, not redone)"]
     path = os.path.join(self.out, "report.md")
     with open(path, "w") as f:
       f.write("\n\n".join(sections) + "\n")
@@ -327,15 +346,15 @@ class Study:
     for task, label in CAPABILITY_ROWS.items():
       fmt = "{:.1f}" if task in ("bc", "rcbc") else "{:.3g}"
       refs = ", ".join(f"{c} {v:g}" for c, v in paper.get(task, {}).items())
-      rows.append([label, *[_cell(table[task][col], fmt) for col in COLUMNS], refs])
+      rows.append([label, *[se_cell(table[task][col], fmt) for col in COLUMNS], refs])
     header = ["capability", "MTM (one model)", "specialist transformer", "specialist MLP", "paper (D4RL)"]
     claims = versatility_claims(table, level)
     return [f"## One model against specialists: {VERSATILITY_ENV} {level}", markdown_table(header, rows),
             "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({why})" for claim, ok, why in claims)]
 
   def _offline_rl_section(self, results: dict) -> list:
-    rows = [[f"{env} {level}", _cell(r["dataset"]), _cell(r["primary"]), _cell(r["dt_rule"]), _cell(r["imagine"]),
-             _cell(r["best_of"]), f"{PAPER_RCBC[env, level]:g}" if (env, level) in PAPER_RCBC else ""]
+    rows = [[f"{env} {level}", se_cell(r["dataset"]), se_cell(r["primary"]), se_cell(r["dt_rule"]), se_cell(r["imagine"]),
+             se_cell(r["best_of"]), f"{PAPER_RCBC[env, level]:g}" if (env, level) in PAPER_RCBC else ""]
             for (env, level), r in results.items()]
     plots.lines(os.path.join(self.out, "offline_rl_targets.png"),
                 {f"{e} {lvl}": {p: r[p] for p in self.scale["targets"]} for (e, lvl), r in results.items()},
@@ -353,8 +372,8 @@ class Study:
             "![targets](offline_rl_targets.png)"]
 
   def _efficiency_section(self, table: dict) -> list:
-    rows = [[f"{f:.1%}", _cell(c["MTM"]["rcbc"]), _cell(c["MLP"]["rcbc"]), _cell(c["MTM"]["forward_dynamics"], "{:.3g}"),
-             _cell(c["MLP"]["forward_dynamics"], "{:.3g}"),
+    rows = [[f"{f:.1%}", se_cell(c["MTM"]["rcbc"]), se_cell(c["MLP"]["rcbc"]), se_cell(c["MTM"]["forward_dynamics"], "{:.3g}"),
+             se_cell(c["MLP"]["forward_dynamics"], "{:.3g}"),
              "MLP {:g}, MTM {:g}".format(*PAPER_EFFICIENCY[f]) if f in PAPER_EFFICIENCY else ""]
             for f, c in table.items()]
     plots.lines(os.path.join(self.out, "data_efficiency.png"),
@@ -367,7 +386,7 @@ class Study:
 
   def _planning_section(self, results: dict) -> list:
     p = self.scale["planner"]
-    rows = [[f"{env} {level}", _cell(r["plain"]), _cell(r["planned"]), _cell(r["gain"], "{:+.1f}"),
+    rows = [[f"{env} {level}", se_cell(r["plain"]), se_cell(r["planned"]), se_cell(r["gain"], "{:+.1f}"),
              f"{r['ms_plain']:.1f}", f"{r['ms_planned']:.1f}"] for (env, level), r in results.items()]
     header = ["dataset", "RCBC", "RCBC + planning", "gain", "ms / step (RCBC)", "ms / step (planning)"]
     return ["## Beyond the paper: planning with the same weights",
@@ -411,13 +430,6 @@ def versatility_claims(table: dict, level: str) -> list:
   if "replay" in level and (b := best("bc", max)) is not None:
     out.append(("weak on BC from mixed-quality data", mtm["bc"] < b, f"MTM {mtm['bc']:.1f}, best specialist {b:.1f}"))
   return out
-
-
-def _cell(cell, fmt: str = "{:.1f}") -> str:
-  """mean ± s.e.; the mean alone where there is no s.e. (a difference measured on one seed)."""
-  if cell is None:
-    return "n/a"
-  return fmt.format(cell[0]) if np.isnan(cell[1]) else f"{fmt.format(cell[0])} ± {fmt.format(cell[1])}"
 
 
 def _total_episodes(env: str, level: str) -> int:

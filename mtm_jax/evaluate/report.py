@@ -3,6 +3,8 @@
 import json
 import os
 
+import numpy as np
+
 
 def read_results(path: str) -> dict:
   """The results a previous invocation cached at ``path`` (a JSON object), or {} on a first run."""
@@ -16,3 +18,11 @@ def markdown_table(header, rows) -> str:
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
   return "\n".join(lines)
+
+
+def se_cell(cell, fmt: str = "{:.1f}") -> str:
+  """A (mean, s.e.) table cell: mean ± s.e.; the mean alone where there is no s.e. (one seed's difference);
+  n/a for None (not measured at this scale)."""
+  if cell is None:
+    return "n/a"
+  return fmt.format(cell[0]) if np.isnan(cell[1]) else f"{fmt.format(cell[0])} ± {fmt.format(cell[1])}"

@@ -1,0 +1,123 @@
+"""MTM representations for offline TD3 (the MTM paper's representation experiments), on our datasets.
+
+Per (env, level): one MTM pretrained on the dataset (``configs/locomotion.py``, the MTM study's recipe), then
+offline TD3 learning curves with four inputs (``td3.INPUTS``): raw states; the MTM's state representation,
+frozen; the same, fine-tuned; and a frozen state-action representation for the critic. Plain TD3 on the broad
+``full-replay`` data (the paper used reward-free exploration data), TD3+BC (alpha 2.5) on ``medium-replay``.
+Reported: normalised score against gradient steps (mean ± s.e. over seeds, PNG), the final score, and the
+updates each variant needs to reach a fixed score: 90 % of raw TD3's final level, the paper's yardstick.
+
+It is ``mtm_study.Study`` with other scales and one part: the same datasets, MTM configs and caching; a TD3
+run checkpoints at every evaluation (``agents.td3_offline``), so a killed study resumes mid-curve.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from mtm_jax.agents import td3_offline
+from mtm_jax.agents.td3 import INPUTS, TD3Config
+from mtm_jax.envs.locomotion import dataset_id
+from mtm_jax.evaluate import plots
+from mtm_jax.evaluate.mtm_study import Study, combine
+from mtm_jax.evaluate.report import markdown_table, se_cell
+
+LABELS = {"raw": "TD3, raw states", "state": "MTM state rep. (frozen)", "state_finetune": "MTM state rep. (fine-tuned)",
+          "state_action": "MTM state-action rep. for the critic"}
+BC_ALPHA = {"full-replay": 0.0, "medium-replay": 2.5}  # plain TD3 on broad data, TD3+BC on mixed-quality data
+THRESHOLD = 0.9  # of raw TD3's final score: the score every variant's updates-to-reach is measured at
+_DATA = dict(sac_steps=150_000, dataset_steps=100_000)
+SCALES = {
+    "smoke": dict(envs=("hopper",), levels=("full-replay",), seeds=dict(representation=1), updates=20, eval_every=10,
+                  eval_episodes=2, td3_batch=32, hidden=(32, 32), sac_steps=400, dataset_steps=300, width=32,
+                  layers=1, heads=2, batch=16, steps=6, warmup=1, mlp_hidden=(32, 32)),
+    # Sized for a 2-core CPU (no wall time claimed until it has run): Hopper, the MTM study's small MTM.
+    "small": dict(_DATA, envs=("hopper",), levels=("full-replay", "medium-replay"), seeds=dict(representation=3),
+                  updates=30_000, eval_every=2_500, eval_episodes=10, td3_batch=256, hidden=(256, 256), width=64,
+                  layers=2, heads=4, batch=128, steps=3000, warmup=300, mlp_hidden=(256, 256)),
+    # The paper's budget (100k updates, batch 1024, 5 seeds) and the full MTM recipe: an accelerator.
+    "full": dict(_DATA, envs=("hopper", "halfcheetah", "walker2d"), levels=("full-replay", "medium-replay"),
+                 seeds=dict(representation=5), updates=100_000, eval_every=5_000, eval_episodes=10, td3_batch=1024,
+                 hidden=(256, 256), width=512, layers=2, heads=4, batch=2048, steps=140_000, warmup=40_000,
+                 mlp_hidden=(1024, 1024)),
+}
+
+
+class RepresentationStudy(Study):
+  """One representation study in ``out``: pretrains, trains and evaluates what is missing, writes report.md."""
+
+  scales = SCALES
+
+  def datasets(self) -> set:
+    return {(e, lvl) for e in self.envs for lvl in self.levels}
+
+  def curve(self, env: str, level: str, inputs: str, seed: int, mtm_workdir: str) -> list:
+    """One TD3 run's learning curve (cached; the run itself resumes from its last evaluation)."""
+    s = self.scale
+
+    def compute():
+      started = time.time()
+      td3 = TD3Config(hidden=tuple(s["hidden"]), batch_size=s["td3_batch"], bc_alpha=BC_ALPHA.get(level, 0.0),
+                      inputs=inputs)
+      config = td3_offline.OfflineConfig(dataset_id(env, level), td3, updates=s["updates"],
+                                         eval_every=s["eval_every"], eval_episodes=s["eval_episodes"], seed=seed,
+                                         representation="" if inputs == "raw" else os.path.abspath(mtm_workdir))
+      out = td3_offline.train(config, os.path.join(self.out, "td3", f"{env}_{level}_{inputs}_seed{seed}"))
+      self._spent("TD3", started)
+      self.log(f"  {env} {level} {inputs} seed {seed}: final score {out[-1]['score'][0]:.1f}")
+      return out
+    return self.measured(f"td3|{env}|{level}|{inputs}|seed{seed}", compute)
+
+  def curves(self, env: str, level: str) -> dict:
+    """{inputs: {step: (mean, s.e.) over seeds}}."""
+    mtm = self.trained("MTM pretraining", env, level, "mtm", 0)
+    out = {}
+    for inputs in INPUTS:
+      runs = [self.curve(env, level, inputs, seed, mtm) for seed in self.seeds["representation"]]
+      steps = [point["step"] for point in runs[0]]
+      out[inputs] = {step: combine([r[i]["score"] for r in runs]) for i, step in enumerate(steps)}
+    return out
+
+  def run(self) -> str:
+    return self.report_per_dataset(f"# MTM representations for offline TD3 ({self.scale_name} scale)", self.curves)
+
+  def _recipe(self) -> str:
+    s = self.scale
+    return (f"Our datasets (`experiments/make_dataset.py locomotion`), D4RL-normalised with their own references. "
+            f"One MTM per dataset (`configs/locomotion.py`, width {s['width']}, {s['layers']} encoder layer(s) + 1 "
+            f"decoder, {s['steps']} steps, batch {s['batch']}); its representation of a state is the encoder's output "
+            "at that state's token alone (`mtm_jax.agents.representation`). TD3 (`mtm_jax.agents.td3`): hidden "
+            f"{tuple(s['hidden'])}, batch {s['td3_batch']}, {s['updates']} updates, evaluated every "
+            f"{s['eval_every']} on {s['eval_episodes']} episodes; {len(self.seeds['representation'])} seed(s). "
+            f"Plain TD3 on full-replay, TD3+BC (alpha {BC_ALPHA['medium-replay']}) on medium-replay. Cells: mean ± "
+            "s.e. over seeds (over episodes with one seed).")
+
+  def _section(self, env: str, level: str, curves: dict) -> list:
+    final = {inputs: c[max(c)] for inputs, c in curves.items()}
+    target = THRESHOLD * final["raw"][0]
+    reach = {inputs: steps_to_reach(c, target) for inputs, c in curves.items()}
+    rows = [[LABELS[i], se_cell(final[i]), f"{reach[i]:,}" if reach[i] is not None else "not reached"] for i in INPUTS]
+    name = f"td3_{env}_{level}.png"
+    plots.lines(os.path.join(self.out, name), {LABELS[i]: c for i, c in curves.items()}, "gradient steps",
+                "normalised score", f"{'TD3+BC' if BC_ALPHA.get(level) else 'TD3'} on {env} {level}")
+    claims = []
+    for inputs in INPUTS[1:]:
+      faster = reach[inputs] is not None and (reach["raw"] is None or reach[inputs] < reach["raw"])
+      claims.append(f"- {'holds' if faster else 'does not hold'}: {LABELS[inputs]} reaches {target:.1f} in fewer "
+                    f"updates than raw TD3 ({_steps(reach[inputs])} against {_steps(reach['raw'])})")
+    if final["raw"][0] <= 0:
+      claims.append("- raw TD3 ends at or below the random policy's score, so the yardstick means little here")
+    header = ["inputs", "final score", f"updates to reach {target:.1f} ({THRESHOLD:.0%} of raw TD3's final)"]
+    return [f"## {'TD3+BC' if BC_ALPHA.get(level) else 'TD3'} on {env} {level}", markdown_table(header, rows),
+            f"![{env} {level}]({name})", "\n".join(claims)]
+
+
+def steps_to_reach(curve: dict, target: float) -> int | None:
+  """The first evaluated step whose mean score is at least ``target`` (None: never)."""
+  return next((step for step in sorted(curve) if curve[step][0] >= target), None)
+
+
+def _steps(step) -> str:
+  return "never" if step is None else f"{step:,}"
+
