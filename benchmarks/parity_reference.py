@@ -192,8 +192,9 @@ def main():
         results[key] = (train_reference(python, first, os.path.join(out, "exchange", name), train, held)
                         if side == "reference" else
                         train_ours(configs[side], os.path.join(out, "models", name), held))
-        with open(cached, "w") as f:
+        with open(cached + ".tmp", "w") as f:
           json.dump(results, f, indent=2)
+        os.replace(cached + ".tmp", cached)  # a killed write never replaces the good cache
     for side, key in keys.items():
       runs[side].append(results[key])
   print(f"{base.data.dataset_id}, {base.train.num_steps} steps, batch {base.train.batch_size}, {_SEEDS.value} seed(s); "
