@@ -108,9 +108,9 @@ def test_td3_learns_on_mtm_representations_and_only_fine_tuning_moves_the_encode
   state, metrics = jax.jit(agent.learn, static_argnums=3)(state, replay_lib.from_episodes(bandit_episodes(200)),
                                                           jax.random.key(1), 20)
   assert np.isfinite(float(metrics["critic_loss"])) and np.isfinite(float(metrics["actor_loss"]))
-  moved = [not np.allclose(a, b) for a, b in zip(jax.tree_util.tree_leaves(state.critic["encoder"]),
-                                                 jax.tree_util.tree_leaves(rep.params))]
-  assert any(moved) == (inputs == "state_finetune")
+  moved = lambda part: [not np.allclose(a, b) for a, b in zip(  # noqa: E731
+      jax.tree_util.tree_leaves(state.critic["encoder"][part]), jax.tree_util.tree_leaves(rep.params[part]))]
+  assert any(moved("model")) == (inputs == "state_finetune") and not any(moved("norm"))
   assert agent.act(state, np.zeros((3, 2), np.float32)).shape == (3, 1)
 
 

@@ -74,8 +74,10 @@ class TD3:
     self.critics = Critics(config.hidden)
     self.opt = optax.adam(config.learning_rate)
     encoder_opt = optax.adam(config.encoder_learning_rate) if config.inputs == "state_finetune" else optax.set_to_zero()
-    self.critic_opt = optax.multi_transform({"q": self.opt, "encoder": encoder_opt},
-                                            lambda tree: {"q": "q", "encoder": "encoder"})
+    # The encoder's normalisation statistics stay those of its data, fine-tuned or not.
+    labels = lambda tree: {"q": "q", "encoder": {k: "encoder" if k == "model" else "fixed" for k in tree["encoder"]}}  # noqa: E731
+    self.critic_opt = optax.multi_transform({"q": self.opt, "encoder": encoder_opt, "fixed": optax.set_to_zero()},
+                                            labels)
 
   def init(self, key: jax.Array) -> TD3State:
     actor_key, critic_key = jax.random.split(key)
