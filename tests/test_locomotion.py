@@ -137,12 +137,12 @@ def test_representation_study_draws_every_variants_curve_and_a_killed_run_resume
   run_study("reproduce_representation.py", out)
   report = (out / "report.md").read_text()
   for line in ("## TD3 on hopper full-replay", "| TD3, raw states |", "| MTM state rep. (fine-tuned) |",
-               "MTM state-action rep. for the critic reaches"):
+               "MTM state rep. (fine-tuned) reaches"):
     assert line in report
   assert (out / "td3_hopper_full-replay.png").stat().st_size > 1000
   results = json.loads((out / "results.json").read_text())
   curves = {k: v for k, v in results.items() if k.startswith("td3|")}
-  assert len(curves) == 4 and all([p["step"] for p in c] == [0, 10, 20] for c in curves.values())
+  assert len(curves) == 2 and all([p["step"] for p in c] == [0, 10, 20] for c in curves.values())
   # A run killed after its first evaluation resumes there: drop its cached curve and newest checkpoint.
   key = "td3|hopper|full-replay|state_finetune|seed0"
   del results[key]

@@ -104,7 +104,7 @@ def test_td3_learns_on_mtm_representations_and_only_fine_tuning_moves_the_encode
 
   rep = MTMRepresentation(mtm_checkpoint()[0], -np.ones(1), np.ones(1))
   agent = TD3(TD3Config(hidden=(32, 32), batch_size=32, inputs=inputs), obs_dim=2, action_dim=1, representation=rep)
-  state = agent.init(jax.random.key(0))
+  state = jax.jit(agent.init)(jax.random.key(0))
   state, metrics = jax.jit(agent.learn, static_argnums=3)(state, replay_lib.from_episodes(bandit_episodes(200)),
                                                           jax.random.key(1), 20)
   assert np.isfinite(float(metrics["critic_loss"])) and np.isfinite(float(metrics["actor_loss"]))

@@ -81,7 +81,7 @@ def train(config: OfflineConfig, workdir: str, progress: bool = False) -> list[d
   agent = TD3(config.td3, obs.shape[1], len(low), rep)
   key = jax.random.key(config.seed)
   init_key, key = jax.random.split(key)
-  state = agent.init(init_key)
+  state = jax.jit(agent.init)(init_key)  # one compilation, not one per eager op
   learn = jax.jit(agent.learn, static_argnums=3, donate_argnums=0)
   act = jax.jit(agent.act)
   envs = [dataset.recover_environment() for _ in range(config.eval_episodes)]

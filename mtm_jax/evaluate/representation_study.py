@@ -27,17 +27,19 @@ LABELS = {"raw": "TD3, raw states", "state": "MTM state rep. (frozen)", "state_f
           "state_action": "MTM state-action rep. for the critic"}
 BC_ALPHA = {"full-replay": 0.0, "medium-replay": 2.5}  # plain TD3 on broad data, TD3+BC on mixed-quality data
 THRESHOLD = 0.9  # of raw TD3's final score: the score every variant's updates-to-reach is measured at
-_DATA = dict(sac_steps=150_000, dataset_steps=100_000)
+_COMMON = dict(inputs=INPUTS, sac_steps=150_000, dataset_steps=100_000)
 SCALES = {
-    "smoke": dict(envs=("hopper",), levels=("full-replay",), seeds=dict(representation=1), updates=20, eval_every=10,
+    # A pipeline check: raw TD3 and the fine-tuned encoder (tests/test_td3.py trains every input mode).
+    "smoke": dict(envs=("hopper",), levels=("full-replay",), inputs=("raw", "state_finetune"),
+                  seeds=dict(representation=1), updates=20, eval_every=10,
                   eval_episodes=2, td3_batch=32, hidden=(32, 32), sac_steps=400, dataset_steps=300, width=32,
                   layers=1, heads=2, batch=16, steps=6, warmup=1, mlp_hidden=(32, 32)),
     # Sized for a 2-core CPU (no wall time claimed until it has run): Hopper, the MTM study's small MTM.
-    "small": dict(_DATA, envs=("hopper",), levels=("full-replay", "medium-replay"), seeds=dict(representation=3),
+    "small": dict(_COMMON, envs=("hopper",), levels=("full-replay", "medium-replay"), seeds=dict(representation=3),
                   updates=30_000, eval_every=2_500, eval_episodes=10, td3_batch=256, hidden=(256, 256), width=64,
                   layers=2, heads=4, batch=128, steps=3000, warmup=300, mlp_hidden=(256, 256)),
     # The paper's budget (100k updates, batch 1024, 5 seeds) and the full MTM recipe: an accelerator.
-    "full": dict(_DATA, envs=("hopper", "halfcheetah", "walker2d"), levels=("full-replay", "medium-replay"),
+    "full": dict(_COMMON, envs=("hopper", "halfcheetah", "walker2d"), levels=("full-replay", "medium-replay"),
                  seeds=dict(representation=5), updates=100_000, eval_every=5_000, eval_episodes=10, td3_batch=1024,
                  hidden=(256, 256), width=512, layers=2, heads=4, batch=2048, steps=140_000, warmup=40_000,
                  mlp_hidden=(1024, 1024)),
@@ -73,7 +75,7 @@ class RepresentationStudy(Study):
     """{inputs: {step: (mean, s.e.) over seeds}}."""
     mtm = self.trained("MTM pretraining", env, level, "mtm", 0)
     out = {}
-    for inputs in INPUTS:
+    for inputs in self.scale["inputs"]:
       runs = [self.curve(env, level, inputs, seed, mtm) for seed in self.seeds["representation"]]
       steps = [point["step"] for point in runs[0]]
       out[inputs] = {step: combine([r[i]["score"] for r in runs]) for i, step in enumerate(steps)}
@@ -97,12 +99,12 @@ class RepresentationStudy(Study):
     final = {inputs: c[max(c)] for inputs, c in curves.items()}
     target = THRESHOLD * final["raw"][0]
     reach = {inputs: steps_to_reach(c, target) for inputs, c in curves.items()}
-    rows = [[LABELS[i], se_cell(final[i]), f"{reach[i]:,}" if reach[i] is not None else "not reached"] for i in INPUTS]
+    rows = [[LABELS[i], se_cell(final[i]), f"{reach[i]:,}" if reach[i] is not None else "not reached"] for i in curves]
     name = f"td3_{env}_{level}.png"
     plots.lines(os.path.join(self.out, name), {LABELS[i]: c for i, c in curves.items()}, "gradient steps",
                 "normalised score", f"{'TD3+BC' if BC_ALPHA.get(level) else 'TD3'} on {env} {level}")
     claims = []
-    for inputs in INPUTS[1:]:
+    for inputs in [i for i in curves if i != "raw"]:
       faster = reach[inputs] is not None and (reach["raw"] is None or reach[inputs] < reach["raw"])
       claims.append(f"- {'holds' if faster else 'does not hold'}: {LABELS[inputs]} reaches {target:.1f} in fewer "
                     f"updates than raw TD3 ({_steps(reach[inputs])} against {_steps(reach['raw'])})")
