@@ -161,9 +161,10 @@ def training_split(data_config: DataConfig):
   return spec, train_eps, val_eps, labelled
 
 
-def prepare_data(data_config: DataConfig, window: int):
-  """(spec, train WindowData, validation WindowData, normalisation stats) of a data config (``training_split``)."""
-  spec, train_eps, val_eps, _ = training_split(data_config)
+def prepare_data(data_config: DataConfig, window: int, split=None):
+  """(spec, train WindowData, validation WindowData, normalisation stats) of a data config; ``split``: its
+  ``training_split``, where the caller already has it."""
+  spec, train_eps, val_eps, _ = split or training_split(data_config)
   stats = compute_stats(windows.real_steps(train_eps, spec), spec, data_config.unscaled_below_std)
   return spec, windows.build(train_eps, spec, window), windows.build(val_eps, spec, window), stats
 
@@ -215,10 +216,11 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
     raise UserError(f"train.batch_size={exp.train.batch_size} must be divisible by the {n_dev} devices in the mesh")
   replicated, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
 
-  spec, train_data, _, stats = prepare_data(exp.data, exp.window)
+  split = training_split(exp.data)
+  spec, train_data, _, stats = prepare_data(exp.data, exp.window, split)
   exp = dataclasses.replace(exp, spec=spec)
   if exp.data.action_fraction < 1 and not exp.data.labelled_episodes:  # the drawn episodes, in the run's config
-    exp = dataclasses.replace(exp, data=dataclasses.replace(exp.data, labelled_episodes=training_split(exp.data)[3]))
+    exp = dataclasses.replace(exp, data=dataclasses.replace(exp.data, labelled_episodes=split[3]))
   model = build_model(exp.model, spec, exp.window)
   sampler = exp.masks.sampler(spec, exp.window, *exp.training_tasks())
   optimizer = optim.make(exp.train)

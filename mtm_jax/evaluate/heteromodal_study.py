@@ -15,7 +15,7 @@ import os
 
 from mtm_jax.evaluate import plots
 from mtm_jax.evaluate.mtm_study import Study, combine
-from mtm_jax.evaluate.report import markdown_table, se_cell
+from mtm_jax.evaluate.report import claim_lines, markdown_table, se_cell
 
 FRACTIONS = (0.01, 0.05, 0.25)  # the paper's 1 %, and two more to draw the curve
 TASKS = ("bc", "rcbc", "inverse_dynamics")
@@ -109,8 +109,7 @@ class HeteromodalStudy(Study):
                 "share of training episodes with actions", "normalised score", f"Heteromodal MTM: {env} {level}",
                 log_x=True)
     out.append(f"![{env}]({name})")
-    claims = heteromodal_claims(tables)
-    out.append("\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({why})" for claim, ok, why in claims))
+    out.append(claim_lines(heteromodal_claims(tables)))
     if env in PAPER:
       out.append("The paper at f = 1 % on D4RL {} expert: MTM (labelled) {:g}, heteromodal MTM {:g}, MLP BC on all "
                  "labels {:g} (reference points on other data).".format(env, *PAPER[env]))

@@ -25,7 +25,7 @@ from mtm_jax.checkpoint import latest_step, load_checkpoint
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
 from mtm_jax.errors import UserError
 from mtm_jax.evaluate import capabilities, model_rollouts, plots
-from mtm_jax.evaluate.report import markdown_table, read_results, se_cell
+from mtm_jax.evaluate.report import claim_lines, markdown_table, read_results, se_cell
 from mtm_jax.evaluate.score import mean_se
 from mtm_jax.experiment import parse
 from mtm_jax.predict import make_predict
@@ -350,7 +350,7 @@ class Study:
     header = ["capability", "MTM (one model)", "specialist transformer", "specialist MLP", "paper (D4RL)"]
     claims = versatility_claims(table, level)
     return [f"## One model against specialists: {VERSATILITY_ENV} {level}", markdown_table(header, rows),
-            "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({why})" for claim, ok, why in claims)]
+            claim_lines(claims)]
 
   def _offline_rl_section(self, results: dict) -> list:
     rows = [[f"{env} {level}", se_cell(r["dataset"]), se_cell(r["primary"]), se_cell(r["dt_rule"]), se_cell(r["imagine"]),

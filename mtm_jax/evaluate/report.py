@@ -26,3 +26,8 @@ def se_cell(cell, fmt: str = "{:.1f}") -> str:
   if cell is None:
     return "n/a"
   return fmt.format(cell[0]) if np.isnan(cell[1]) else f"{fmt.format(cell[0])} ± {fmt.format(cell[1])}"
+
+
+def claim_lines(claims) -> str:
+  """A report's checked claims, one bullet each: (claim, holds, evidence) tuples."""
+  return "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({why})" for claim, ok, why in claims)

@@ -21,7 +21,7 @@ from mtm_jax.agents.td3 import INPUTS, TD3Config
 from mtm_jax.envs.locomotion import dataset_id
 from mtm_jax.evaluate import plots
 from mtm_jax.evaluate.mtm_study import Study, combine
-from mtm_jax.evaluate.report import markdown_table, se_cell
+from mtm_jax.evaluate.report import claim_lines, markdown_table, se_cell
 
 LABELS = {"raw": "TD3, raw states", "state": "MTM state rep. (frozen)", "state_finetune": "MTM state rep. (fine-tuned)",
           "state_action": "MTM state-action rep. for the critic"}
@@ -99,20 +99,19 @@ class RepresentationStudy(Study):
     final = {inputs: c[max(c)] for inputs, c in curves.items()}
     target = THRESHOLD * final["raw"][0]
     reach = {inputs: steps_to_reach(c, target) for inputs, c in curves.items()}
-    rows = [[LABELS[i], se_cell(final[i]), f"{reach[i]:,}" if reach[i] is not None else "not reached"] for i in curves]
+    rows = [[LABELS[i], se_cell(final[i]), _steps(reach[i])] for i in curves]
+    title = f"{'TD3+BC' if BC_ALPHA.get(level) else 'TD3'} on {env} {level}"
     name = f"td3_{env}_{level}.png"
     plots.lines(os.path.join(self.out, name), {LABELS[i]: c for i, c in curves.items()}, "gradient steps",
-                "normalised score", f"{'TD3+BC' if BC_ALPHA.get(level) else 'TD3'} on {env} {level}")
-    claims = []
-    for inputs in [i for i in curves if i != "raw"]:
-      faster = reach[inputs] is not None and (reach["raw"] is None or reach[inputs] < reach["raw"])
-      claims.append(f"- {'holds' if faster else 'does not hold'}: {LABELS[inputs]} reaches {target:.1f} in fewer "
-                    f"updates than raw TD3 ({_steps(reach[inputs])} against {_steps(reach['raw'])})")
+                "normalised score", title)
+    claims = claim_lines(
+        (f"{LABELS[i]} reaches {target:.1f} in fewer updates than raw TD3",
+         reach[i] is not None and (reach["raw"] is None or reach[i] < reach["raw"]),
+         f"{_steps(reach[i])} against {_steps(reach['raw'])}") for i in curves if i != "raw")
     if final["raw"][0] <= 0:
-      claims.append("- raw TD3 ends at or below the random policy's score, so the yardstick means little here")
+      claims += "\n- raw TD3 ends at or below the random policy's score, so the yardstick means little here"
     header = ["inputs", "final score", f"updates to reach {target:.1f} ({THRESHOLD:.0%} of raw TD3's final)"]
-    return [f"## {'TD3+BC' if BC_ALPHA.get(level) else 'TD3'} on {env} {level}", markdown_table(header, rows),
-            f"![{env} {level}]({name})", "\n".join(claims)]
+    return [f"## {title}", markdown_table(header, rows), f"![{env} {level}]({name})", claims]
 
 
 def steps_to_reach(curve: dict, target: float) -> int | None:
@@ -121,5 +120,5 @@ def steps_to_reach(curve: dict, target: float) -> int | None:
 
 
 def _steps(step) -> str:
-  return "never" if step is None else f"{step:,}"
+  return "not reached" if step is None else f"{step:,}"
 
