@@ -9,11 +9,13 @@ talk through JAX's gloo collectives, so two processes on one machine form one me
 A watchdog thread in each process bumps a counter in the coordination service's key-value store every
 second and watches its peers'. A peer whose counter stops for ``timeout`` seconds ends this process with
 exit code ``EXIT_PEER_LOST`` and one line on stderr, instead of a hang in a collective that will never
-complete (JAX's own heartbeat, which would abort with a C++ stack trace, is set to 3 x ``timeout`` so the
-watchdog speaks first). When process 0 itself dies, JAX's client in every other process notices the
-closed connection at once and aborts with its own message ("... another task died") and a stack trace:
-JAX offers no Python hook for that path. Either way, rerunning every process with the same command
-resumes from the last checkpoint.
+complete. JAX's own heartbeat check, which aborts every survivor with a C++ stack trace, is set to
+max(60 s, 10 x ``timeout``) so that the watchdog speaks first even when the machine is loaded (CI once saw
+the abort win against 3 x ``timeout``; with a 2 s heartbeat and a 5 s watchdog the abort wins every time).
+When process 0 itself dies, JAX's client in every other process notices the closed connection at once
+and aborts with its own message ("... another task died") and a stack trace: JAX offers no working
+Python hook for that path (its client's error callback fails to convert the error: std::bad_cast).
+Either way, rerunning every process with the same command resumes from the last checkpoint.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def initialize(num_processes: int, process_id: int, coordinator: str, *, timeout
     kwargs = {"coordinator_address": coordinator or None, "num_processes": num_processes, "process_id": process_id}
   try:
     jax.distributed.initialize(**kwargs, initialization_timeout=int(max(60, 3 * timeout)),
-                               heartbeat_timeout_seconds=int(3 * timeout))
+                               heartbeat_timeout_seconds=int(max(60, 10 * timeout)))
   except Exception as err:  # jax raises RuntimeError / ValueError / XlaRuntimeError for a bad cluster setup
     raise UserError(f"could not join the distributed run ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
                     "check --coordinator, --num_processes and --process_id") from err
