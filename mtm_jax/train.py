@@ -193,8 +193,13 @@ def _initial_params(exp: Experiment, model, spec, stats, key):
     if pretrained.config.model != exp.model:
       raise UserError(f"init_from {exp.train.init_from!r} has a different model config; finetune keeps the architecture")
     return jax.tree_util.tree_map(jnp.asarray, pretrained.params)
+  return _fresh_params(exp, model, spec, stats, key)
+
+
+def _fresh_params(exp: Experiment, model, spec, stats, key):
   traj, visible = dummy_inputs(spec, exp.window, 1, exp.model.max_horizon)
-  return {"model": model.init(key, traj, visible), "norm": jax.tree_util.tree_map(jnp.asarray, stats)}
+  # jitted: run eagerly, flax's init compiles each of its hundreds of small ops on its own (~1 s per run)
+  return {"model": jax.jit(model.init)(key, traj, visible), "norm": jax.tree_util.tree_map(jnp.asarray, stats)}
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict | Experiment, workdir: str) -> TrainState:
@@ -232,9 +237,7 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
   pack = (encoder_packing(model, spec, sampler, exp.train.batch_size, n_dev, jax.random.fold_in(base_key, 1))
           if exp.train.pack_encoder and per_sample else None)
 
-  params = _initial_params(exp, model, spec, stats, init_key)
-  state = TrainState.create(params, optimizer)
-  state = distributed.replicate(state, replicated)
+  create = lambda params: TrainState.create(params, optimizer)  # noqa: E731
   train_data = distributed.replicate(train_data, replicated)
 
   mngr = checkpoint.manager(workdir, exp.train.keep_checkpoints)
@@ -242,16 +245,20 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
   try:
     start = mngr.latest_step()
     resume_from = start
-    if start is not None:
-      abstract = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), state)
+    if start is not None:  # the checkpoint overwrites every initial value: only their shapes are needed
+      # (a finetuned run keeps its architecture, so a fresh init has the same shapes as its pretrained start)
+      shapes = jax.eval_shape(lambda key: create(_fresh_params(exp, model, spec, stats, key)), init_key)
+      abstract = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), shapes)
       params, opt_state, meta = checkpoint.restore(mngr, start, abstract.params, abstract.opt_state)
       saved = experiment.parse(meta["config"], training=False)
       if DatasetSpec.from_dict(meta["spec"]) != spec or saved.model != exp.model:
         raise UserError(f"workdir {workdir!r} holds a run with another dataset or model; use a fresh --workdir")
-      step = distributed.replicate(jnp.asarray(start, jnp.int32), replicated)
-      state = state.replace(step=step, params=params, opt_state=opt_state)
+      counters = distributed.replicate(
+          {"step": np.int32(start), "nonfinite_streak": np.int32(0), "encoder_overflows": np.int32(0)}, replicated)
+      state = TrainState(params=params, opt_state=opt_state, **counters)
     else:
       start = 0
+      state = distributed.replicate(jax.jit(create)(_initial_params(exp, model, spec, stats, init_key)), replicated)
     main = distributed.is_main()  # in a multi-process run, process 0 alone writes files and progress
     if main:
       with open(os.path.join(workdir, "config.json"), "w") as f:

@@ -6,13 +6,13 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, smoke_config
+from conftest import REPO, process_env, smoke_config
 
 from mtm_jax import load_checkpoint
 from mtm_jax.errors import UserError
 from mtm_jax.train import train_and_evaluate
 
-STEPS = 1500
+STEPS = 400  # long enough that a kill at step >= 100 lands before the end
 
 
 def train_cmd(workdir):
@@ -30,7 +30,7 @@ def losses(workdir):
 
 
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
-  env = dict(os.environ, XLA_FLAGS="")
+  env = process_env()
   killed = tmp_path / "killed"
   proc = subprocess.Popen(train_cmd(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.time() + 120
@@ -75,5 +75,5 @@ def test_missing_checkpoint_errors(tmp_path):
 def test_checkpoint_saved_on_two_devices_loads_on_one(tmp_path):
   train_and_evaluate(smoke_config(), str(tmp_path))  # this process has 2 devices: the params were saved sharded
   code = f"from mtm_jax import load_checkpoint; print(load_checkpoint({str(tmp_path)!r}).step)"
-  result = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, XLA_FLAGS=""), capture_output=True, text=True)
+  result = subprocess.run([sys.executable, "-c", code], env=process_env(), capture_output=True, text=True)
   assert result.returncode == 0 and result.stdout.strip() == "20", result.stderr

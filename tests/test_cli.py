@@ -3,13 +3,13 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import REPO, process_env
 
 SMOKE = os.path.join(REPO, "configs", "sinusoid.py:smoke")
 
 
 def run(script, *args):
-  env = dict(os.environ, XLA_FLAGS="")
+  env = process_env()
   return subprocess.run([sys.executable, os.path.join(REPO, "experiments", script), *args], env=env,
                         capture_output=True, text=True)
 

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO, smoke_config, write_pendulum
+from conftest import REPO, process_env, smoke_config, write_pendulum
 
 from mtm_jax import load_checkpoint, run_log
 from mtm_jax.data import minari_data
@@ -49,7 +49,7 @@ def test_misshapen_episodes_are_named(minari_root):  # Minari itself refuses to 
 
 def test_nan_data_stops_training_with_one_line_and_no_orbax_noise(minari_root, tmp_path):
   write_pendulum("mtmtest/nan-cli-v0", spoil=nan_at(0, 0))
-  env = dict(os.environ, XLA_FLAGS="")
+  env = process_env()
   result = subprocess.run([sys.executable, os.path.join(REPO, "experiments", "train.py"), "--config",
                            os.path.join(REPO, "configs", "sinusoid.py:smoke"), "--workdir", str(tmp_path),
                            "--config.data.source=minari", "--config.data.dataset_id=mtmtest/nan-cli-v0",
@@ -76,7 +76,7 @@ def wait_for_metrics(workdir, proc, minimum=30):
 
 
 def test_sigterm_saves_the_current_step_and_the_run_resumes(tmp_path):
-  env = dict(os.environ, XLA_FLAGS="")
+  env = process_env()
   proc = subprocess.Popen(train_cmd(tmp_path), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
   wait_for_metrics(tmp_path, proc)
   proc.send_signal(signal.SIGTERM)
@@ -91,7 +91,7 @@ def test_sigterm_saves_the_current_step_and_the_run_resumes(tmp_path):
 
 
 def test_a_second_run_on_a_live_workdir_is_refused_and_a_killed_one_leaves_no_lock(tmp_path):
-  env = dict(os.environ, XLA_FLAGS="")
+  env = process_env()
   first = subprocess.Popen(train_cmd(tmp_path), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   wait_for_metrics(tmp_path, first, minimum=1)
   second = subprocess.run(train_cmd(tmp_path), env=env, capture_output=True, text=True)
@@ -108,7 +108,7 @@ def test_a_second_run_on_a_live_workdir_is_refused_and_a_killed_one_leaves_no_lo
 
 
 def test_nonfinite_streak_exits_with_one_line_and_closes_the_checkpoint_manager(tmp_path):
-  env = dict(os.environ, XLA_FLAGS="")
+  env = process_env()
   command = train_cmd(tmp_path, 40) + ["--config.train.learning_rate=inf", "--config.train.max_nonfinite_steps=3",
                                        "--config.train.checkpoint_every=2"]
   result = subprocess.run(command, env=env, capture_output=True, text=True)

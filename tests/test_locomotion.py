@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, process_env
 
 from mtm_jax.envs.locomotion import LEVELS, d4rl_protocol
 
@@ -63,7 +63,7 @@ def test_medium_is_the_snapshot_nearest_a_third_of_the_expert_when_first_reached
 
 def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path):
   root, summary = hopper_data
-  env = dict(os.environ, XLA_FLAGS="")
+  env = process_env()
   config = os.path.join(REPO, "configs", "locomotion.py:smoke,hopper,medium-expert")
   workdir = str(tmp_path / "run")
   train = [sys.executable, os.path.join(REPO, "experiments", "train.py"), "--config", config, "--workdir", workdir]
@@ -81,7 +81,7 @@ def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path)
 def run_study(script: str, out) -> subprocess.CompletedProcess:
   """experiments/SCRIPT at smoke scale into ``out``; it must succeed."""
   cmd = [sys.executable, os.path.join(REPO, "experiments", script), "--scale=smoke", f"--out={out}"]
-  result = subprocess.run(cmd, env=dict(os.environ, XLA_FLAGS=""), capture_output=True, text=True)
+  result = subprocess.run(cmd, env=process_env(), capture_output=True, text=True)
   assert result.returncode == 0, result.stderr[-2000:]
   return result
 

@@ -33,7 +33,7 @@ def random_traj(spec, key):
 def test_hidden_inputs_never_leak(spec, options):
   cfg = ModelConfig(width=32, num_heads=2, encoder_layers=1, max_horizon=10, mlp_hidden=(32,), **options)
   model = build_model(cfg, spec, T)
-  params = model.init(jax.random.key(0), *dummy_inputs(spec, T, 1, 10))
+  params = jax.jit(model.init)(jax.random.key(0), *dummy_inputs(spec, T, 1, 10))
   visible, _ = masks.sample_batch(masks.make_sampler(spec, T, ["random"]), jax.random.key(1), B)
   # Hide the first return of sample 0 so the steps-remaining input is hidden there too.
   visible["returns"] = visible["returns"].at[0, 0].set(False)
@@ -72,7 +72,7 @@ def test_causal_outputs_ignore_later_tokens(sar_spec):
   cfg = ModelConfig(width=32, num_heads=2, encoder_layers=1, decoder_layers=0, causal=True, token_layout="per_modality")
   model = build_model(cfg, sar_spec, T)
   traj, visible = dummy_inputs(sar_spec, T, B)
-  params = model.init(jax.random.key(0), traj, visible)
+  params = jax.jit(model.init)(jax.random.key(0), traj, visible)
   traj_a = {k: jax.random.normal(jax.random.key(1), v.shape) for k, v in traj.items()}
   traj_b = {k: v.at[:, 3:].set(5.0) for k, v in traj_a.items()}
   out_a, out_b = model.apply(params, traj_a, visible), model.apply(params, traj_b, visible)
@@ -94,7 +94,7 @@ def test_torch_init_draws_within_pytorchs_bounds(sar_spec):
   params = {}
   for scheme in ("flax", "torch"):
     model = build_model(ModelConfig(width=W, mlp_ratio=4, param_init=scheme), sar_spec, T)
-    params[scheme] = model.init(jax.random.key(0), traj, visible)["params"]
+    params[scheme] = jax.jit(model.init)(jax.random.key(0), traj, visible)["params"]
   block = params["torch"]["encoder"]["Block_0"]
   up, down = block["Dense_0"], block["Dense_1"]  # the MLP: W -> 4W -> W
   assert np.abs(up["kernel"]).max() <= 1 / np.sqrt(W) and np.abs(down["kernel"]).max() <= 1 / np.sqrt(4 * W)

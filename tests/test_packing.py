@@ -22,7 +22,7 @@ def mixed_masks(spec, key):
 def setup(spec, **options):
   cfg = ModelConfig(width=32, num_heads=2, encoder_layers=2, decoder_layers=1, **options)
   model = build_model(cfg, spec, T)
-  params = model.init(jax.random.key(0), *dummy_inputs(spec, T))
+  params = jax.jit(model.init)(jax.random.key(0), *dummy_inputs(spec, T))
   traj = {m.name: jax.random.randint(jax.random.key(5), (B, T), 0, m.num_classes) if m.is_discrete
           else jax.random.normal(jax.random.key(5), (B, T, m.dim)) for m in spec}
   visible = mixed_masks(spec, jax.random.key(1))
@@ -95,7 +95,7 @@ def test_train_step_packs_large_batches_and_counts_overflows(sar_spec):
   sampler = masks.make_sampler(sar_spec, T, ["random_autoregressive"], return_policy="all")
   assert encoder_packing(model, sar_spec, sampler, 32, 1, jax.random.key(0)) is None  # too small to pay
   groups, capacity = encoder_packing(model, sar_spec, sampler, 64, 1, jax.random.key(0))
-  params = {"model": model.init(jax.random.key(0), *dummy_inputs(sar_spec, T)), "norm": identity_stats(sar_spec)}
+  params = {"model": jax.jit(model.init)(jax.random.key(0), *dummy_inputs(sar_spec, T)), "norm": identity_stats(sar_spec)}
   batch = {"traj": {m.name: jax.random.normal(jax.random.key(1), (64, T, m.dim)) for m in sar_spec},
            "present": {m.name: jnp.ones((64, T), bool) for m in sar_spec}}
   opt = optax.adamw(1e-3)

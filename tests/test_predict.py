@@ -20,7 +20,7 @@ def setup(spec):
                 "encoder_layers": 1, "decoder_layers": 1},
   })
   model = build_model(experiment.parse(config).model, spec, T)  # sections left out take their defaults
-  params = {"model": model.init(jax.random.key(0), *dummy_inputs(spec, T)), "norm": identity_stats(spec)}
+  params = {"model": jax.jit(model.init)(jax.random.key(0), *dummy_inputs(spec, T)), "norm": identity_stats(spec)}
   traj = {
       "states": jax.random.normal(jax.random.key(1), (B, T, 3)),
       "actions": jnp.zeros((B, T), jnp.int32),

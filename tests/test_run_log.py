@@ -5,7 +5,7 @@ import struct
 import subprocess
 import sys
 
-from conftest import REPO, smoke_config
+from conftest import REPO, process_env, smoke_config
 from tensorboardX.proto import event_pb2
 
 from mtm_jax import run_log
@@ -53,7 +53,7 @@ def test_plot_metrics_draws_several_runs(tmp_path):
   out = tmp_path / "curves.png"
   script = os.path.join(REPO, "experiments", "plot_metrics.py")
   result = subprocess.run([sys.executable, script, str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)],
-                          capture_output=True, text=True, env=dict(os.environ, XLA_FLAGS=""))
+                          capture_output=True, text=True, env=process_env())
   assert result.returncode == 0, result.stderr
   assert out.stat().st_size > 10_000
   missing = subprocess.run([sys.executable, script, str(tmp_path / "none")], capture_output=True, text=True)

@@ -1,7 +1,6 @@
 """SAC: the squashed-Gaussian log-probability, the replay buffer's episodes, learning Pendulum and resuming."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from conftest import process_env
 
 from mtm_jax.agents import replay as replay_lib
 from mtm_jax.agents.networks import sample_tanh_gaussian
@@ -62,7 +62,7 @@ def evals(workdir):
 
 def test_sac_learns_pendulum_and_resumes_after_a_kill(tmp_path):
   command = [sys.executable, "-c", TRAIN, str(tmp_path)]
-  env = dict(os.environ, XLA_FLAGS="")
+  env = process_env(fast_compile=False)  # 2,000 SAC updates: run time, not compiles
   proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.time() + 120
   while time.time() < deadline and proc.poll() is None:

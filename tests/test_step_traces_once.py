@@ -13,7 +13,7 @@ def test_train_step_traces_once():
   spec, train_data, _, stats = prepare_data(config.data, config.window)
   model = build_model(config.model, spec, config.window)
   opt = optimizer.make(config.train)
-  params = {"model": model.init(jax.random.key(0), *dummy_inputs(spec, config.window)), "norm": stats}
+  params = {"model": jax.jit(model.init)(jax.random.key(0), *dummy_inputs(spec, config.window)), "norm": stats}
   state = TrainState.create(params, opt)
   step = jax.jit(make_train_step(model, spec, config.masks.sampler(spec, config.window, *config.training_tasks()), opt, "all"))
   for i in range(3):

@@ -36,7 +36,7 @@ def test_td3_finds_the_best_action_and_td3_bc_stays_nearer_the_data(bc_alpha):
   agent = TD3(TD3Config(hidden=(64, 64), batch_size=128, bc_alpha=bc_alpha), obs_dim=2, action_dim=1)
   replay = replay_lib.from_episodes(bandit_episodes())
   learn = jax.jit(agent.learn, static_argnums=3)
-  state = agent.init(jax.random.key(0))
+  state = jax.jit(agent.init)(jax.random.key(0))
   for i in range(6):
     state, metrics = learn(state, replay, jax.random.key(i + 1), 500)
   action = float(np.mean(agent.act(state, np.random.default_rng(1).uniform(-1, 1, (64, 2)))))
@@ -73,7 +73,7 @@ def mtm_checkpoint(obs_dim=2, action_dim=1, width=16):
                       ModalitySpec("returns", CONTINUOUS, 1)))
   exp = parse({**config.to_dict(), "spec": spec.to_dict()}, training=False)
   model = build_model(exp.model, spec, exp.window)
-  params = model.init(jax.random.key(0), *dummy_inputs(spec, exp.window))
+  params = jax.jit(model.init)(jax.random.key(0), *dummy_inputs(spec, exp.window))
   norm = {m.name: {"mean": np.full(m.dim, 0.1, np.float32), "std": np.full(m.dim, 2.0, np.float32)} for m in spec}
   return Checkpoint({"model": params, "norm": norm}, exp, spec, 0), model
 

@@ -107,7 +107,7 @@ def train(config: RunConfig, workdir: str, progress: bool = True) -> Result:
 
   num_evals = config.total_steps // config.eval_every + 1  # step 0, then every eval_every steps
   init_key, base_key = jax.random.split(base_key)
-  state = agent.init(init_key)
+  state = jax.jit(agent.init)(init_key)  # one compile, not one per eager op
   tree = {
       "agent": state,
       "replay": replay_lib.init(config.total_steps, obs_dim, action_dim),

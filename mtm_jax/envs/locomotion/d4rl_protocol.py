@@ -59,7 +59,7 @@ def medium_index(evals: list[dict]) -> int:
 def make_levels(result: sac_train.Result, env_id: str, steps: int, seed: int) -> tuple[dict, dict]:
   """(level -> episodes in environment units, the medium snapshot's evaluation) of one finished SAC run."""
   medium = medium_index(result.evals)
-  random_actor = result.agent.init(jax.random.key(seed + 7919)).actor
+  random_actor = jax.jit(result.agent.init)(jax.random.key(seed + 7919)).actor
   to_env = lambda eps: [  # noqa: E731
       {**e, "actions": sac_train.to_env_units(e["actions"], result.action_low, result.action_high).astype(np.float32)}
       for e in eps]
