@@ -52,6 +52,7 @@ def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
   c.data.action_seed = 0  # draws the labelled episodes
   c.data.labelled_episodes = ()  # or name them (training-episode indices); a run records the drawn ones here
   c.data.unlabelled = "state_only"  # the other training episodes: "state_only", or "drop" (train on labelled ones)
+  c.data.labelled_share = 0.5  # least share of windows from labelled episodes (reference: alternate batches)
 
   c.window = 4  # T
 

@@ -57,6 +57,9 @@ class DataConfig:
   action_seed: int = 0
   labelled_episodes: tuple[int, ...] = ()
   unlabelled: str = "state_only"
+  # least share of training windows drawn from labelled episodes when some lack actions (windows.build); the
+  # reference MTM alternates labelled and state-only batches, 0.5; 0 draws every window alike
+  labelled_share: float = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,6 +234,8 @@ def _problems(config: dict, training: bool) -> list[str]:
   need("data.labelled_episodes", all(_number(i, True) and i >= 0 for i in _get(config, "data.labelled_episodes")),
        "must be training-episode indices (integers >= 0)")
   need("data.unlabelled", _get(config, "data.unlabelled") in UNLABELLED, f"must be one of {UNLABELLED}")
+  share = _get(config, "data.labelled_share")
+  need("data.labelled_share", _number(share, False) and 0 <= share < 1, "must be in [0, 1)")
   fraction = _get(config, "train.final_lr_fraction")
   need("train.final_lr_fraction", _number(fraction, False) and 0 <= fraction <= 1, "must be in [0, 1]")
   need("train.regime", _get(config, "train.regime") in REGIMES, f"must be one of {REGIMES}")

@@ -166,7 +166,8 @@ def prepare_data(data_config: DataConfig, window: int, split=None):
   ``training_split``, where the caller already has it."""
   spec, train_eps, val_eps, _ = split or training_split(data_config)
   stats = compute_stats(windows.real_steps(train_eps, spec), spec, data_config.unscaled_below_std)
-  return spec, windows.build(train_eps, spec, window), windows.build(val_eps, spec, window), stats
+  train = windows.build(train_eps, spec, window, data_config.labelled_share)
+  return spec, train, windows.build(val_eps, spec, window), stats
 
 
 def labelled_episodes(data_config: DataConfig, train_episodes) -> tuple[int, ...]:

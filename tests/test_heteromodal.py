@@ -1,5 +1,6 @@
 """Heteromodal data: episodes without actions, from a dataset that lacks them or a share kept by the loader."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -62,6 +63,11 @@ def test_heteromodal_training_never_sees_the_dropped_actions_and_records_the_kep
   assert np.asarray(train.present["states"]).sum() > 4 * np.asarray(train.present["actions"]).sum()
   labelled_actions = np.concatenate([train_eps[i]["actions"] for i in labelled])
   np.testing.assert_allclose(stats["actions"]["mean"], labelled_actions.mean(0), rtol=1e-5)  # stats: real ones only
+  # labelled windows are repeated to make up at least data.labelled_share (0.5) of the draws; 0: as many as they are
+  drawn = lambda data: float(np.asarray(data.present["actions"])[np.asarray(data.starts)].mean())  # noqa: E731
+  natural = drawn(prepare_data(dataclasses.replace(exp.data, labelled_share=0.0), exp.window)[1])
+  assert natural < 0.4 and 0.5 <= drawn(train) < 0.5 + natural
+  assert drawn(prepare_data(dataclasses.replace(exp.data, labelled_share=0.9), exp.window)[1]) >= 0.9
   train_and_evaluate(config, str(tmp_path))
   stored = json.load(open(tmp_path / "config.json"))["data"]
   assert stored["labelled_episodes"] == list(labelled) and stored["action_fraction"] == 0.25

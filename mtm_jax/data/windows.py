@@ -52,8 +52,14 @@ def episode_length(episode: Episode) -> int:
   return lengths.pop()
 
 
-def build(episodes: Sequence[Episode], spec: DatasetSpec, window: int) -> WindowData:
-  """Flattens episodes into a WindowData; every episode yields max(L - T + 1, 1) windows."""
+def build(episodes: Sequence[Episode], spec: DatasetSpec, window: int, complete_share: float = 0.0) -> WindowData:
+  """Flattens episodes into a WindowData; every episode yields max(L - T + 1, 1) windows.
+
+  complete_share: where some episodes lack a modality (heteromodal data: state-only episodes), the windows of
+  the complete ones are repeated among the starts until uniform draws take at least this share from them.
+  Drawn in proportion to their steps, 1 % of labelled episodes would put about one window with actions in a
+  batch of 128, and the actions would be learnt from a hundredth of the updates.
+  """
   if not episodes:
     raise ValueError("no episodes to build windows from")
   lengths = np.array([episode_length(e) for e in episodes])
@@ -64,7 +70,7 @@ def build(episodes: Sequence[Episode], spec: DatasetSpec, window: int) -> Window
     flat[m.name] = np.zeros(shape, np.int32 if m.is_discrete else np.float32)
     present[m.name] = np.zeros(total + window, bool)
   steps_remaining = np.zeros(total + window, np.int32)
-  starts = []
+  starts, complete = [], []
   offset = 0
   for episode, length in zip(episodes, lengths):
     for m in spec:
@@ -73,13 +79,25 @@ def build(episodes: Sequence[Episode], spec: DatasetSpec, window: int) -> Window
         present[m.name][offset : offset + length] = True
     steps_remaining[offset : offset + length] = np.arange(length, 0, -1)
     starts.append(offset + np.arange(max(length - window + 1, 1)))
+    complete.append(all(m.name in episode for m in spec))
     offset += length
+  starts = _repeat_complete(starts, complete, complete_share)
   return WindowData(
       flat={k: jnp.asarray(v) for k, v in flat.items()},
       present={k: jnp.asarray(v) for k, v in present.items()},
       steps_remaining=jnp.asarray(steps_remaining),
       starts=jnp.asarray(np.concatenate(starts).astype(np.int32)),
   )
+
+
+def _repeat_complete(starts: list, complete: list, share: float) -> list:
+  """``starts`` with the complete episodes' windows repeated to make up at least ``share`` of them."""
+  whole = sum(len(s) for s, c in zip(starts, complete) if c)
+  partial = sum(len(s) for s, c in zip(starts, complete) if not c)
+  if not (whole and partial and share > 0):
+    return starts
+  times = max(1, int(np.ceil(share * partial / ((1 - share) * whole))))
+  return [np.tile(s, times) if c else s for s, c in zip(starts, complete)]
 
 
 def gather(data: WindowData, starts_B: jax.Array, window: int) -> dict:
