@@ -90,7 +90,9 @@ class HeteromodalStudy(Study):
             f"At each share f of the training episodes that keeps its actions: models at width {s['width']}, "
             f"{s['layers']} encoder layer(s) + 1 decoder, batch {s['batch']}, {s['steps']} steps; MLPs "
             f"{tuple(s['mlp_hidden'])}; {len(self.seeds['heteromodal'])} seed(s), each drawing its own labelled "
-            f"episodes; final checkpoints; {s['episodes']} rollout episodes per model and seed, RCBC at the return "
+            "episodes, heteromodal MTM drawing at least half its training windows from the labelled ones "
+            "(`data.labelled_share` 0.5: the reference MTM alternates labelled and state-only batches); final "
+            f"checkpoints; {s['episodes']} rollout episodes per model and seed, RCBC at the return "
             "target `fraction:1.0`; inverse dynamics as held-out MSE over the data's mean squared one-step change "
             "(the last 5 % of episodes, all labelled, are held out). Cells: mean ± s.e. over seeds (over "
             "episodes with one seed); n/a: not trained at this scale.")
