@@ -5,7 +5,8 @@ offline TD3 learning curves with four inputs (``td3.INPUTS``): raw states; the M
 frozen; the same, fine-tuned; and a frozen state-action representation for the critic. Plain TD3 on the broad
 ``full-replay`` data (the paper used reward-free exploration data), TD3+BC (alpha 2.5) on ``medium-replay``.
 Reported: normalised score against gradient steps (mean ± s.e. over seeds, PNG), the final score, and the
-updates each variant needs to reach a fixed score: 90 % of raw TD3's final level, the paper's yardstick.
+updates each variant needs to reach a fixed score: 90 % of raw TD3's final level, the paper's yardstick (of the best
+variant's where raw TD3 ends no higher than it started).
 
 It is ``mtm_study.Study`` with other scales and one part: the same datasets, MTM configs and caching; a TD3
 run checkpoints at every evaluation (``agents.td3_offline``), so a killed study resumes mid-curve.
@@ -26,7 +27,7 @@ from mtm_jax.evaluate.report import claim_lines, markdown_table, se_cell
 LABELS = {"raw": "TD3, raw states", "state": "MTM state rep. (frozen)", "state_finetune": "MTM state rep. (fine-tuned)",
           "state_action": "MTM state-action rep. for the critic"}
 BC_ALPHA = {"full-replay": 0.0, "medium-replay": 2.5}  # plain TD3 on broad data, TD3+BC on mixed-quality data
-THRESHOLD = 0.9  # of raw TD3's final score: the score every variant's updates-to-reach is measured at
+THRESHOLD = 0.9  # of raw TD3's final score (or the best variant's, where raw TD3 does not learn): the yardstick
 _COMMON = dict(inputs=INPUTS, sac_steps=150_000, dataset_steps=100_000)
 SCALES = {
     # A pipeline check: raw TD3 and the fine-tuned encoder (tests/test_td3.py trains every input mode).
@@ -99,7 +100,11 @@ class RepresentationStudy(Study):
 
   def _section(self, env: str, level: str, curves: dict) -> list:
     final = {inputs: c[max(c)] for inputs, c in curves.items()}
-    target = THRESHOLD * final["raw"][0]
+    # Raw TD3 that ends no higher than it started gives no yardstick (90 % of a score below the untrained one is
+    # reached at step 0): the best variant's final score stands in.
+    learned = final["raw"][0] > curves["raw"][min(curves["raw"])][0]
+    yardstick = "raw TD3" if learned else "the best variant"
+    target = THRESHOLD * (final["raw"][0] if learned else max(f[0] for f in final.values()))
     reach = {inputs: steps_to_reach(c, target) for inputs, c in curves.items()}
     rows = [[LABELS[i], se_cell(final[i]), _steps(reach[i])] for i in curves]
     title = f"{'TD3+BC' if BC_ALPHA.get(level) else 'TD3'} on {env} {level}"
@@ -110,9 +115,9 @@ class RepresentationStudy(Study):
         (f"{LABELS[i]} reaches {target:.1f} in fewer updates than raw TD3",
          reach[i] is not None and (reach["raw"] is None or reach[i] < reach["raw"]),
          f"{_steps(reach[i])} against {_steps(reach['raw'])}") for i in curves if i != "raw")
-    if final["raw"][0] <= 0:
-      claims += "\n- raw TD3 ends at or below the random policy's score, so the yardstick means little here"
-    header = ["inputs", "final score", f"updates to reach {target:.1f} ({THRESHOLD:.0%} of raw TD3's final)"]
+    if not learned:
+      claims += "\n- raw TD3 ends no higher than it started, so the yardstick is the best variant's final score"
+    header = ["inputs", "final score", f"updates to reach {target:.1f} ({THRESHOLD:.0%} of {yardstick}'s final)"]
     return [f"## {title}", markdown_table(header, rows), f"![{env} {level}]({name})", claims]
 
 
