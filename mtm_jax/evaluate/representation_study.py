@@ -36,8 +36,8 @@ SCALES = {
                   eval_episodes=2, td3_batch=32, hidden=(32, 32), sac_steps=400, dataset_steps=300, width=32,
                   layers=1, heads=2, batch=16, steps=6, warmup=1, mlp_hidden=(32, 32)),
     # Sized for a 2-core CPU: Hopper, the MTM study's small MTM. With a representation (the encoder runs in
-    # every update) 30k updates took 14-16 min per run on cores shared with another study, hours for the 24
-    # runs: 10k it is.
+    # every update) each 2.5k updates took 68-81 s on cores shared with another study, 13.5-16 min per run at
+    # 30k and hours for the 24 runs: 10k it is (77 min for the study, measured).
     "small": dict(_COMMON, envs=("hopper",), levels=("full-replay", "medium-replay"), seeds=dict(representation=3),
                   updates=10_000, eval_every=1_000, eval_episodes=10, td3_batch=256, hidden=(256, 256), width=64,
                   layers=2, heads=4, batch=128, steps=3000, warmup=300, mlp_hidden=(256, 256)),
