@@ -86,12 +86,13 @@ class HeteromodalStudy(Study):
 
   def _recipe(self) -> str:
     s = self.scale
+    share = self.config(self.envs[0], self.levels[0]).data.labelled_share  # the configs' value, not a copy of it
     return (f"Our datasets (`experiments/make_dataset.py locomotion`), D4RL-normalised with their own references. "
             f"At each share f of the training episodes that keeps its actions: models at width {s['width']}, "
             f"{s['layers']} encoder layer(s) + 1 decoder, batch {s['batch']}, {s['steps']} steps; MLPs "
             f"{tuple(s['mlp_hidden'])}; {len(self.seeds['heteromodal'])} seed(s), each drawing its own labelled "
-            "episodes, heteromodal MTM drawing at least half its training windows from the labelled ones "
-            "(`data.labelled_share` 0.5: the reference MTM alternates labelled and state-only batches); final "
+            f"episodes, heteromodal MTM drawing at least {share:.0%} of its training windows from the labelled ones "
+            f"(`data.labelled_share` {share:g}; the reference MTM alternates labelled and state-only batches); final "
             f"checkpoints; {s['episodes']} rollout episodes per model and seed, RCBC at the return "
             "target `fraction:1.0`; inverse dynamics as held-out MSE over the data's mean squared one-step change "
             "(the last 5 % of episodes, all labelled, are held out). Cells: mean ± s.e. over seeds (over "
