@@ -97,3 +97,19 @@ def test_a_share_of_the_data_trains_on_the_first_episodes_and_holds_out_the_same
   assert tiny.model.kind == "mlp" and tiny.model.width == full.model.width == 64
   assert study.workdir("hopper", "expert", "mlp_rcbc", 1, 0.005).endswith("hopper_expert_mlp_rcbc_f0.005_seed1")
   assert study.config("hopper", "expert", returns="sum").data.returns == "sum"
+
+
+def test_invocations_side_by_side_in_one_folder_keep_each_others_measurements_and_wall_time(tmp_path):
+  import json
+  import time
+
+  first, second = (mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config) for _ in range(2))
+  first.measured("a", lambda: 1)
+  second.measured("b", lambda: 2)  # read the folder before "a" was written
+  first._spent("training", time.time() - 3.0)
+  second._spent("training", time.time() - 5.0)
+  results = json.loads((tmp_path / "results.json").read_text())
+  assert (results["a"], results["b"]) == (1, 2)
+  assert sorted(w["training"] for w in results["wall_seconds"].values()) == pytest.approx([3.0, 5.0], abs=0.5)
+  report = open(second.write_report(["# t"], time.time())).read()
+  assert "| training | 0.1 min | 0.1 min |" in report  # 5 s this invocation, 8 s in all

@@ -17,6 +17,7 @@ from mtm_jax.predict import make_predict
 from mtm_jax.spec import RETURNS
 
 EVAL_SEED = 1_000_000  # evaluation episodes' seeds start here, away from any data-generation seed
+VALIDATION_SEED = 2_000_000  # rollouts that choose a setting (a return target) never share a reported seed
 
 
 def _dataset(config):
