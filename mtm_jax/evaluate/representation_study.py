@@ -100,11 +100,7 @@ class RepresentationStudy(Study):
 
   def _section(self, env: str, level: str, curves: dict) -> list:
     final = {inputs: c[max(c)] for inputs, c in curves.items()}
-    # Raw TD3 that ends no higher than it started gives no yardstick (90 % of a score below the untrained one is
-    # reached at step 0): the best variant's final score stands in.
-    learned = final["raw"][0] > curves["raw"][min(curves["raw"])][0]
-    yardstick = "raw TD3" if learned else "the best variant"
-    target = THRESHOLD * (final["raw"][0] if learned else max(f[0] for f in final.values()))
+    target, whose = yardstick(curves)
     reach = {inputs: steps_to_reach(c, target) for inputs, c in curves.items()}
     rows = [[LABELS[i], se_cell(final[i]), _steps(reach[i])] for i in curves]
     title = f"{'TD3+BC' if BC_ALPHA.get(level) else 'TD3'} on {env} {level}"
@@ -115,10 +111,20 @@ class RepresentationStudy(Study):
         (f"{LABELS[i]} reaches {target:.1f} in fewer updates than raw TD3",
          reach[i] is not None and (reach["raw"] is None or reach[i] < reach["raw"]),
          f"{_steps(reach[i])} against {_steps(reach['raw'])}") for i in curves if i != "raw")
-    if not learned:
+    if whose != "raw TD3":
       claims += "\n- raw TD3 ends no higher than it started, so the yardstick is the best variant's final score"
-    header = ["inputs", "final score", f"updates to reach {target:.1f} ({THRESHOLD:.0%} of {yardstick}'s final)"]
+    header = ["inputs", "final score", f"updates to reach {target:.1f} ({THRESHOLD:.0%} of {whose}'s final)"]
     return [f"## {title}", markdown_table(header, rows), f"![{env} {level}]({name})", claims]
+
+
+def yardstick(curves: dict) -> tuple[float, str]:
+  """(the score to reach, whose final score it is a share of): THRESHOLD of raw TD3's final score, the paper's.
+  Raw TD3 that ends no higher than it started gives none (a share of a score below the untrained one is reached
+  at step 0), so there the best variant's final score stands in. curves: {inputs: {step: (mean, s.e.)}}."""
+  final = {inputs: c[max(c)][0] for inputs, c in curves.items()}
+  if final["raw"] > curves["raw"][min(curves["raw"])][0]:
+    return THRESHOLD * final["raw"], "raw TD3"
+  return THRESHOLD * max(final.values()), "the best variant"
 
 
 def steps_to_reach(curve: dict, target: float) -> int | None:
