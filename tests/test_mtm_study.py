@@ -113,3 +113,26 @@ def test_invocations_side_by_side_in_one_folder_keep_each_others_measurements_an
   assert sorted(w["training"] for w in results["wall_seconds"].values()) == pytest.approx([3.0, 5.0], abs=0.5)
   report = open(second.write_report(["# t"], time.time())).read()
   assert "| training | 0.1 min | 0.1 min |" in report  # 5 s this invocation, 8 s in all
+
+
+def test_invocations_side_by_side_train_a_model_they_share_once(tmp_path, monkeypatch):
+  import threading
+  import time
+
+  finished, trainings = set(), []
+
+  def train(config, workdir):  # slow enough that the second invocation asks while the first trains
+    trainings.append(workdir)
+    time.sleep(0.3)
+    finished.add(workdir)
+
+  monkeypatch.setattr(mtm_study, "train_and_evaluate", train)
+  monkeypatch.setattr(mtm_study, "latest_step", lambda workdir: 6 if workdir in finished else None)
+  monkeypatch.setattr(mtm_study, "_total_episodes", lambda env, level: 40)
+  studies = [mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config) for _ in range(2)]
+  threads = [threading.Thread(target=s.trained, args=("versatility", "hopper", "expert")) for s in studies]
+  for t in threads:
+    t.start()
+  for t in threads:
+    t.join()
+  assert trainings == [studies[0].workdir("hopper", "expert")]
