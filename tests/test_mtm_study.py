@@ -136,3 +136,15 @@ def test_invocations_side_by_side_train_a_model_they_share_once(tmp_path, monkey
   for t in threads:
     t.join()
   assert trainings == [studies[0].workdir("hopper", "expert")]
+
+
+def test_offline_rl_efficiency_claims_compare_the_right_cells():
+  results = {("hopper", "medium"): {"primary": (40.0, 1.0), "validated": (25.0, 1.0), "dataset": (30.0, 0.1)}}
+  assert [ok for _, ok, _ in mtm_study.offline_rl_claims(results)] == [True, False]
+  table = {0.95: {"MTM": {"rcbc": (90.0, 1.0), "forward_dynamics": (0.02, 0.0)},
+                  "MLP": {"rcbc": (99.0, 1.0), "forward_dynamics": (0.05, 0.0)}},
+           0.01: {"MTM": {"rcbc": (60.0, 1.0), "forward_dynamics": (0.2, 0.0)},
+                  "MLP": {"rcbc": (40.0, 1.0), "forward_dynamics": (0.1, 0.0)}}}
+  claims = {claim: ok for claim, ok, _ in mtm_study.efficiency_claims(table)}
+  assert claims == {"MTM's RCBC at or above the MLP's on 1.0% of the data": True,  # 95 % is not a small share
+                    "MTM's forward dynamics better than the MLP's at every share": False}
