@@ -145,10 +145,11 @@ class Study:
     """The workdir of a model, trained (or its training resumed) if it is not finished."""
     workdir = self.workdir(*args, **kwargs)
     config = self.config(*args, **kwargs)
-    os.makedirs(os.path.dirname(workdir), exist_ok=True)
+    locks = os.path.join(self.out, "locks")
+    os.makedirs(locks, exist_ok=True)
     # Invocations side by side may need one model (versatility's and efficiency's Hopper expert MTM, say):
     # under this lock one trains it and the other waits, then reads it back, instead of both writing it.
-    with open(workdir + ".lock", "w") as lock:
+    with open(os.path.join(locks, os.path.basename(workdir)), "w") as lock:
       fcntl.flock(lock, fcntl.LOCK_EX)
       if latest_step(workdir) == config.train.num_steps:
         return workdir  # finished: not even rebuilt
