@@ -138,7 +138,7 @@ def test_invocations_side_by_side_train_a_model_they_share_once(tmp_path, monkey
   assert trainings == [studies[0].workdir("hopper", "expert")]
 
 
-def test_offline_rl_efficiency_claims_compare_the_right_cells():
+def test_offline_rl_efficiency_and_planning_claims_compare_the_right_cells():
   results = {("hopper", "medium"): {"primary": (40.0, 1.0), "validated": (25.0, 1.0), "dataset": (30.0, 0.1)}}
   assert [ok for _, ok, _ in mtm_study.offline_rl_claims(results)] == [True, False]
   table = {0.95: {"MTM": {"rcbc": (90.0, 1.0), "forward_dynamics": (0.02, 0.0)},
@@ -148,3 +148,6 @@ def test_offline_rl_efficiency_claims_compare_the_right_cells():
   claims = {claim: ok for claim, ok, _ in mtm_study.efficiency_claims(table)}
   assert claims == {"MTM's RCBC at or above the MLP's on 1.0% of the data": True,  # 95 % is not a small share
                     "MTM's forward dynamics better than the MLP's at every share": False}
+  results = {("hopper", "medium"): {"gain": (-21.8, float("nan"))}, ("hopper", "medium-replay"): {"gain": (8.0, 1.0)}}
+  assert [(ok, why) for _, ok, why in mtm_study.planning_claims(results)] == [(False, "gain -21.8 points"),
+                                                                              (True, "gain +8.0 ± +1.0 points")]
