@@ -3,8 +3,8 @@
 E environments are stepped together; after each collection step one jitted call appends their E
 transitions to the on-device replay buffer, makes ``updates_per_step * E`` updates in one scan and
 returns the next E actions. Every ``eval_every`` environment steps the deterministic policy is scored
-on fresh episodes through the shared rollout loop and its actor parameters are kept as a snapshot
-(the D4RL protocol picks its "medium" policy among them). A killed run resumes from its newest
+on ``eval_episodes`` fresh episodes through the shared rollout loop and its actor parameters are kept as a
+snapshot (the D4RL protocol picks its "medium" and "expert" policies among them). A killed run resumes from its newest
 checkpoint (agent, replay buffer, snapshots); its environments start new episodes there, and the
 episodes open at the kill are marked truncated in the buffer.
 """
@@ -34,10 +34,10 @@ class RunConfig:
   env_id: str
   total_steps: int = 200_000  # environment steps, all environments together
   num_envs: int = 1
-  start_steps: int = 5_000  # uniform random actions, no updates, before this
+  start_steps: int = 10_000  # uniform random actions, no updates, before this (jaxrl's 10k)
   updates_per_step: int = 1  # gradient updates per environment step
   eval_every: int = 5_000  # environment steps between snapshots (a multiple of num_envs)
-  eval_episodes: int = 5
+  eval_episodes: int = 20  # deterministic episodes per snapshot: enough to tell a falling policy from a steady one
   checkpoint_every: int = 25_000
   seed: int = 0
   sac: SACConfig = SACConfig()
@@ -56,7 +56,7 @@ class Result:
   state: Any  # SACState
   replay: replay_lib.Replay
   snapshots: Any  # actor params stacked over evaluations [N, ...]
-  evals: list[dict]  # {"step", "return_mean", "return_std"} per snapshot, in order
+  evals: list[dict]  # {"step", "return_mean", "return_std", "episodes", "length_mean"} per snapshot, in order
   action_low: np.ndarray
   action_high: np.ndarray
   num_envs: int  # the replay buffer's rows interleave this many environments
@@ -84,10 +84,10 @@ def make_policy(agent: SAC, actor_params, low, high, key: jax.Array | None = Non
   return policy
 
 
-def evaluate(agent: SAC, actor_params, envs, low, high, seed: int) -> np.ndarray:
-  """Returns of the deterministic policy, one episode per environment."""
+def evaluate(agent: SAC, actor_params, envs, low, high, seed: int) -> rollout.Episodes:
+  """Episodes of the deterministic policy, one per environment."""
   policy = make_policy(agent, actor_params, low, high)
-  return rollout.run(envs, policy, seeds=[seed + i for i in range(len(envs))]).returns
+  return rollout.run(envs, policy, seeds=[seed + i for i in range(len(envs))])
 
 
 def train(config: RunConfig, workdir: str, progress: bool = True) -> Result:
@@ -143,8 +143,9 @@ def train(config: RunConfig, workdir: str, progress: bool = True) -> Result:
     nonlocal tree
     index = step // config.eval_every
     tree["snapshots"] = snapshot(tree["snapshots"], tree["agent"].actor, index)
-    returns = evaluate(agent, tree["agent"].actor, eval_envs, low, high, seed=10_000 * (config.seed + 1) + step)
-    evals.append({"step": step, "return_mean": float(returns.mean()), "return_std": float(returns.std())})
+    run = evaluate(agent, tree["agent"].actor, eval_envs, low, high, seed=10_000 * (config.seed + 1) + step)
+    evals.append({"step": step, "return_mean": float(run.returns.mean()), "return_std": float(run.returns.std()),
+                  "episodes": len(eval_envs), "length_mean": float(run.lengths.mean())})
 
   if start == 0:
     evaluate_now(0)

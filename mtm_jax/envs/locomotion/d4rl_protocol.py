@@ -1,6 +1,6 @@
 """The D4RL protocol on our own SAC run, written as Minari datasets ``mtm_jax/<env>/<level>-v0``.
 
-expert          rollouts of the final policy
+expert          rollouts of the expert snapshot (``expert_index``: the final one unless a better one beats it beyond noise)
 medium          rollouts of the snapshot closest to a third of the expert's return when training first gets there
 medium-replay   the replay buffer up to that snapshot
 full-replay     the whole replay buffer of the training
@@ -28,6 +28,29 @@ from mtm_jax.errors import UserError
 from mtm_jax.evaluate import rollout, score
 
 ROLLOUT_ENVS = 10  # episodes stepped together while recording
+PROTOCOL = "d4rl-sac-v2"  # names the recipe below; a dataset records it, a study asks for it (v1: 150k steps, the first
+# SAC settings, the final snapshot as expert, 5 evaluation episodes)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+  sac_steps: int  # SAC environment steps
+  dataset_steps: int  # steps per rollout level (random, medium, expert)
+  eval_every: int  # SAC steps between snapshots
+  checkpoint_every: int  # SAC steps between checkpoints: at most this much work is lost to a kill
+
+
+SCALES = {
+    "smoke": Scale(3_000, 2_000, 500, 1_000),
+    "small": Scale(150_000, 100_000, 5_000, 25_000),
+    "full": Scale(1_000_000, 1_000_000, 20_000, 50_000),  # D4RL's sizes
+}
+
+
+def run_config(env: str, scale: Scale, seed: int) -> sac_train.RunConfig:
+  """The SAC run behind an environment's datasets at a scale."""
+  return sac_train.RunConfig(ENVS[env], total_steps=scale.sac_steps, start_steps=min(10_000, scale.sac_steps // 10),
+                             seed=seed, eval_every=scale.eval_every, checkpoint_every=scale.checkpoint_every)
 
 
 def record(result: sac_train.Result, actor, env_id: str, steps: int, seed: int) -> list[dict]:
@@ -46,11 +69,27 @@ def record(result: sac_train.Result, actor, env_id: str, steps: int, seed: int) 
   return episodes
 
 
-def medium_index(evals: list[dict]) -> int:
-  """The snapshot closest to a third of the final (expert) evaluation return, among those up to the first
+def expert_index(evals: list[dict]) -> int:
+  """The final snapshot, unless the best one beats it by more than twice the standard error of their difference.
+
+  Why not simply the best: an argmax over ~50 noisy means picks the luckiest evaluation, and the final policy
+  has trained the longest; why not simply the final: SAC's return can collapse in its last evaluations (the
+  first Hopper run ended at 1,680 after peaking at 2,888), and D4RL's expert is a policy that does not fall.
+  """
+  def se(e):
+    return e.get("return_std", 0.0) / max(e.get("episodes", 1), 1) ** 0.5
+
+  final = len(evals) - 1
+  best = int(np.argmax([e["return_mean"] for e in evals]))
+  gap = evals[best]["return_mean"] - evals[final]["return_mean"]
+  return best if gap > 2.0 * (se(evals[best]) ** 2 + se(evals[final]) ** 2) ** 0.5 else final
+
+
+def medium_index(evals: list[dict], expert: int | None = None) -> int:
+  """The snapshot closest to a third of the expert's evaluation return, among those up to the first
   that reaches it: the policy an early-stopped training would have given (D4RL's "medium"). SAC's returns
   dip after its first peaks, and a post-collapse snapshot would make medium-replay nearly the full buffer."""
-  goal = evals[-1]["return_mean"] / 3.0
+  goal = evals[len(evals) - 1 if expert is None else expert]["return_mean"] / 3.0
   first = 1 if len(evals) > 1 else 0  # step 0 is the untrained policy (and would leave medium-replay empty)
   reached = next((i for i in range(first, len(evals)) if evals[i]["return_mean"] >= goal), len(evals) - 1)
   return first + int(np.argmin([abs(e["return_mean"] - goal) for e in evals[first : reached + 1]]))
