@@ -124,18 +124,27 @@ def train(config: RunConfig, workdir: str, progress: bool = True) -> Result:
     tree["replay"] = replay_lib.mark_truncated(tree["replay"], E)
   start = start or 0
 
-  def collect(tree, transition, new_obs, key, learn: bool):
-    replay = replay_lib.add(tree["replay"], *transition)
+  # Two calls, not one: in one computation that both writes the donated buffer and gathers batches from it, XLA
+  # copies the whole buffer on every call (34 ms a step at 1M rows on CPU; 9 ms as two calls, at any size).
+  add = jax.jit(replay_lib.add, donate_argnums=0)
+
+  def act_and_learn(state, replay, new_obs, key, learn: bool):
     learn_key, act_key = jax.random.split(key)
-    state, metrics = tree["agent"], {}
+    metrics = {}
     if learn:
       state, metrics = agent.learn(state, replay, learn_key, config.updates_per_step * E)
       action = agent.act(state.actor, new_obs, act_key)
     else:
       action = jax.random.uniform(act_key, (E, action_dim), minval=-1.0, maxval=1.0)
+    return state, action, metrics
+
+  act_and_learn = jax.jit(act_and_learn, static_argnames="learn", donate_argnums=0)
+
+  def collect(tree, transition, new_obs, key, learn: bool):
+    replay = add(tree["replay"], *transition)
+    state, action, metrics = act_and_learn(tree["agent"], replay, new_obs, key, learn=learn)
     return {**tree, "agent": state, "replay": replay}, action, metrics
 
-  collect = jax.jit(collect, static_argnames="learn", donate_argnums=0)
   snapshot = jax.jit(lambda snaps, actor, i: jax.tree_util.tree_map(lambda s, a: s.at[i].set(a), snaps, actor),
                      donate_argnums=0)
 
