@@ -14,11 +14,7 @@ import cli
 import study
 from absl import flags
 
-LOCOMOTION_SCALES = {  # (SAC environment steps, steps per rollout level)
-    "smoke": (3_000, 2_000),
-    "small": (150_000, 100_000),  # about 12 minutes per environment on 2 CPU cores
-    "full": (1_000_000, 1_000_000),  # D4RL's sizes
-}
+from mtm_jax.envs.locomotion.d4rl_protocol import SCALES as LOCOMOTION_SCALES
 
 _NUM_EPISODES = flags.DEFINE_integer("num_episodes", 0, "Trajectories to generate; 0 = the study's (2,000 / 1,000).")
 _SEED = flags.DEFINE_integer("seed", 0, "Generator seed (recorded in the dataset's metadata).")
@@ -82,7 +78,8 @@ def locomotion():
   from mtm_jax.evaluate import plots
 
   env, seed = _ENV.value, _SEED.value
-  sac_steps, steps = LOCOMOTION_SCALES[_SCALE.value]
+  scale = LOCOMOTION_SCALES[_SCALE.value]
+  sac_steps, steps = scale.sac_steps, scale.dataset_steps
   summary = d4rl_protocol.make(env, f"runs/sac/{env}-seed{seed}", sac_steps=_SAC_STEPS.value or sac_steps,
                                dataset_steps=_STEPS.value or steps, seed=seed)
   os.makedirs(_OUT.value, exist_ok=True)

@@ -36,7 +36,7 @@ class SACConfig:
   target_entropy_scale: float = 0.5  # target entropy = -scale * action_dim (jaxrl's -|A|/2)
   policy_delay: int = 2  # the actor and temperature step on every policy_delay-th update, the critics on each
   init: str = "orthogonal"  # kernel initialisation of every layer: networks.INITS
-  log_std_bound: str = "clip"  # how the actor's log-std is held in [-10, 2]: networks.TanhGaussianActor
+  log_std_bound: str = "clip"  # the actor's log-std clipped to [-10, 2], or "tanh": squashed into [-5, 2]
 
   @classmethod
   def first(cls, **overrides) -> SACConfig:

@@ -1,8 +1,8 @@
 """SAC on a gymnasium environment: collection, fused updates, evaluation snapshots, resumable checkpoints.
 
 E environments are stepped together; after each collection step one jitted call appends their E
-transitions to the on-device replay buffer, makes ``updates_per_step * E`` updates in one scan and
-returns the next E actions. Every ``eval_every`` environment steps the deterministic policy is scored
+transitions to the on-device replay buffer, and a second makes ``updates_per_step * E`` updates in one
+scan and returns the next E actions. Every ``eval_every`` environment steps the deterministic policy is scored
 on ``eval_episodes`` fresh episodes through the shared rollout loop and its actor parameters are kept as a
 snapshot (the D4RL protocol picks its "medium" and "expert" policies among them). A killed run resumes from its newest
 checkpoint (agent, replay buffer, snapshots); its environments start new episodes there, and the
@@ -125,7 +125,7 @@ def train(config: RunConfig, workdir: str, progress: bool = True) -> Result:
   start = start or 0
 
   # Two calls, not one: in one computation that both writes the donated buffer and gathers batches from it, XLA
-  # copies the whole buffer on every call (34 ms a step at 1M rows on CPU; 9 ms as two calls, at any size).
+  # copies the whole buffer on every call (34 ms a step at 1M rows on CPU; 11-12 ms as two calls, at any size).
   add = jax.jit(replay_lib.add, donate_argnums=0)
 
   def act_and_learn(state, replay, new_obs, key, learn: bool):
