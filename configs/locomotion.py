@@ -8,17 +8,19 @@ on one task's mask: bc, rcbc, inverse_dynamics, forward_dynamics, or mlp_TASK fo
   small   sized for a 2-core CPU (width 128, batch 256, 5,000 steps: 28 minutes here, sharing the 2 cores
           with a dataset generation; about half that alone)
   smoke   a few steps, for tests
-Run:   python experiments/make_dataset.py locomotion --env=hopper
+Run:   python experiments/make_dataset.py locomotion --env=hopper --scale=small   (a variant trains on its scale's data)
        python experiments/train.py --config configs/locomotion.py:small,hopper,medium --workdir runs/loco/hopper_medium
        python experiments/rollout.py --workdir runs/loco/hopper_medium --task rcbc --episodes 100
 Expect (small, hopper medium, 100 episodes, target fraction:1.0): rcbc 59.9 ± 1.0, bc 21.7 ± 0.1,
 rcbc_imagine 35.1 ± 0.0 normalised, against the dataset's own 29.8 (results/locomotion_data/MTM_SMALL.md).
 Any published Minari set works the same way:
---config.data.dataset_id=mujoco/hopper/medium-v0 (its scores use Minari's references, not D4RL's).
+--config.data.dataset_id=mujoco/hopper/medium-v0 --config.data.download=True (those sets record no reference
+scores, Minari issue 323: rollouts on them report raw returns, no normalised score).
 """
 
 import ml_collections
 
+from mtm_jax.envs.locomotion import dataset_id
 from mtm_jax.evaluate.capabilities import CAPABILITIES
 
 # The MTM study's models (experiments/reproduce_mtm.py): one MTM, and specialists trained on one capability's mask.
@@ -36,7 +38,7 @@ def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
 
   c.data = ml_collections.ConfigDict()
   c.data.source = "minari"
-  c.data.dataset_id = f"mtm_jax/{env}/{level}-v0"  # made by experiments/make_dataset.py locomotion
+  c.data.dataset_id = dataset_id(env, level, variant)  # made by experiments/make_dataset.py locomotion --scale=VARIANT
   c.data.download = False  # let Minari download a published dataset (mujoco/...) missing here
   c.data.include_rewards = False  # add per-step rewards as an extra modality
   c.data.return_discount = 1.0  # discount of the returns-to-go

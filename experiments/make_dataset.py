@@ -2,19 +2,20 @@
 
 python experiments/make_dataset.py gridworld [--num_episodes=2000] [--beta=1.0] [--seed=0]
 python experiments/make_dataset.py pointmaze [--num_episodes=1000] [--noise=0.5] [--waypoints=cell|d4rl] [--seed=0]
-python experiments/make_dataset.py locomotion --env=hopper [--scale=small] [--sac_steps=N] [--steps=N] [--seed=0]
-  (SAC, then the D4RL levels as mtm_jax/<env>/<level>-v0; the SAC run resumes from runs/sac/<env>-seed<seed>;
-  the summary and learning curve go to --out, default results/locomotion_data)
+python experiments/make_dataset.py locomotion --env=hopper [--scale=small] [--seed=0] [--out=DIR]
+  (SAC, then the D4RL levels as mtm_jax/<env>/<level>-v0 at full scale, mtm_jax/<env>-<scale>/<level>-v0 below it;
+  the SAC run resumes from runs/sac/<protocol>/<scale>/<env>-seed<seed>; the summary, README and curves go to
+  --out, default runs/locomotion_data/<scale>)
 """
 
 import json
 import os
 
 import cli
-import study
 from absl import flags
 
 from mtm_jax.envs.locomotion.d4rl_protocol import SCALES as LOCOMOTION_SCALES
+from mtm_jax.evaluate import report
 
 _NUM_EPISODES = flags.DEFINE_integer("num_episodes", 0, "Trajectories to generate; 0 = the study's (2,000 / 1,000).")
 _SEED = flags.DEFINE_integer("seed", 0, "Generator seed (recorded in the dataset's metadata).")
@@ -26,9 +27,8 @@ _WAYPOINTS = flags.DEFINE_enum("waypoints", "d4rl", ["cell", "d4rl"],
 _DATASET_ID = flags.DEFINE_string("dataset_id", "", "Minari id to write; empty = the study's default.")
 _ENV = flags.DEFINE_string("env", "hopper", "locomotion: hopper, halfcheetah or walker2d.")
 _SCALE = flags.DEFINE_enum("scale", "small", list(LOCOMOTION_SCALES), "locomotion: SAC and dataset sizes.")
-_SAC_STEPS = flags.DEFINE_integer("sac_steps", 0, "locomotion: SAC environment steps; 0 = the scale's.")
-_STEPS = flags.DEFINE_integer("steps", 0, "locomotion: steps per rollout level (random, medium, expert); 0 = the scale's.")
-_OUT = flags.DEFINE_string("out", "results/locomotion_data", "locomotion: where the summary and learning curve go.")
+_OUT = flags.DEFINE_string("out", "", "locomotion: where the summary, README and curves go; empty = "
+                            "runs/locomotion_data/<scale> (results/ holds the committed ones, copied there on purpose).")
 
 
 def gridworld():
@@ -47,52 +47,76 @@ def pointmaze():
         f"{_WAYPOINTS.value} waypoints)")
 
 
-def write_readme(out: str) -> None:
-  """results/locomotion_data/README.md: the SAC runs and one row per (env, level), from every summary in ``out``."""
-  runs, rows = [], []
+# Others' numbers, shown beside ours and labelled as theirs: D4RL's reference returns (its ref_min_score and
+# ref_max_score, on the v2 MuJoCo environments) and published SAC at 1M steps (10-seed means, about; issue 28).
+THEIRS = {"hopper": {"D4RL random": -20.3, "D4RL expert": 3234.3, "published SAC, 1M steps": 2800},
+          "halfcheetah": {"D4RL random": -280.2, "D4RL expert": 12135.0, "published SAC, 1M steps": 11300},
+          "walker2d": {"D4RL random": 1.6, "D4RL expert": 4592.3, "published SAC, 1M steps": 4500}}
+
+
+def summaries(out: str) -> dict:
+  """env -> [summary per seed], from the ``<env>-seed<seed>.json`` files in ``out``."""
+  found = {}
   for name in sorted(f for f in os.listdir(out) if f.endswith(".json")):
     with open(os.path.join(out, name)) as f:
       s = json.load(f)
-    medium, final = s["medium_snapshot"], s["sac_evals"][-1]
-    runs.append([s["env_id"], final["step"], f"{final['return_mean']:.0f}", f"{medium['return_mean']:.0f} at step "
-                 f"{medium['step']}", f"{s['ref_min_score']:.1f}", f"{s['ref_max_score']:.1f}"])
-    for level, r in s["levels"].items():
-      rows.append([s["env_id"], level, r["episodes"], r["steps"], f"{r['return_mean']:.1f} ± {r['return_se']:.1f}",
-                   f"{r['score']:.1f}"])
-  text = ("# Locomotion datasets made here (D4RL protocol, SAC in JAX)\n\n"
-          "Made by `python experiments/make_dataset.py locomotion --env=ENV` (seed 0, `small` scale: 150k SAC steps, "
-          "100k steps per rollout level). SAC returns are of the deterministic policy (5 evaluation episodes per "
-          "snapshot); the datasets sample from the policy. D4RL's SAC experts reach about Hopper 3,200, HalfCheetah "
-          "12,000, Walker2d 4,600 after 1M steps.\n\n"
-          + study.markdown_table(["environment", "SAC steps", "final return", "medium snapshot", "ref_min (random)",
-                                  "ref_max (expert)"], runs)
-          + "\n\nScore = 100 (R - ref_min) / (ref_max - ref_min), with this dataset's own references.\n\n"
-          + study.markdown_table(["environment", "level", "episodes", "steps", "return (mean ± s.e.)", "score"], rows)
-          + "\n\nLearning curves (evaluation return ± std, the medium snapshot marked): `*_sac.png`.\n")
+    found.setdefault(name.split("-seed")[0], []).append(s)
+  return found
+
+
+def write_report(out: str) -> None:
+  """``out``/README.md and one learning-curve PNG per environment, from every summary in ``out``."""
+  from mtm_jax.evaluate import plots
+
+  parts = ["# Locomotion datasets made here (D4RL protocol, SAC in JAX)\n",
+           "Made by `python experiments/make_dataset.py locomotion --env=ENV --scale=SCALE [--seed=S]`. SAC returns are "
+           "of the deterministic policy (mean ± std over each snapshot's evaluation episodes); the datasets sample "
+           "from the policy. Score = 100 (R - ref_min) / (ref_max - ref_min) with this dataset's own references "
+           "(its random and expert levels). Numbers marked *theirs* are not ours: D4RL's reference returns and "
+           "published SAC at 1M steps, on the v2 environments (ours are v5).\n"]
+  for env, runs in summaries(out).items():
+    plots.learning_curves(
+        os.path.join(out, f"{env}_sac.png"),
+        {f"seed {s['seed']}": {"steps": [e["step"] for e in s["sac_evals"]],
+                               "means": [e["return_mean"] for e in s["sac_evals"]],
+                               "stds": [e["return_std"] for e in s["sac_evals"]],
+                               "marks": {"expert": s["expert_snapshot"]["step"], "medium": s["medium_snapshot"]["step"]}}
+         for s in runs},
+        f"SAC on {runs[0]['env_id']}", references={f"{k} (theirs)": v for k, v in THEIRS[env].items()})
+    rows = [[s["seed"], s["protocol"], s["sac_evals"][-1]["step"], _snapshot(s["sac_evals"][-1]), _snapshot(s["expert_snapshot"]),
+             _snapshot(s["medium_snapshot"])] for s in runs]
+    parts += [f"## {runs[0]['env_id']}\n", f"![SAC learning curves]({env}_sac.png)\n",
+              report.markdown_table(["seed", "protocol", "SAC steps", "final snapshot", "expert snapshot",
+                                     "medium snapshot"], rows) + "\n",
+              "Theirs: " + ", ".join(f"{k} {v:,.0f}" for k, v in THEIRS[env].items()) + ".\n"]
+    for s in runs:
+      levels = [[level, r["episodes"], r["steps"], f"{r['return_mean']:.1f} ± {r['return_se']:.1f}",
+                 f"{r['length_mean']:.0f}", f"{r['score']:.1f}"] for level, r in s["levels"].items()]
+      parts += [f"Datasets of seed {s['seed']} (`{next(iter(s['levels'].values()))['dataset_id'].rsplit('/', 1)[0]}/*`; "
+                f"ref_min {s['ref_min_score']:.1f}, ref_max {s['ref_max_score']:.1f}):\n",
+                report.markdown_table(["level", "episodes", "steps", "return (mean ± s.e.)", "mean length", "score"],
+                                      levels) + "\n"]
   with open(os.path.join(out, "README.md"), "w") as f:
-    f.write(text)
+    f.write("\n".join(parts))
+
+
+def _snapshot(e: dict) -> str:
+  return f"{e['return_mean']:.0f} ± {e['return_std']:.0f} at {e['step']:,} (length {e.get('length_mean', float('nan')):.0f})"
 
 
 def locomotion():
   from mtm_jax.envs.locomotion import d4rl_protocol
-  from mtm_jax.evaluate import plots
 
-  env, seed = _ENV.value, _SEED.value
-  scale = LOCOMOTION_SCALES[_SCALE.value]
-  sac_steps, steps = scale.sac_steps, scale.dataset_steps
-  summary = d4rl_protocol.make(env, f"runs/sac/{env}-seed{seed}", sac_steps=_SAC_STEPS.value or sac_steps,
-                               dataset_steps=_STEPS.value or steps, seed=seed)
-  os.makedirs(_OUT.value, exist_ok=True)
-  with open(os.path.join(_OUT.value, f"{env}.json"), "w") as f:
+  env, seed, out = _ENV.value, _SEED.value, _OUT.value or os.path.join("runs", "locomotion_data", _SCALE.value)
+  summary = d4rl_protocol.make(env, _SCALE.value, seed=seed)
+  os.makedirs(out, exist_ok=True)
+  with open(os.path.join(out, f"{env}-seed{seed}.json"), "w") as f:
     json.dump(summary, f, indent=2)
-  evals = summary["sac_evals"]
-  plots.learning_curve(os.path.join(_OUT.value, f"{env}_sac.png"), [e["step"] for e in evals],
-                       [e["return_mean"] for e in evals], [e["return_std"] for e in evals], f"SAC on {summary['env_id']}",
-                       marks={"medium snapshot": summary["medium_snapshot"]["step"]})
-  write_readme(_OUT.value)
-  for level, row in summary["levels"].items():
-    print(f"wrote mtm_jax/{env}/{level}-v0: {row['episodes']} episodes, {row['steps']} steps, "
+  write_report(out)
+  for row in summary["levels"].values():
+    print(f"wrote {row['dataset_id']}: {row['episodes']} episodes, {row['steps']} steps, "
           f"return {row['return_mean']:.1f} (score {row['score']:.1f})")
+  print(f"summary and curves: {out} (copy them to results/locomotion_data on purpose)")
 
 
 MAKERS = {"gridworld": gridworld, "pointmaze": pointmaze, "locomotion": locomotion}

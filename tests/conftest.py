@@ -65,7 +65,9 @@ def minari_root(tmp_path_factory):
     while not done:
       _, _, terminated, truncated, _ = env.step(env.action_space.sample())
       done = terminated or truncated
-  env.create_dataset(dataset_id="mtmtest/pendulum-random-v0", algorithm_name="random", author="mtm_jax tests")
+  env.create_dataset(dataset_id="mtmtest/pendulum-random-v0", algorithm_name="random", author="mtm_jax tests",
+                     author_email="the mtm_jax issue tracker", code_permalink="mtm_jax@tests:tests/conftest.py",
+                     description="Pendulum-v1, a random policy, 12 episodes of 30 steps", eval_env="Pendulum-v1")
   env.close()
   return str(root)
 

@@ -101,7 +101,10 @@ def test_dataset_round_trips_through_minari(tmp_path, monkeypatch):
   dataset.write("mtmtest/keydoor-v0", num_episodes=20, beta=2.0, seed=3)
   spec, episodes, metadata = minari_data.load("mtmtest/keydoor-v0")
   assert spec[STATES].num_classes == 77 and spec[ACTIONS].num_classes == 4
-  assert metadata["generator"] == {"agent": "boltzmann", "beta": 2.0, "seed": 3, "episodes": 20}
+  made = metadata["generator"]
+  assert {k: made[k] for k in ("agent", "beta", "seed", "episodes")} == {"agent": "boltzmann", "beta": 2.0, "seed": 3,
+                                                                          "episodes": 20}
+  assert made["command"].startswith("python experiments/make_dataset.py gridworld --num_episodes=20 --beta=2.0")
   raw = dataset.generate(20, beta=2.0, seed=3)
   assert len(episodes) == 20
   np.testing.assert_array_equal(episodes[5][STATES], raw["observations"][5, :-1])

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -15,10 +16,21 @@ from mtm_jax.envs.locomotion import LEVELS, d4rl_protocol
 
 @pytest.fixture(scope="module")
 def hopper_data(tmp_path_factory):
+  """The smoke scale made as a new user would, by the CLI, from a folder of its own (seed 3)."""
   root = tmp_path_factory.mktemp("loco")
   previous = os.environ.get("MINARI_DATASETS_PATH")
   os.environ["MINARI_DATASETS_PATH"] = str(root / "minari")
-  summary = d4rl_protocol.make("hopper", str(root / "sac"), sac_steps=400, dataset_steps=150, seed=3, progress=False)
+  results = os.path.join(REPO, "results", "locomotion_data")
+  before = {f: os.stat(os.path.join(results, f)).st_mtime_ns for f in os.listdir(results)}
+  cmd = [sys.executable, os.path.join(REPO, "experiments", "make_dataset.py"), "locomotion", "--env=hopper",
+         "--scale=smoke", "--seed=3"]
+  made = subprocess.run(cmd, cwd=root, env=process_env(), capture_output=True, text=True)
+  assert made.returncode == 0, made.stderr[-2000:]
+  assert "Minari" not in made.stderr and "UserWarning" not in made.stderr, made.stderr[-2000:]  # no missing-metadata nags
+  after = {f: os.stat(os.path.join(results, f)).st_mtime_ns for f in os.listdir(results)}
+  assert after == before  # a trial never touches the committed results
+  out = root / "runs" / "locomotion_data" / "smoke"
+  summary = json.loads((out / "hopper-seed3.json").read_text())
   yield root, summary
   if previous is None:
     os.environ.pop("MINARI_DATASETS_PATH")
@@ -29,20 +41,26 @@ def hopper_data(tmp_path_factory):
 def test_every_level_round_trips_through_minari(hopper_data):
   import minari
 
-  from mtm_jax.data import minari_data
+  from mtm_jax.data import minari_data, writer
 
-  _, summary = hopper_data
+  root, summary = hopper_data
   assert set(summary["levels"]) == set(LEVELS)
-  assert summary["levels"]["full-replay"]["steps"] == 400  # the whole buffer
+  assert summary["levels"]["full-replay"]["steps"] == d4rl_protocol.SCALES["smoke"].sac_steps  # the whole buffer
   assert summary["levels"]["medium-expert"]["episodes"] == (summary["levels"]["medium"]["episodes"]
                                                             + summary["levels"]["expert"]["episodes"])
   for level in LEVELS:
-    spec, episodes, metadata = minari_data.load(f"mtm_jax/hopper/{level}-v0")
+    dataset_id = f"mtm_jax/hopper-smoke/{level}-v0"
+    spec, episodes, metadata = minari_data.load(dataset_id)
     assert spec["states"].dim == 11 and spec["actions"].dim == 3 and len(episodes) == summary["levels"][level]["episodes"]
     assert metadata["ref_min_score"] == summary["ref_min_score"] and metadata["ref_max_score"] == summary["ref_max_score"]
-    assert metadata["generator"]["seed"] == 3 and metadata["generator"]["sac"]["total_steps"] == 400
-    assert metadata["generator"]["snapshots"] == summary["sac_evals"]
-  dataset = minari.load_dataset("mtm_jax/hopper/random-v0")
+    made = metadata["generator"]
+    assert made["protocol"] == "d4rl-sac-v2/smoke" and made["scale"] == "smoke" and made["seed"] == 3
+    assert made["sac"]["total_steps"] == 1000 and made["sac"]["sac"]["init"] == "orthogonal" and made["level"] == level
+    assert made["expert_snapshot"] == summary["expert_snapshot"] and made["command"].endswith("--scale=smoke --seed=3")
+    assert len(made["code_version"]) >= 40 and made["checksum"] == writer.checksum(minari.load_dataset(dataset_id))
+    assert metadata["author"] and metadata["description"] and metadata["code_permalink"].startswith("mtm_jax@")
+    assert writer.provenance(dataset_id) == made  # readable without the HDF5 file
+  dataset = minari.load_dataset("mtm_jax/hopper-smoke/random-v0")
   assert dataset.recover_environment().spec.id == "Hopper-v5"
   for episode in dataset.iterate_episodes():  # each episode ends once, by termination or by truncation
     ends = episode.terminations.astype(int) + episode.truncations.astype(int)
@@ -50,6 +68,55 @@ def test_every_level_round_trips_through_minari(hopper_data):
   assert any(e.terminations[-1] for e in dataset.iterate_episodes())  # a random hopper falls
   np.testing.assert_allclose(summary["levels"]["random"]["score"], 0.0, atol=1e-6)
   np.testing.assert_allclose(summary["levels"]["expert"]["score"], 100.0, atol=1e-6)
+  report = (root / "runs" / "locomotion_data" / "smoke" / "README.md").read_text()
+  assert "## Hopper-v5" in report and "D4RL expert 3,234" in report and "| medium-replay |" in report
+  assert (root / "runs" / "locomotion_data" / "smoke" / "hopper_sac.png").stat().st_size > 1000
+
+
+def test_a_killed_generation_resumes_from_its_last_checkpoint(hopper_data):
+  root, summary = hopper_data
+  sac = pathlib.Path(d4rl_protocol.sac_workdir(str(root / "runs" / "sac"), "hopper", "smoke", 3))
+  shutil.rmtree(sac / "checkpoints" / "1000")  # killed after the checkpoint at step 500
+  resumed = d4rl_protocol.make("hopper", "smoke", seed=3, root=str(root / "runs" / "sac"), levels=("expert",),
+                               progress=False)
+  steps = [e["step"] for e in summary["sac_evals"]]
+  assert [e["step"] for e in resumed["sac_evals"]] == steps == [0, 250, 500, 750, 1000]
+  assert resumed["sac_evals"][:3] == summary["sac_evals"][:3]  # what was done before the kill is kept, not redone
+  assert (sac / "checkpoints" / "1000").exists()
+
+
+def test_a_study_refuses_a_dataset_made_by_another_protocol(hopper_data, tmp_path):
+  from mtm_jax.data import writer
+  from mtm_jax.errors import UserError
+
+  assert d4rl_protocol.require("hopper", "medium", "smoke") == "mtm_jax/hopper-smoke/medium-v0"
+  with pytest.raises(UserError, match=r"^mtm_jax/hopper-small/medium-v0 is not on this machine .*--scale=small`$"):
+    d4rl_protocol.require("hopper", "medium", "small")
+  # The former protocol's dataset under the id the study reads: refused in one line naming both protocols.
+  folder = writer.dataset_folder("mtm_jax/hopper-smoke/medium-v0")
+  record = json.loads((folder / writer.PROVENANCE).read_text())
+  try:
+    (folder / writer.PROVENANCE).write_text(json.dumps({**record, "protocol": "d4rl-sac-v1"}))
+    with pytest.raises(UserError) as err:
+      d4rl_protocol.require("hopper", "medium", "smoke")
+    message = str(err.value)
+    assert "\n" not in message and "'d4rl-sac-v1'" in message and "'d4rl-sac-v2/smoke'" in message
+    assert message.endswith("`python experiments/make_dataset.py locomotion --env=hopper --scale=smoke`")
+  finally:
+    (folder / writer.PROVENANCE).write_text(json.dumps(record))
+
+
+def test_the_expert_is_the_final_snapshot_unless_the_best_beats_it_beyond_noise():
+  def evals(*points):
+    return [{"step": i, "return_mean": m, "return_std": sd, "episodes": 20} for i, (m, sd) in enumerate(points)]
+
+  # best 2,900 against a final 2,800, both +-300 over 20 episodes: s.e. of the difference 95, gap 100 < 190
+  assert d4rl_protocol.expert_index(evals((100, 10), (2900, 300), (2800, 300))) == 2
+  # the final collapsed to 1,700: gap 1,200 is far beyond noise
+  assert d4rl_protocol.expert_index(evals((100, 10), (2900, 300), (1700, 900))) == 1
+  assert d4rl_protocol.expert_index(evals((100, 10), (500, 50), (3000, 10))) == 2  # the final is the best
+  # the medium snapshot is a third of the chosen expert, not of the final
+  assert d4rl_protocol.medium_index(evals((0, 1), (900, 10), (2900, 10), (1000, 10)), expert=2) == 1
 
 
 def test_medium_is_the_snapshot_nearest_a_third_of_the_expert_when_first_reached():

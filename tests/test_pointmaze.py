@@ -99,8 +99,10 @@ def test_dataset_round_trips_through_minari(tmp_path, monkeypatch):
   written = dataset.write("mtmtest/maze-v0", num_episodes=4, noise=0.5, seed=1)
   spec, episodes, metadata = minari_data.load("mtmtest/maze-v0")
   assert spec[STATES].dim == 4 and spec[ACTIONS].dim == 2 and len(episodes) == 4
-  assert metadata["generator"] == {"seed": 1, "episodes": 4, "kp": 10.0, "kd": 1.0, "noise": 0.5, "waypoints": "d4rl",
-                                   "radius": 0.1, "jitter": 0.2}
+  expected = {"seed": 1, "episodes": 4, "kp": 10.0, "kd": 1.0, "noise": 0.5, "waypoints": "d4rl", "radius": 0.1,
+              "jitter": 0.2}
+  assert {k: metadata["generator"][k] for k in expected} == expected
+  assert metadata["generator"]["command"].endswith("--waypoints=d4rl --seed=1 --dataset_id=mtmtest/maze-v0")
   episode = next(iter(written.iterate_episodes()))
   assert episode.infos["velocity"].shape == (201, 2) and np.all(np.abs(episode.actions) <= 1)
 

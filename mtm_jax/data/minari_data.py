@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging as std_logging
 import os
+import socket
 
 import gymnasium as gym
 import numpy as np
 from absl import logging
 
+from mtm_jax.data import writer
 from mtm_jax.data.windows import add_returns
 from mtm_jax.errors import UserError
 from mtm_jax.spec import ACTIONS, CONTINUOUS, DISCRETE, RETURNS, STATES, DatasetSpec, ModalitySpec
@@ -33,12 +37,6 @@ def _flatten(space: gym.Space, values, length: int) -> np.ndarray:
   if array.shape[1:] != space.shape:  # Minari does not check what it stores against the space
     raise ValueError(f"values of shape {array.shape[1:]} in a space of shape {space.shape}")
   return array.reshape(length, -1)
-
-
-def dataset_root() -> str:
-  import minari.storage
-
-  return str(minari.storage.get_dataset_path(""))
 
 
 RETURN_KINDS = ("sum", "average")
@@ -67,17 +65,69 @@ def load(dataset_id: str, *, download: bool = False, include_rewards: bool = Fal
     raise UserError(f"data.on_nonfinite={on_nonfinite!r}; choose from {ON_NONFINITE}")
   import minari
 
+  writer.recover()  # a writer killed while swapping datasets leaves the old one aside; put it back
+  if download and not writer.dataset_folder(dataset_id).exists():
+    _check_reachable(dataset_id)
   try:
-    dataset = minari.load_dataset(dataset_id, download=download)
+    with _quiet("huggingface_hub"):  # it logs every retry of a failed request
+      dataset = minari.load_dataset(dataset_id, download=download)
   except FileNotFoundError as err:
     raise UserError(
         f"Minari dataset {dataset_id!r} is not on this machine (looked under "
-        f"{os.environ.get('MINARI_DATASETS_PATH', dataset_root())}); set --config.data.download=True to "
+        f"{writer.dataset_folder('')}); set --config.data.download=True to "
         f"download it, or point MINARI_DATASETS_PATH at the folder that holds it"
     ) from err
   except Exception as err:  # hosting errors come in many types; all mean the download failed
-    raise UserError(f"could not load Minari dataset {dataset_id!r}: {str(err).splitlines()[0][:200]}") from err
-  return _read(dataset_id, _stamp(dataset.storage.data_path), include_rewards, return_discount, returns, on_nonfinite)
+    if writer.dataset_folder(dataset_id).exists():
+      raise _unreadable(dataset_id, err) from err
+    raise UserError(f"could not load Minari dataset {dataset_id!r}: {_first_line(err)}") from err
+  try:
+    return _read(dataset_id, _stamp(dataset.storage.data_path), include_rewards, return_discount, returns, on_nonfinite)
+  except (OSError, KeyError, RuntimeError) as err:  # h5py's errors for a damaged file
+    raise _unreadable(dataset_id, err) from err
+
+
+REMOTE_HOSTS = {"hf": "huggingface.co", "gcp": "storage.googleapis.com"}  # Minari's remotes (MINARI_REMOTE)
+
+
+def _check_reachable(dataset_id: str) -> None:
+  """One line, in seconds, when the download's server cannot be reached (huggingface_hub retries for a minute)."""
+  remote = os.environ.get("MINARI_REMOTE", "hf://farama-minari")
+  host = REMOTE_HOSTS.get(remote.split("://")[0])
+  if host is None:
+    return
+  try:
+    socket.create_connection((host, 443), timeout=10).close()
+  except OSError as err:
+    raise UserError(f"cannot download Minari dataset {dataset_id!r}: {host} is unreachable ({err}); connect this "
+                    "machine to the internet, or copy the dataset here and point MINARI_DATASETS_PATH at it") from err
+
+
+@contextlib.contextmanager
+def _quiet(logger: str):
+  log = std_logging.getLogger(logger)
+  level = log.level
+  log.setLevel(std_logging.ERROR)
+  try:
+    yield
+  finally:
+    log.setLevel(level)
+
+
+def _first_line(err: Exception) -> str:
+  return (str(err).splitlines() or [type(err).__name__])[0][:200]
+
+
+def _unreadable(dataset_id: str, err: Exception) -> UserError:
+  """One line for a dataset whose files are on disk but do not read, with the way to make it again."""
+  folder = writer.dataset_folder(dataset_id)
+  try:
+    record = writer.provenance(dataset_id)
+  except (OSError, ValueError):
+    record = None
+  fix = (f"make it again with `{record['command']}`" if record and "command" in record else
+         f"delete {folder} and load it with --config.data.download=True to download it again")
+  return UserError(f"Minari dataset {dataset_id!r} at {folder} cannot be read ({_first_line(err)}); {fix}")
 
 
 def _stamp(folder) -> int:

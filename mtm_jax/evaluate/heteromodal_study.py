@@ -22,10 +22,10 @@ TASKS = ("bc", "rcbc", "inverse_dynamics")
 # column -> (model, what the unlabelled training episodes become); a specialist's column is its task's model.
 COLUMNS = {"MTM (labelled)": ("mtm", "drop"), "heteromodal MTM": ("mtm", "state_only"),
            "specialist transformer (labelled)": ("{task}", "drop"), "specialist MLP (labelled)": ("mlp_{task}", "drop")}
-_COMMON = dict(levels=("expert",), fractions=FRACTIONS, episodes=100, sac_steps=150_000, dataset_steps=100_000)
+_COMMON = dict(levels=("expert",), fractions=FRACTIONS, episodes=100)
 SCALES = {
     "smoke": dict(envs=("hopper",), levels=("medium",), fractions=(0.25,), specialists=("mlp_bc",), episodes=2,
-                  seeds=dict(heteromodal=1), sac_steps=400, dataset_steps=300, width=32, layers=1, heads=2, batch=16,
+                  seeds=dict(heteromodal=1), width=32, layers=1, heads=2, batch=16,
                   steps=6, warmup=1, mlp_hidden=(32, 32)),
     # Sized for a 2-core CPU: Hopper only, the transformer and MLP BC specialists (RCBC and inverse dynamics
     # specialists are in full); no wall time is claimed until it has run.

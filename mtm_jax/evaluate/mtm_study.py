@@ -47,14 +47,14 @@ VALIDATION_EPISODES = 20  # per target, to choose one; fewer where a scale repor
 PROTOCOL = dict(envs=("hopper", "halfcheetah", "walker2d"), levels=("medium", "medium-replay", "medium-expert"),
                 versatility=("expert", "medium-replay"), efficiency="expert", fractions=EFFICIENCY_FRACTIONS,
                 specialists=(*SPECIALIST_TASKS, *(f"mlp_{t}" for t in SPECIALIST_TASKS)), targets=TARGET_FRACTIONS,
-                episodes=100, sac_steps=150_000, dataset_steps=100_000, planner=dict(num_candidates=32, noise=0.1))
+                episodes=100, planner=dict(num_candidates=32, noise=0.1))
 SCALES = {
     # A tiny pipeline check: one env and level, two models plus the offline-RL and efficiency ones.
     "smoke": dict(envs=("hopper",), levels=("medium",), versatility=("medium",), efficiency="medium",
                   fractions=(0.95,), specialists=("mlp_rcbc",), targets=(0.9, 1.0), episodes=2,
                   planner=dict(num_candidates=4, noise=0.1),
                   seeds=dict(versatility=1, offline_rl=1, efficiency=1),
-                  sac_steps=400, dataset_steps=300, width=32, layers=1, heads=2, batch=16, steps=6, warmup=1,
+                  width=32, layers=1, heads=2, batch=16, steps=6, warmup=1,
                   mlp_hidden=(32, 32)),
     # Sized for a 2-core CPU: Hopper alone (--envs adds walker2d and halfcheetah, whose datasets take about
     # 25 min each to make here), every part, the heteromodal and representation studies' model size. Measured:
@@ -130,7 +130,7 @@ class Study:
     c.train.checkpoint_every = c.train.num_steps
     c.train.log_every = max(1, min(c.train.log_every, c.train.num_steps // 5))
     c.train.tensorboard = False
-    total = _total_episodes(env, level)
+    total = _total_episodes(env, level, self.scale_name)
     # The last 5 % of the episodes are held out at every share of the data, so every share scores on them.
     c.data.num_validation = max(1, round(0.05 * total))
     if fraction < 0.95:
@@ -165,18 +165,20 @@ class Study:
     return needed | {(VERSATILITY_ENV, lvl) for lvl in (*self.scale["versatility"], self.scale["efficiency"])}
 
   def ensure_datasets(self) -> None:
-    """Makes (SAC, then every D4RL level) each environment whose datasets are missing."""
+    """Makes (SAC, then every D4RL level) each environment whose datasets are missing at the study's scale, then
+    checks that every dataset it reads was made by the D4RL protocol at that scale (never silently reused)."""
     import minari
 
     from mtm_jax.envs.locomotion import d4rl_protocol
 
     local = set(minari.list_local_datasets())
-    for env in sorted({e for e, lvl in self.datasets() if dataset_id(e, lvl) not in local}):
+    for env in sorted({e for e, lvl in self.datasets() if dataset_id(e, lvl, self.scale_name) not in local}):
       started = time.time()
-      self.log(f"making the {env} datasets (SAC, {self.scale['sac_steps']} steps)")
-      d4rl_protocol.make(env, os.path.join(self.out, "sac", f"{env}-seed0"), sac_steps=self.scale["sac_steps"],
-                         dataset_steps=self.scale["dataset_steps"], progress=False)
+      self.log(f"making the {env} datasets ({d4rl_protocol.protocol(self.scale_name)})")
+      d4rl_protocol.make(env, self.scale_name, root=os.path.join(self.out, "sac"), progress=False)
       self._spent("datasets", started)
+    for env, level in sorted(self.datasets()):
+      d4rl_protocol.require(env, level, self.scale_name)
 
   # -- measurements (cached) --------------------------------------------------------------------------------
 
@@ -517,7 +519,7 @@ def planning_claims(results: dict) -> list:
           for (env, level), r in results.items()]
 
 
-def _total_episodes(env: str, level: str) -> int:
+def _total_episodes(env: str, level: str, scale: str) -> int:
   import minari
 
-  return minari.load_dataset(dataset_id(env, level)).total_episodes
+  return minari.load_dataset(dataset_id(env, level, scale)).total_episodes

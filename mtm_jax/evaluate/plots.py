@@ -161,18 +161,28 @@ def bars(path: str, table: dict, columns, title: str, references: dict | None = 
   plt.close(fig)
 
 
-def learning_curve(path: str, steps, means, stds, title: str, marks: dict | None = None) -> None:
-  """Evaluation return against environment steps (shaded +- one std); ``marks``: label -> step, drawn as lines."""
-  steps, means, stds = (np.asarray(v, np.float64) for v in (steps, means, stds))
-  fig, ax = plt.subplots(figsize=(6, 3.6))
-  ax.plot(steps, means, "-o", markersize=3, color="C0", label="evaluation return")
-  ax.fill_between(steps, means - stds, means + stds, color="C0", alpha=0.2)
-  for i, (label, step) in enumerate((marks or {}).items()):
-    ax.axvline(step, color=f"C{i + 1}", linestyle="--", label=label)
+def learning_curves(path: str, runs: dict, title: str, references: dict | None = None) -> None:
+  """Evaluation return against environment steps, one line per run (shaded +- one std over its episodes).
+
+  runs[label] = {"steps", "means", "stds", "marks": {name: step}}: a run's marks are drawn as points on its curve.
+  references: name -> return, drawn as grey horizontal lines (others' numbers, labelled as theirs).
+  """
+  fig, ax = plt.subplots(figsize=(7, 4))
+  symbols = ("*", "D", "s", "^")
+  for i, (label, run) in enumerate(runs.items()):
+    steps, means, stds = (np.asarray(run[k], np.float64) for k in ("steps", "means", "stds"))
+    ax.plot(steps, means, "-", linewidth=1.2, color=f"C{i}", label=label)
+    ax.fill_between(steps, means - stds, means + stds, color=f"C{i}", alpha=0.15)
+    for j, (name, step) in enumerate(run.get("marks", {}).items()):
+      k = int(np.argmin(np.abs(steps - step)))
+      ax.plot(steps[k], means[k], symbols[j % len(symbols)], color=f"C{i}", markersize=9, markeredgecolor="k",
+              label=f"{label}: {name}")
+  for j, (name, value) in enumerate((references or {}).items()):
+    ax.axhline(value, color="0.5", linestyle=("--", ":", "-.")[j % 3], linewidth=1, label=name)
   ax.set_xlabel("environment steps")
-  ax.set_ylabel("return")
+  ax.set_ylabel("return (deterministic policy)")
   ax.set_title(title)
-  ax.legend(fontsize=8, loc="upper left")
+  ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)

@@ -28,12 +28,12 @@ LABELS = {"raw": "TD3, raw states", "state": "MTM state rep. (frozen)", "state_f
           "state_action": "MTM state-action rep. for the critic"}
 BC_ALPHA = {"full-replay": 0.0, "medium-replay": 2.5}  # plain TD3 on broad data, TD3+BC on mixed-quality data
 THRESHOLD = 0.9  # of raw TD3's final score (or the best variant's, where raw TD3 does not learn): the yardstick
-_COMMON = dict(inputs=INPUTS, sac_steps=150_000, dataset_steps=100_000)
+_COMMON = dict(inputs=INPUTS)
 SCALES = {
     # A pipeline check: raw TD3 and the fine-tuned encoder (tests/test_td3.py trains every input mode).
     "smoke": dict(envs=("hopper",), levels=("full-replay",), inputs=("raw", "state_finetune"),
                   seeds=dict(representation=1), updates=20, eval_every=10,
-                  eval_episodes=2, td3_batch=32, hidden=(32, 32), sac_steps=400, dataset_steps=300, width=32,
+                  eval_episodes=2, td3_batch=32, hidden=(32, 32), width=32,
                   layers=1, heads=2, batch=16, steps=6, warmup=1, mlp_hidden=(32, 32)),
     # Sized for a 2-core CPU: Hopper, the MTM study's small MTM. With a representation (the encoder runs in
     # every update) each 2.5k updates took 68-81 s on cores shared with another study, 13.5-16 min per run at
@@ -65,7 +65,7 @@ class RepresentationStudy(Study):
       started = time.time()
       td3 = TD3Config(hidden=tuple(s["hidden"]), batch_size=s["td3_batch"], bc_alpha=BC_ALPHA.get(level, 0.0),
                       inputs=inputs)
-      config = td3_offline.OfflineConfig(dataset_id(env, level), td3, updates=s["updates"],
+      config = td3_offline.OfflineConfig(dataset_id(env, level, self.scale_name), td3, updates=s["updates"],
                                          eval_every=s["eval_every"], eval_episodes=s["eval_episodes"], seed=seed,
                                          representation="" if inputs == "raw" else os.path.abspath(mtm_workdir))
       out = td3_offline.train(config, os.path.join(self.out, "td3", f"{env}_{level}_{inputs}_seed{seed}"))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import jax
 import numpy as np
 
+from mtm_jax.data import writer
 from mtm_jax.envs.gridworld import ENV_ID, agent
 from mtm_jax.errors import UserError
 
@@ -22,7 +21,6 @@ def generate(num_episodes: int, beta: float = 1.0, seed: int = 0) -> dict:
 
 def write(dataset_id: str = DATASET_ID, num_episodes: int = 2000, beta: float = 1.0, seed: int = 0):
   """Writes (replacing any dataset of that id) a Minari dataset; returns the MinariDataset."""
-  import minari
   from minari.data_collector import EpisodeBuffer
 
   if num_episodes < 2:
@@ -42,18 +40,10 @@ def write(dataset_id: str = DATASET_ID, num_episodes: int = 2000, beta: float = 
       )
       for i in range(num_episodes)
   ]
-  if dataset_id in minari.list_local_datasets():
-    minari.delete_dataset(dataset_id)
-  with warnings.catch_warnings():  # Minari nags about optional fields (e-mail, permalink, eval env)
-    warnings.simplefilter("ignore", UserWarning)
-    dataset = minari.create_dataset_from_buffers(
-        dataset_id,
-        buffers,
-        env=ENV_ID,
-        algorithm_name="boltzmann-noisy-rational",
-        author="mtm_jax",
-        code_permalink="mtm_jax/envs/gridworld/dataset.py",
-        description=f"Key-door gridworld, Boltzmann noisy-rational agent (beta={beta}, seed={seed}), {steps}-step episodes.",
-    )
-  dataset.storage.update_metadata({"generator": {"agent": "boltzmann", "beta": beta, "seed": seed, "episodes": num_episodes}})
-  return dataset
+  flags = f" --num_episodes={num_episodes} --beta={beta} --seed={seed}"
+  return writer.write(
+      dataset_id, buffers, env=ENV_ID, algorithm="boltzmann-noisy-rational", code_path="mtm_jax/envs/gridworld/dataset.py",
+      description=f"Key-door gridworld, Boltzmann noisy-rational agent (beta={beta}, seed={seed}), {steps}-step episodes.",
+      generator={"agent": "boltzmann", "beta": beta, "seed": seed, "episodes": num_episodes},
+      command="python experiments/make_dataset.py gridworld" + flags
+              + ("" if dataset_id == DATASET_ID else f" --dataset_id={dataset_id}"))

@@ -1,4 +1,4 @@
-"""The D4RL protocol on our own SAC run, written as Minari datasets ``mtm_jax/<env>/<level>-v0``.
+"""The D4RL protocol on our own SAC run, written as Minari datasets ``dataset_id(env, level, scale)``.
 
 expert          rollouts of the expert snapshot (``expert_index``: the final one unless a better one beats it beyond noise)
 medium          rollouts of the snapshot closest to a third of the expert's return when training first gets there
@@ -7,15 +7,15 @@ full-replay     the whole replay buffer of the training
 random          rollouts of a randomly initialised policy
 medium-expert   medium + expert
 Rollouts sample from the (stochastic) policy, as D4RL's did. ``ref_min_score`` / ``ref_max_score`` are the
-mean returns of the random and expert rollouts on the same environment version (D4RL's convention).
+mean returns of the random and expert rollouts on the same environment version (D4RL's convention). Each
+dataset records ``protocol(scale)``, the SAC settings, seed, chosen snapshots, code version and a checksum of
+its episodes; ``require`` refuses a dataset made otherwise.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
-import warnings
+import os
 
 import gymnasium as gym
 import jax
@@ -23,6 +23,7 @@ import numpy as np
 
 from mtm_jax.agents import replay as replay_lib
 from mtm_jax.agents import sac_train
+from mtm_jax.data import writer
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
 from mtm_jax.errors import UserError
 from mtm_jax.evaluate import rollout, score
@@ -41,7 +42,7 @@ class Scale:
 
 
 SCALES = {
-    "smoke": Scale(3_000, 2_000, 500, 1_000),
+    "smoke": Scale(1_000, 600, 250, 500),  # a trial of the pipeline, in seconds
     "small": Scale(150_000, 100_000, 5_000, 25_000),
     "full": Scale(1_000_000, 1_000_000, 20_000, 50_000),  # D4RL's sizes
 }
@@ -95,9 +96,8 @@ def medium_index(evals: list[dict], expert: int | None = None) -> int:
   return first + int(np.argmin([abs(e["return_mean"] - goal) for e in evals[first : reached + 1]]))
 
 
-def make_levels(result: sac_train.Result, env_id: str, steps: int, seed: int) -> tuple[dict, dict]:
-  """(level -> episodes in environment units, the medium snapshot's evaluation) of one finished SAC run."""
-  medium = medium_index(result.evals)
+def make_levels(result: sac_train.Result, env_id: str, steps: int, seed: int, expert: int, medium: int) -> dict:
+  """level -> episodes in environment units, of one finished SAC run and its chosen snapshots."""
   random_actor = jax.jit(result.agent.init)(jax.random.key(seed + 7919)).actor
   to_env = lambda eps: [  # noqa: E731
       {**e, "actions": sac_train.to_env_units(e["actions"], result.action_low, result.action_high).astype(np.float32)}
@@ -105,17 +105,38 @@ def make_levels(result: sac_train.Result, env_id: str, steps: int, seed: int) ->
   levels = {
       "random": record(result, random_actor, env_id, steps, seed + 1),
       "medium": record(result, result.actor(medium), env_id, steps, seed + 2),
-      "expert": record(result, result.actor(len(result.evals) - 1), env_id, steps, seed + 3),
+      "expert": record(result, result.actor(expert), env_id, steps, seed + 3),
       "medium-replay": to_env(replay_lib.episodes(result.replay, result.num_envs, rows=result.evals[medium]["step"])),
       "full-replay": to_env(replay_lib.episodes(result.replay, result.num_envs)),
   }
   levels["medium-expert"] = levels["medium"] + levels["expert"]
-  return levels, result.evals[medium]
+  return levels
 
 
-def write(dataset_id_: str, env_id: str, episodes: list[dict], ref_min: float, ref_max: float, metadata: dict):
-  """Writes (replacing any dataset of that id) one level as a Minari dataset with the environment spec."""
-  import minari
+def protocol(scale: str) -> str:
+  """What a dataset records and a study asks for: the recipe and its scale."""
+  return f"{PROTOCOL}/{scale}"
+
+
+def command(env: str, scale: str, seed: int = 0) -> str:
+  """The line that makes an environment's datasets at a scale."""
+  return f"python experiments/make_dataset.py locomotion --env={env} --scale={scale}" + (f" --seed={seed}" if seed else "")
+
+
+def require(env: str, level: str, scale: str) -> str:
+  """The dataset id of (env, level) at ``scale``, after checking it was made by this protocol at that scale."""
+  id_ = dataset_id(env, level, scale)
+  writer.require_protocol(id_, protocol(scale), command(env, scale))
+  return id_
+
+
+def sac_workdir(root: str, env: str, scale: str, seed: int) -> str:
+  return os.path.join(root, PROTOCOL, scale, f"{env}-seed{seed}")
+
+
+def write(dataset_id_: str, env_id: str, episodes: list[dict], ref_min: float, ref_max: float, generator: dict,
+          command_: str):
+  """One level as a Minari dataset with the environment spec (replacing that id's only once complete)."""
   from minari.data_collector import EpisodeBuffer
 
   if not episodes:
@@ -126,43 +147,45 @@ def write(dataset_id_: str, env_id: str, episodes: list[dict], ref_min: float, r
                     truncations=np.asarray(e["truncations"]).tolist())
       for i, e in enumerate(episodes)
   ]
-  if dataset_id_ in minari.list_local_datasets():
-    with contextlib.redirect_stdout(io.StringIO()):  # Minari prints a line per deletion
-      minari.delete_dataset(dataset_id_)
-  with warnings.catch_warnings():  # Minari nags about optional fields (e-mail)
-    warnings.simplefilter("ignore", UserWarning)
-    dataset = minari.create_dataset_from_buffers(
-        dataset_id_, buffers, env=env_id, eval_env=env_id, algorithm_name="SAC (mtm_jax, D4RL protocol)", author="mtm_jax",
-        code_permalink="mtm_jax/envs/locomotion/d4rl_protocol.py", ref_min_score=ref_min, ref_max_score=ref_max,
-        description=f"{env_id}, {dataset_id_.split('/')[-1]}: made here by the D4RL protocol from a SAC run in JAX.",
-    )
-  dataset.storage.update_metadata({"generator": metadata})
-  return dataset
+  return writer.write(
+      dataset_id_, buffers, env=env_id, algorithm="SAC (mtm_jax, D4RL protocol)",
+      code_path="mtm_jax/envs/locomotion/d4rl_protocol.py", generator=generator, command=command_,
+      ref_min_score=ref_min, ref_max_score=ref_max,
+      description=f"{env_id}, {dataset_id_.split('/')[-1]}: made here by the D4RL protocol ({generator['protocol']}) "
+                  "from a SAC run in JAX.")
 
 
-def make(env: str, workdir: str, *, sac_steps: int = 150_000, dataset_steps: int = 100_000, seed: int = 0,
-         levels=LEVELS, progress: bool = True) -> dict:
-  """Trains (or resumes) SAC on ``env`` and writes every level; returns a summary per level."""
+def make(env: str, scale: str = "small", *, seed: int = 0, root: str = "runs/sac", levels=LEVELS,
+         progress: bool = True) -> dict:
+  """Trains (or resumes, under ``root``) SAC on ``env`` and writes every level; returns a summary per level."""
   if env not in ENVS:
     raise UserError(f"unknown locomotion env {env!r}; choose from {list(ENVS)}")
+  if scale not in SCALES:
+    raise UserError(f"unknown scale {scale!r}; choose from {list(SCALES)}")
   unknown = set(levels) - set(LEVELS)
   if unknown:
     raise UserError(f"unknown levels {sorted(unknown)}; choose from {list(LEVELS)}")
-  env_id = ENVS[env]
-  run = sac_train.RunConfig(env_id, total_steps=sac_steps, start_steps=min(5_000, sac_steps // 10), seed=seed,
-                            eval_every=max(sac_steps // 40, 1), checkpoint_every=max(sac_steps // 6, 1))
-  result = sac_train.train(run, workdir, progress=progress)
-  episodes, medium = make_levels(result, env_id, dataset_steps, seed)
+  env_id, sizes = ENVS[env], SCALES[scale]
+  run = run_config(env, sizes, seed)
+  result = sac_train.train(run, sac_workdir(root, env, scale, seed), progress=progress)
+  expert = expert_index(result.evals)
+  medium = medium_index(result.evals, expert)
+  episodes = make_levels(result, env_id, sizes.dataset_steps, seed, expert, medium)
   returns = {level: np.array([e["rewards"].sum() for e in eps]) for level, eps in episodes.items()}
   ref_min, ref_max = float(returns["random"].mean()), float(returns["expert"].mean())
-  facts = {"seed": seed, "sac": dataclasses.asdict(run), "snapshots": result.evals, "medium_snapshot": medium,
-           "dataset_steps": dataset_steps}
-  summary = {"env_id": env_id, "ref_min_score": ref_min, "ref_max_score": ref_max, "medium_snapshot": medium,
+  generator = {"protocol": protocol(scale), "scale": scale, "seed": seed, "sac": dataclasses.asdict(run),
+               "expert_snapshot": result.evals[expert], "medium_snapshot": result.evals[medium],
+               "dataset_steps": sizes.dataset_steps}
+  summary = {"env_id": env_id, "protocol": protocol(scale), "seed": seed, "ref_min_score": ref_min,
+             "ref_max_score": ref_max, "expert_snapshot": result.evals[expert], "medium_snapshot": result.evals[medium],
              "sac_evals": result.evals, "levels": {}}
   for level in levels:
     eps = episodes[level]
-    write(dataset_id(env, level), env_id, eps, ref_min, ref_max, {**facts, "level": level})
+    id_ = dataset_id(env, level, scale)
+    write(id_, env_id, eps, ref_min, ref_max, {**generator, "level": level}, command(env, scale, seed))
     mean, se = score.mean_se(returns[level])
-    summary["levels"][level] = {"episodes": len(eps), "steps": int(sum(len(e["rewards"]) for e in eps)), "return_mean": mean,
-                                "return_se": se, "score": float(score.normalized(mean, ref_min, ref_max))}
+    summary["levels"][level] = {
+        "dataset_id": id_, "episodes": len(eps), "steps": int(sum(len(e["rewards"]) for e in eps)),
+        "return_mean": mean, "return_se": se, "length_mean": float(np.mean([len(e["rewards"]) for e in eps])),
+        "score": float(score.normalized(mean, ref_min, ref_max))}
   return summary

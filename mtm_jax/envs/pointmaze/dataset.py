@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import gymnasium as gym
 import numpy as np
 
+from mtm_jax.data import writer
 from mtm_jax.envs.pointmaze import ENV_ID
 from mtm_jax.envs.pointmaze.expert import Expert
 from mtm_jax.errors import UserError
@@ -49,7 +49,6 @@ def write(dataset_id: str = DATASET_ID, num_episodes: int = 1000, noise: float =
 
   waypoints: the expert's waypoint rule (``expert.WAYPOINT_RULES``).
   """
-  import minari
   from minari.data_collector import EpisodeBuffer
 
   if num_episodes < 2:
@@ -68,15 +67,11 @@ def write(dataset_id: str = DATASET_ID, num_episodes: int = 1000, noise: float =
       )
       for i, e in enumerate(episodes)
   ]
-  if dataset_id in minari.list_local_datasets():
-    minari.delete_dataset(dataset_id)
-  with warnings.catch_warnings():  # Minari nags about optional fields (e-mail, eval env)
-    warnings.simplefilter("ignore", UserWarning)
-    dataset = minari.create_dataset_from_buffers(
-        dataset_id, buffers, env=ENV_ID, algorithm_name="waypoint-pd-expert", author="mtm_jax",
-        code_permalink="mtm_jax/envs/pointmaze/dataset.py",
-        description=f"PointMaze_Medium without velocity, 200-step episodes, waypoint PD expert "
-                    f"({waypoints} waypoints, noise std {noise}).",
-    )
-  dataset.storage.update_metadata({"generator": {"seed": seed, "episodes": num_episodes, **dataclasses.asdict(expert)}})
-  return dataset
+  flags = f" --num_episodes={num_episodes} --noise={noise} --waypoints={waypoints} --seed={seed}"
+  return writer.write(
+      dataset_id, buffers, env=ENV_ID, algorithm="waypoint-pd-expert", code_path="mtm_jax/envs/pointmaze/dataset.py",
+      description=f"PointMaze_Medium without velocity, 200-step episodes, waypoint PD expert "
+                  f"({waypoints} waypoints, noise std {noise}).",
+      generator={"seed": seed, "episodes": num_episodes, **dataclasses.asdict(expert)},
+      command="python experiments/make_dataset.py pointmaze" + flags
+              + ("" if dataset_id == DATASET_IDS[waypoints] else f" --dataset_id={dataset_id}"))
