@@ -89,7 +89,7 @@ def test_a_folder_written_at_other_settings_is_refused(tmp_path):
 
 
 def test_a_share_of_the_data_trains_on_the_first_episodes_and_holds_out_the_same_last_ones(tmp_path, monkeypatch):
-  monkeypatch.setattr(mtm_study, "_total_episodes", lambda env, level: 200)
+  monkeypatch.setattr(mtm_study, "_total_episodes", lambda env, level, scale: 200)
   study = mtm_study.Study(str(tmp_path), "small", locomotion.get_config)
   full, tiny = study.config("hopper", "expert"), study.config("hopper", "expert", "mlp_rcbc", seed=1, fraction=0.005)
   assert (full.data.num_validation, full.data.num_train) == (10, 0)  # all 190 training episodes
@@ -128,7 +128,7 @@ def test_invocations_side_by_side_train_a_model_they_share_once(tmp_path, monkey
 
   monkeypatch.setattr(mtm_study, "train_and_evaluate", train)
   monkeypatch.setattr(mtm_study, "latest_step", lambda workdir: 6 if workdir in finished else None)
-  monkeypatch.setattr(mtm_study, "_total_episodes", lambda env, level: 40)
+  monkeypatch.setattr(mtm_study, "_total_episodes", lambda env, level, scale: 40)
   studies = [mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config) for _ in range(2)]
   threads = [threading.Thread(target=s.trained, args=("versatility", "hopper", "expert")) for s in studies]
   for t in threads:

@@ -65,7 +65,7 @@ def load(dataset_id: str, *, download: bool = False, include_rewards: bool = Fal
     raise UserError(f"data.on_nonfinite={on_nonfinite!r}; choose from {ON_NONFINITE}")
   import minari
 
-  writer.recover()  # a writer killed while swapping datasets leaves the old one aside; put it back
+  writer.recover(dataset_id)  # a writer killed while swapping datasets leaves the old one aside; put it back
   if download and not writer.dataset_folder(dataset_id).exists():
     _check_reachable(dataset_id)
   try:
@@ -92,7 +92,9 @@ REMOTE_HOSTS = {"hf": "huggingface.co", "gcp": "storage.googleapis.com"}  # Mina
 
 def _check_reachable(dataset_id: str) -> None:
   """One line, in seconds, when the download's server cannot be reached (huggingface_hub retries for a minute)."""
-  remote = os.environ.get("MINARI_REMOTE", "hf://farama-minari")
+  from minari.storage.remotes import DEFAULT_REMOTE
+
+  remote = os.environ.get("MINARI_REMOTE", DEFAULT_REMOTE)
   host = REMOTE_HOSTS.get(remote.split("://")[0])
   if host is None:
     return
@@ -121,10 +123,7 @@ def _first_line(err: Exception) -> str:
 def _unreadable(dataset_id: str, err: Exception) -> UserError:
   """One line for a dataset whose files are on disk but do not read, with the way to make it again."""
   folder = writer.dataset_folder(dataset_id)
-  try:
-    record = writer.provenance(dataset_id)
-  except (OSError, ValueError):
-    record = None
+  record = writer.provenance(dataset_id)
   fix = (f"make it again with `{record['command']}`" if record and "command" in record else
          f"delete {folder} and load it with --config.data.download=True to download it again")
   return UserError(f"Minari dataset {dataset_id!r} at {folder} cannot be read ({_first_line(err)}); {fix}")

@@ -71,12 +71,12 @@ def dataset_folder(dataset_id: str) -> Path:
 
 
 def provenance(dataset_id: str) -> dict | None:
-  """The generator's record of a dataset written here (None for one made elsewhere)."""
-  path = dataset_folder(dataset_id) / PROVENANCE
-  if not path.exists():
+  """The generator's record of a dataset written here (None for one made elsewhere, or an unreadable record)."""
+  try:
+    with open(dataset_folder(dataset_id) / PROVENANCE) as f:
+      return json.load(f)
+  except (OSError, ValueError):  # absent, or damaged with the rest of the dataset
     return None
-  with open(path) as f:
-    return json.load(f)
 
 
 def require_protocol(dataset_id: str, protocol: str, command: str) -> None:
@@ -104,7 +104,7 @@ def write(dataset_id: str, buffers: list, *, env: str, algorithm: str, descripti
   if not buffers:
     raise UserError(f"{dataset_id}: no episodes to write")
   root = dataset_folder("")
-  recover(root)
+  recover(dataset_id)
   staging = root / f"{_STAGING}{os.getpid()}-{uuid.uuid4().hex[:8]}"
   version = code_version()
   record = {**generator, "command": command, "code_version": version}
@@ -144,11 +144,12 @@ def _swap(new: Path, final: Path) -> None:
   shutil.rmtree(trash, ignore_errors=True)
 
 
-def recover(root: Path | None = None) -> None:
-  """Cleans up after writers that were killed (their process is gone): a staged dataset is dropped; an old one
-  moved aside for a swap that never finished goes back in place. Writers and loaders call it first."""
-  root = dataset_folder("") if root is None else root
-  for path in root.glob(f"**/{_STAGING}*"):
+def recover(dataset_id: str) -> None:
+  """Cleans up after writers of ``dataset_id`` that were killed (their process is gone): a staged dataset is
+  dropped; the old one, moved aside for a swap that never finished, goes back in place. Writers and loaders call
+  it first. Only the two folders a writer uses are looked at: the root (staging) and the dataset's parent (swap)."""
+  root, parent = dataset_folder(""), dataset_folder(dataset_id).parent
+  for path in {*root.glob(f"{_STAGING}*"), *parent.glob(f"{_STAGING}*")}:
     pid, _, rest = path.name[len(_STAGING):].partition("-")
     if not pid.isdigit() or _alive(int(pid)):
       continue
@@ -165,8 +166,8 @@ def _alive(pid: int) -> bool:
     os.kill(pid, 0)
   except ProcessLookupError:
     return False
-  except PermissionError:
-    return True
+  except PermissionError:  # alive, another user's
+    pass
   return True
 
 
