@@ -3,6 +3,7 @@
 python experiments/evaluate.py --workdir runs/sinusoid
 """
 
+import dataclasses
 import json
 import os
 
@@ -10,7 +11,7 @@ import cli
 import jax
 from absl import flags
 
-from mtm_jax import masks
+from mtm_jax import coverage, masks
 from mtm_jax.checkpoint import load_checkpoint
 from mtm_jax.data import windows
 from mtm_jax.evaluate import plots
@@ -35,6 +36,11 @@ def evaluate(workdir: str) -> dict:
   for task, value in results.items():
     shown = "n/a (nothing to predict in this dataset)" if value is None else f"{value['loss']:.5f}"
     print(f"  {task:22s} {shown}")
+  training = coverage.TrainingMasks.of(dataclasses.replace(config, spec=spec))
+  for task in results:
+    notice = training.notice(task)
+    if notice:
+      print(notice)
   with open(os.path.join(workdir, "eval.json"), "w") as f:
     json.dump({"step": ckpt.step, "losses": results}, f, indent=2)
   with RunLog(workdir, EVAL) as log:  # the history across evaluations, for plot_metrics.py and TensorBoard

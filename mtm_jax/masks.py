@@ -25,6 +25,7 @@ Mask = dict[str, jax.Array]
 MaskFn = Callable[..., tuple[Mask, Mask]]
 RETURN_POLICIES = ("first", "all")
 AUTOREGRESSIVE_MODE_ORDER = (STATES, RETURNS, ACTIONS)
+ROLES = (STATES, ACTIONS, RETURNS)  # the names a mask is built on where there is no dataset spec (rollouts, planning)
 
 
 def _check_policy(policy: str) -> None:
@@ -37,15 +38,46 @@ def _check_length(task: str, T: int, minimum: int) -> None:
     raise ValueError(f"task {task!r} needs a window of at least {minimum} steps, got T={T}")
 
 
-def _index(key: jax.Array, index: int | None, lo: int, hi: int) -> jax.Array:
-  """The given index, or one drawn uniformly from [lo, hi)."""
+# Where each positional task draws its index: [lo, T + hi_offset). The one table both the tasks and
+# mask coverage (mtm_jax.coverage) read, so coverage can enumerate every index a task can draw.
+INDEX_RANGES: dict[str, tuple[int, int]] = {
+    "bc": (0, 0),
+    "rcbc": (0, 0),
+    "goal": (0, -1),
+    "waypoint": (0, -1),
+    "future": (1, 0),
+    "past": (1, 0),
+    "forward_dynamics": (0, -1),
+    "inverse_dynamics": (0, -1),
+    "backwards_dynamics": (1, 0),
+    "plan_value": (0, 0),
+    "random_autoregressive": (0, 0),
+}
+
+
+def index_range(task: str, T: int) -> range | None:
+  """The indices ``task`` draws from at window T (None: the task has no index)."""
+  if task not in INDEX_RANGES:
+    return None
+  lo, hi_offset = INDEX_RANGES[task]
+  return range(lo, T + hi_offset)
+
+
+def _index(key: jax.Array, index: int | None, task: str, T: int) -> jax.Array:
+  """The given index, or one drawn uniformly from the task's range."""
   if index is None:
-    return jax.random.randint(key, (), lo, hi)
+    indices = index_range(task, T)
+    return jax.random.randint(key, (), indices.start, indices.stop)
   return jnp.asarray(index, jnp.int32)
 
 
+def _names(spec) -> tuple[str, ...]:
+  """A DatasetSpec's modality names, or the names themselves (the rollout loop has no spec)."""
+  return tuple(getattr(spec, "names", spec))
+
+
 def _empty(spec: DatasetSpec, T: int) -> Mask:
-  return {name: jnp.zeros((T,), bool) for name in spec.names}
+  return {name: jnp.zeros((T,), bool) for name in _names(spec)}
 
 
 def _put(mask: Mask, name: str, value: jax.Array) -> None:
@@ -55,7 +87,7 @@ def _put(mask: Mask, name: str, value: jax.Array) -> None:
 
 
 def _extras(spec: DatasetSpec) -> list[str]:
-  return [n for n in spec.names if n not in (STATES, ACTIONS, RETURNS)]
+  return [n for n in _names(spec) if n not in (STATES, ACTIONS, RETURNS)]
 
 
 def _scorable_returns(T: int, policy: str) -> jax.Array:
@@ -63,33 +95,37 @@ def _scorable_returns(T: int, policy: str) -> jax.Array:
   return jnp.arange(T) == 0 if policy == "first" else jnp.ones((T,), bool)
 
 
-def _history(T: int, spec: DatasetSpec, t: jax.Array, past_actions: bool = True) -> tuple[Mask, Mask]:
-  """The BC pattern: s[0..t], a[0..t-1] visible (only s[0..t] without past_actions), a[t] the target."""
+def _history(T: int, spec: DatasetSpec, t: jax.Array, past_actions: bool = True,
+             history: bool = True) -> tuple[Mask, Mask]:
+  """The BC pattern: s[0..t], a[0..t-1] visible (only s[0..t] without past_actions; only s[t] without
+  history), a[t] the target."""
   steps = jnp.arange(T)
   visible, target = _empty(spec, T), _empty(spec, T)
-  _put(visible, STATES, steps <= t)
-  _put(visible, ACTIONS, (steps < t) & past_actions)
+  _put(visible, STATES, (steps <= t) if history else (steps == t))
+  _put(visible, ACTIONS, (steps < t) & past_actions & history)
   _put(target, ACTIONS, steps == t)
   return visible, target
 
 
-def bc(key, T, spec, *, index=None, return_policy="first", past_actions=True):
+def bc(key, T, spec, *, index=None, return_policy="first", past_actions=True, history=True):
   """Behaviour cloning: predict a[t] from s[0..t], a[0..t-1].
 
   past_actions=False hides a[0..t-1]: a state-only history, against a policy that learns to repeat
-  its last action (copycat) when the data's actions are strongly autocorrelated.
+  its last action (copycat) when the data's actions are strongly autocorrelated. history=False shows
+  s[t] alone (the reference MTM's BC).
   """
   _check_policy(return_policy)
-  return _history(T, spec, _index(key, index, 0, T), past_actions)
+  return _history(T, spec, _index(key, index, "bc", T), past_actions, history)
 
 
-def rcbc(key, T, spec, *, index=None, return_policy="first", past_actions=True):
-  """Return-conditioned BC: bc plus returns (first token, or every step up to t)."""
+def rcbc(key, T, spec, *, index=None, return_policy="first", past_actions=True, history=True):
+  """Return-conditioned BC: bc plus returns (first token, or every step up to t; at t alone without history)."""
   _check_policy(return_policy)
-  t = _index(key, index, 0, T)
-  visible, target = _history(T, spec, t, past_actions)
+  t = _index(key, index, "rcbc", T)
+  visible, target = _history(T, spec, t, past_actions, history)
   steps = jnp.arange(T)
-  _put(visible, RETURNS, steps == 0 if return_policy == "first" else steps <= t)
+  shown = steps <= t if history else steps == t
+  _put(visible, RETURNS, steps == 0 if return_policy == "first" else shown)
   return visible, target
 
 
@@ -97,7 +133,7 @@ def goal(key, T, spec, *, index=None, return_policy="first"):
   """Goal-conditioned BC: bc plus the window's last state."""
   _check_policy(return_policy)
   _check_length("goal", T, 2)
-  visible, target = _history(T, spec, _index(key, index, 0, T - 1))
+  visible, target = _history(T, spec, _index(key, index, "goal", T))
   if STATES in visible:  # a dataset without states has nothing to condition on but the history
     visible[STATES] = visible[STATES] | (jnp.arange(T) == T - 1)
   return visible, target
@@ -107,7 +143,7 @@ def waypoint(key, T, spec, *, index=None, return_policy="first"):
   """Waypoint-conditioned BC: bc plus states at 0, T//3, 2T//3 and T-1."""
   _check_policy(return_policy)
   _check_length("waypoint", T, 2)
-  visible, target = _history(T, spec, _index(key, index, 0, T - 1))
+  visible, target = _history(T, spec, _index(key, index, "waypoint", T))
   waypoints = np.zeros(T, bool)
   waypoints[[0, T // 3, 2 * T // 3, T - 1]] = True
   if STATES in visible:
@@ -119,7 +155,7 @@ def future(key, T, spec, *, index=None, return_policy="first"):
   """Future inference: everything before k visible, everything from k on the target."""
   _check_policy(return_policy)
   _check_length("future", T, 2)
-  k = _index(key, index, 1, T)
+  k = _index(key, index, "future", T)
   before = jnp.arange(T) < k
   visible, target = _empty(spec, T), _empty(spec, T)
   for name in [STATES, ACTIONS, *_extras(spec)]:
@@ -135,7 +171,7 @@ def past(key, T, spec, *, index=None, return_policy="first"):
   """Past inference: states and actions from k on visible, those before k the target."""
   _check_policy(return_policy)
   _check_length("past", T, 2)
-  before = jnp.arange(T) < _index(key, index, 1, T)
+  before = jnp.arange(T) < _index(key, index, "past", T)
   visible, target = _empty(spec, T), _empty(spec, T)
   for name in [STATES, ACTIONS, *_extras(spec)]:
     _put(visible, name, ~before)
@@ -147,7 +183,7 @@ def forward_dynamics(key, T, spec, *, index=None, return_policy="first"):
   """Forward dynamics: s[0..i], a[0..i] visible, s[i+1] the target."""
   _check_policy(return_policy)
   _check_length("forward_dynamics", T, 2)
-  i = _index(key, index, 0, T - 1)
+  i = _index(key, index, "forward_dynamics", T)
   steps = jnp.arange(T)
   visible, target = _empty(spec, T), _empty(spec, T)
   _put(visible, STATES, steps <= i)
@@ -160,7 +196,7 @@ def inverse_dynamics(key, T, spec, *, index=None, return_policy="first", all_sta
   """Inverse dynamics: s[i], s[i+1] (or every state) visible, a[i] the target."""
   _check_policy(return_policy)
   _check_length("inverse_dynamics", T, 2)
-  i = _index(key, index, 0, T - 1)
+  i = _index(key, index, "inverse_dynamics", T)
   steps = jnp.arange(T)
   visible, target = _empty(spec, T), _empty(spec, T)
   _put(visible, STATES, jnp.ones((T,), bool) if all_states else (steps == i) | (steps == i + 1))
@@ -172,7 +208,7 @@ def backwards_dynamics(key, T, spec, *, index=None, return_policy="first"):
   """Backwards dynamics: s[i], a[i-1] visible, s[i-1] the target."""
   _check_policy(return_policy)
   _check_length("backwards_dynamics", T, 2)
-  i = _index(key, index, 1, T)
+  i = _index(key, index, "backwards_dynamics", T)
   steps = jnp.arange(T)
   visible, target = _empty(spec, T), _empty(spec, T)
   _put(visible, STATES, steps == i)
@@ -181,26 +217,67 @@ def backwards_dynamics(key, T, spec, *, index=None, return_policy="first"):
   return visible, target
 
 
+def plan_value(key, T, spec, *, index=None, return_policy="first"):
+  """The planner's scoring: s[0..i] and every action visible, returns hidden; the return at i the target."""
+  _check_policy(return_policy)
+  i = _index(key, index, "plan_value", T)
+  steps = jnp.arange(T)
+  visible, target = _empty(spec, T), _empty(spec, T)
+  _put(visible, STATES, steps <= i)
+  _put(visible, ACTIONS, jnp.ones((T,), bool))
+  _put(target, RETURNS, (steps == i) & _scorable_returns(T, return_policy))
+  return visible, target
+
+
+def imagine(key, T, spec, *, index=None, return_policy="first"):
+  """rcbc_imagine's first pass: s[0] and the return at 0 visible; the later states and returns the target."""
+  del key, index
+  _check_policy(return_policy)
+  first = jnp.arange(T) == 0
+  visible, target = _empty(spec, T), _empty(spec, T)
+  for name in (STATES, RETURNS):
+    _put(visible, name, first)
+  _put(target, STATES, ~first)
+  _put(target, RETURNS, ~first & _scorable_returns(T, return_policy))
+  return visible, target
+
+
+def imagine_act(key, T, spec, *, index=None, return_policy="first"):
+  """rcbc_imagine's second pass: every state and return visible (the imagined window); a[0] the target."""
+  del key, index
+  _check_policy(return_policy)
+  visible, target = _empty(spec, T), _empty(spec, T)
+  for name in (STATES, RETURNS):
+    _put(visible, name, jnp.ones((T,), bool))
+  _put(target, ACTIONS, jnp.arange(T) == 0)
+  return visible, target
+
+
 def reconstruct(key, T, spec, *, index=None, return_policy="first"):
   """Everything visible and scored (the representation-learning view)."""
   del key, index
   _check_policy(return_policy)
-  visible = {name: jnp.ones((T,), bool) for name in spec.names}
+  visible = {name: jnp.ones((T,), bool) for name in _names(spec)}
   if RETURNS in visible:
     visible[RETURNS] = _scorable_returns(T, return_policy)
   return visible, dict(visible)
+
+
+def revealed_modality(spec: DatasetSpec) -> str:
+  """The modality ``ensure_visible`` reveals one uniformly drawn token of when a mask would show nothing."""
+  return STATES if STATES in spec else spec.names[0]
 
 
 def _ensure_visible(key: jax.Array, visible: Mask, spec: DatasetSpec) -> Mask:
   """Reveals one random token of the first modality if a sample would see nothing at all."""
   T = next(iter(visible.values())).shape[0]
   nothing = ~jnp.any(jnp.stack([v.any() for v in visible.values()]))
-  name = STATES if STATES in spec else spec.names[0]
+  name = revealed_modality(spec)
   reveal = nothing & (jnp.arange(T) == jax.random.randint(key, (), 0, T))
   return {**visible, name: visible[name] | reveal}
 
 
-def _scored_if_hidden(visible: Mask, T: int, policy: str) -> Mask:
+def scored_if_hidden(visible: Mask, T: int, policy: str) -> Mask:
   target = {name: ~v for name, v in visible.items()}
   if RETURNS in target:
     target[RETURNS] = target[RETURNS] & _scorable_returns(T, policy)
@@ -222,7 +299,22 @@ def random(key, T, spec, *, index=None, return_policy="first", ensure_visible=Tr
     visible[RETURNS] = (jnp.arange(T) == 0) & jax.random.bernoulli(key_return, 0.5)
   if ensure_visible:
     visible = _ensure_visible(key_fix, visible, spec)
-  return visible, _scored_if_hidden(visible, T, return_policy)
+  return visible, scored_if_hidden(visible, T, return_policy)
+
+
+def autoregressive_cut(T: int, names, mode, position, return_policy: str, xp=np) -> dict:
+  """The tokens random_autoregressive may keep after its cut: the mode's modality and those after it in
+  AUTOREGRESSIVE_MODE_ORDER up to ``position`` (exclusive), the ones before it up to ``position`` inclusive,
+  any other modality whole; returns only at step 0 under the ``first`` policy. ``xp``: numpy for concrete
+  mode and position (mask coverage), jax.numpy for traced ones."""
+  steps = xp.arange(T)
+  allowed = {name: xp.ones((T,), bool) for name in names}
+  for order, name in enumerate(AUTOREGRESSIVE_MODE_ORDER):
+    if name in allowed:
+      allowed[name] = steps < xp.where(order >= mode, position, position + 1)
+  if RETURNS in allowed and return_policy == "first":
+    allowed[RETURNS] = allowed[RETURNS] & (steps == 0)
+  return allowed
 
 
 def random_autoregressive(
@@ -262,17 +354,12 @@ def random_autoregressive(
       name: jnp.argsort(jax.random.uniform(k, (T,))) < n_keep_M[i] for i, (name, k) in enumerate(zip(spec.names, token_keys))
   }
   mode = jax.random.choice(key_mode, len(weights), p=jnp.asarray(weights / weights.sum()))
-  position = _index(key_pos, index, 0, T)
-  steps = jnp.arange(T)
-  for order, name in enumerate(AUTOREGRESSIVE_MODE_ORDER):
-    if name in visible:
-      first_hidden = jnp.where(order >= mode, position, position + 1)
-      visible[name] = visible[name] & (steps < first_hidden)
-  if RETURNS in visible and return_policy == "first":
-    visible[RETURNS] = visible[RETURNS] & (steps == 0)
+  position = _index(key_pos, index, "random_autoregressive", T)
+  allowed = autoregressive_cut(T, spec.names, mode, position, return_policy, xp=jnp)
+  visible = {name: v & allowed[name] for name, v in visible.items()}
   if ensure_visible:
     visible = _ensure_visible(key_fix, visible, spec)
-  return visible, _scored_if_hidden(visible, T, return_policy)
+  return visible, scored_if_hidden(visible, T, return_policy)
 
 
 TASKS: dict[str, MaskFn] = {
@@ -285,6 +372,9 @@ TASKS: dict[str, MaskFn] = {
     "forward_dynamics": forward_dynamics,
     "inverse_dynamics": inverse_dynamics,
     "backwards_dynamics": backwards_dynamics,
+    "plan_value": plan_value,
+    "imagine": imagine,
+    "imagine_act": imagine_act,
     "reconstruct": reconstruct,
     "random": random,
     "random_autoregressive": random_autoregressive,
@@ -295,6 +385,13 @@ def get_task(name: str) -> MaskFn:
   if name not in TASKS:
     raise ValueError(f"unknown mask task {name!r}; choose from {sorted(TASKS)}")
   return TASKS[name]
+
+
+def asked(task: str, T: int, rows: int, return_policy: str, **params) -> Mask:
+  """A task's visible mask over the three roles (no dataset spec), ``[rows, T]``: what the rollout loop and the
+  planner ask a model (``index`` may be traced), built by the task itself so coverage scores exactly that."""
+  visible, _ = get_task(task)(None, T, ROLES, return_policy=return_policy, **params)
+  return {m: jnp.broadcast_to(v, (rows, T)) for m, v in visible.items()}
 
 
 def make_sampler(

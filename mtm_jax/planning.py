@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mtm_jax import masks
 from mtm_jax.errors import UserError
 from mtm_jax.spec import ACTIONS, RETURNS, STATES
 
@@ -39,10 +40,8 @@ def make_planner(predict: Callable, *, action_low, action_high, num_candidates: 
   @jax.jit
   def plan(params, key, states, actions, returns, steps_remaining, position):
     E, K = states.shape[:2]
-    slots = jnp.broadcast_to(jnp.arange(K), (E, K))
     traj = {STATES: states, ACTIONS: actions, RETURNS: returns, "steps_remaining": steps_remaining}
-    shown_returns = (slots == 0) if return_policy == "first" else (slots <= position)
-    proposal = predict(params, traj, {STATES: slots <= position, ACTIONS: slots < position, RETURNS: shown_returns})
+    proposal = predict(params, traj, masks.asked("rcbc", K, E, return_policy, index=position))
     future = (jnp.arange(K) >= position)[None, None, :, None]
     eps = jax.random.normal(key, (E, N, K, actions.shape[-1])) * noise * (high - low) / 2
     eps = eps.at[:, 0].set(0.0)  # the unperturbed proposal is always a candidate
@@ -53,8 +52,7 @@ def make_planner(predict: Callable, *, action_low, action_high, num_candidates: 
 
     flat = {STATES: tile(states), ACTIONS: candidates.reshape(E * N, K, -1), RETURNS: tile(returns),
             "steps_remaining": tile(steps_remaining)}
-    every = jnp.ones((E * N, K), bool)
-    scored = predict(params, flat, {STATES: tile(slots <= position), ACTIONS: every, RETURNS: ~every})
+    scored = predict(params, flat, masks.asked("plan_value", K, E * N, return_policy, index=position))
     value = jnp.take_along_axis(scored[RETURNS][..., 0], jnp.full((E * N, 1), position), axis=1).reshape(E, N)
     best = jnp.argmax(value, axis=1)
     return candidates[jnp.arange(E), best, position]

@@ -21,7 +21,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
-from mtm_jax import checkpoint, data, distributed, experiment, masks, packing
+from mtm_jax import checkpoint, coverage, data, distributed, experiment, masks, packing
 from mtm_jax import optimizer as optim
 from mtm_jax.data import windows
 from mtm_jax.errors import UserError
@@ -264,6 +264,7 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
     if main:
       with open(os.path.join(workdir, "config.json"), "w") as f:
         json.dump(exp.to_dict(), f, indent=2)
+      coverage.write(exp, workdir)  # how often training draws each mask the model will be asked
 
     B, T = exp.train.batch_size, exp.window
     sample = jax.jit(lambda d, k: windows.sample(d, k, B, T), out_shardings=batch_sharding)

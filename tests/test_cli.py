@@ -26,6 +26,9 @@ def test_train_then_evaluate(tmp_path):
   result = run("evaluate.py", "--workdir", str(tmp_path))
   assert result.returncode == 0, result.stderr
   assert "reconstruct" in result.stdout and "forward_dynamics" in result.stdout
+  # random-autoregressive masks show prefixes: a suffix (past inference) is a mask this model never trained on
+  assert "notice: past asks masks this model has (almost) never trained on" in result.stdout, result.stdout
+  assert json.load(open(tmp_path / "coverage.json"))["masks"]["past@1"]["probability"] == 0.0
   report = json.load(open(tmp_path / "eval.json"))
   assert report["step"] == 20 and report["losses"]["reconstruct"]["loss"] > 0
   assert report["losses"]["bc"] is None  # sinusoids have no actions

@@ -19,7 +19,8 @@ def held_out():
   target = {"states": np.array([[False, True, False], [False, False, True]]), "actions": np.zeros((2, 3), bool)}
   inverse = {"states": np.zeros((2, 3), bool), "actions": np.array([[True, False, False], [False, True, False]])}
   batch = {"traj": {"states": states, "actions": actions}}
-  return capabilities.HeldOut(batch, {"forward_dynamics": (None, target), "inverse_dynamics": (None, inverse)})
+  return capabilities.HeldOut(batch, {"forward_dynamics": (None, target), "inverse_dynamics": (None, inverse)},
+                              params={}, asked={})
 
 
 def test_dynamics_errors_are_raw_mse_over_targets_divided_by_the_one_step_change():
@@ -56,7 +57,10 @@ def test_the_papers_pattern_is_checked_against_the_best_specialist():
 
 def test_specialists_train_one_capability_on_its_targets():
   mtm = locomotion.get_config("smoke,hopper,expert")
-  assert mtm.train.regime == "random_autoregressive" and mtm.train.loss_on == "all"
+  assert mtm.train.regime == "multi_task" and mtm.train.loss_on == "all"  # the covering masks (issue 29)
+  assert mtm.masks.tasks[0] == "random_autoregressive" and set(capabilities.CAPABILITIES) <= set(mtm.masks.tasks)
+  reference = locomotion.get_config("smoke,hopper,expert,mtm_reference")
+  assert reference.train.regime == "random_autoregressive" and reference.train.loss_on == "all"
   for task in capabilities.CAPABILITIES:
     transformer = locomotion.get_config(f"smoke,hopper,expert,{task}")
     mlp = locomotion.get_config(f"smoke,hopper,expert,mlp_{task}")

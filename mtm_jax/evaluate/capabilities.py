@@ -14,6 +14,7 @@ import dataclasses
 import jax
 import numpy as np
 
+from mtm_jax import coverage
 from mtm_jax.data import windows
 from mtm_jax.errors import UserError
 from mtm_jax.evaluate import losses
@@ -21,28 +22,51 @@ from mtm_jax.experiment import Experiment
 from mtm_jax.spec import ACTIONS, STATES, DatasetSpec
 
 CAPABILITIES = {"forward_dynamics": STATES, "inverse_dynamics": ACTIONS, "bc": ACTIONS, "rcbc": ACTIONS}
+# How the reference MTM asks the capabilities where it differs from the library's masks: BC and RCBC from the
+# current state alone, inverse dynamics from every state of the window (its create_inverse_dynamics_mask).
+REFERENCE_ASKED = {"bc": {"history": False}, "rcbc": {"history": False}, "inverse_dynamics": {"all_states": True}}
+ASKED = ("covered", "library", "reference")
 
 
 @dataclasses.dataclass(frozen=True)
 class HeldOut:
   batch: dict  # evenly spaced held-out windows (windows.evenly_spaced)
   masks: dict  # {task: (visible, target)}, each {modality: bool [N, T]}
+  params: dict  # {task: the mask task's parameters the masks were drawn with}
+  asked: dict  # {task: how it is asked, e.g. "bc with history"} (coverage.choose)
 
 
-def held_out(spec: DatasetSpec, validation: windows.WindowData, exp: Experiment, tasks=tuple(CAPABILITIES)) -> HeldOut:
+def held_out(spec: DatasetSpec, validation: windows.WindowData, exp: Experiment, tasks=tuple(CAPABILITIES),
+             asked: str = "covered") -> HeldOut:
   """``exp.eval.num_windows`` held-out windows and each task's evaluation masks under ``exp.masks``.
 
+  asked: ``covered`` asks a task that can be asked in several ways (BC with history or from the current
+  state alone) the way ``exp``'s training masks cover (coverage.choose); ``library`` with ``exp.masks``'
+  parameters; ``reference`` as the reference MTM does (REFERENCE_ASKED). ``HeldOut.asked`` says which.
   Windows must lie wholly inside their episodes: an error over padding would mean nothing.
   """
   unknown = sorted(set(tasks) - set(CAPABILITIES))
   if unknown:
     raise UserError(f"no capability error for {unknown}; choose from {sorted(CAPABILITIES)}")
+  if asked not in ASKED:
+    raise UserError(f"asked={asked!r}: choose from {ASKED}")
   batch = windows.evenly_spaced(validation, exp.eval.num_windows, exp.window)
   if not all(bool(np.all(p)) for p in batch["present"].values()):
     raise UserError(f"held-out episodes shorter than the window ({exp.window}): hold out longer episodes "
                     "(data.num_validation) or use a shorter window")
-  masks = {t: losses.evaluation_masks(spec, exp.window, t, batch, exp.eval.seed, exp.masks) for t in tasks}
-  return HeldOut(batch, masks)
+  if asked == "covered":
+    training = coverage.TrainingMasks.of(dataclasses.replace(exp, spec=spec))
+    chosen = {t: coverage.choose(training, t) for t in tasks}
+  else:
+    chosen = {}
+    for t in tasks:
+      params = {**exp.masks.params(t), **(REFERENCE_ASKED.get(t, {}) if asked == "reference" else {})}
+      chosen[t] = params, f"{coverage.describe_params(t, params)} ({asked}'s masks)"
+  configs = {t: dataclasses.replace(exp.masks, task_params={**exp.masks.task_params, t: params})
+             for t, (params, _) in chosen.items()}
+  masks = {t: losses.evaluation_masks(spec, exp.window, t, batch, exp.eval.seed, configs[t]) for t in tasks}
+  return HeldOut(batch, masks, {t: params for t, (params, _) in chosen.items()},
+                 {t: line for t, (_, line) in chosen.items()})
 
 
 def predict_tasks(predict, params, held: HeldOut, names) -> dict:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import jax
 import numpy as np
 
 import mtm_jax.envs  # noqa: F401  (quiets MuJoCo's notice about gymnasium's locomotion models)
-from mtm_jax import data, planning
+from mtm_jax import coverage, data, planning
 from mtm_jax.checkpoint import Checkpoint
 from mtm_jax.data import windows
 from mtm_jax.errors import UserError
@@ -52,9 +53,17 @@ def score_checkpoint(ckpt: Checkpoint, task: str, episodes: int, *, target_rule:
   target = rollout.return_target(rule, np.concatenate([e[RETURNS][:, 0] for e in train])) if task != "bc" else None
   envs = [dataset.recover_environment() for _ in range(min(num_envs, episodes))]
   horizon = envs[0].spec.max_episode_steps or max(len(e[RETURNS]) for e in all_episodes)
+  training = coverage.TrainingMasks.of(dataclasses.replace(config, spec=spec))
+  chosen, asked = {}, {}  # how the model is asked each mask task the rollout uses, by what it covers
+  for mask_task in coverage.rollout_tasks(task) + (("plan_value",) if planner is not None else ()):
+    chosen[mask_task], asked[mask_task] = coverage.choose(training, mask_task)
+    notice = training.notice(mask_task, chosen[mask_task], what=f"the {task} rollout's {asked[mask_task]}")
+    if notice:
+      print(notice)
   if planner is None:
+    params = chosen.get(task, {})
     act = rollout.make_act(make_predict(config, spec), config.window, task, config.masks.return_policy,
-                           rollout.past_actions_seen(config.masks, task))
+                           params.get("past_actions", True), params.get("history", True))
   else:
     low, high = planning.action_bounds(envs[0].action_space)
     act = planning.make_planner(make_predict(config, spec), action_low=low, action_high=high,
@@ -73,7 +82,7 @@ def score_checkpoint(ckpt: Checkpoint, task: str, episodes: int, *, target_rule:
   behaviour = np.array([e.rewards.sum() for e in dataset.iterate_episodes()])
   out = {"task": task, "episodes": episodes, "target_rule": rule if target is not None else None, "target": target,
          "return": score.mean_se(returns), "dataset_return": score.mean_se(behaviour), "step": ckpt.step,
-         "env_id": envs[0].spec.id, "seconds": seconds, "policy_calls": steps, "planner": planner}
+         "env_id": envs[0].spec.id, "seconds": seconds, "policy_calls": steps, "planner": planner, "asked": asked}
   if metadata.get("ref_min_score") is not None:
     low, high = score.references(metadata, config.data.dataset_id)
     out["score"] = score.mean_se(score.normalized(returns, low, high))

@@ -14,6 +14,7 @@ return targets and two controllers, chosen on the reported episodes) is reported
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -24,6 +25,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
+from mtm_jax import coverage
 from mtm_jax.checkpoint import latest_step, load_checkpoint
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
 from mtm_jax.errors import UserError
@@ -244,6 +246,11 @@ class Study:
       params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
       predictions = capabilities.predict_tasks(jax.jit(make_predict(ckpt.config)), params, held, spec.names)
       errors = capabilities.mse(predictions, held)
+      training = coverage.TrainingMasks.of(dataclasses.replace(ckpt.config, spec=ckpt.spec))
+      for task in held.masks:  # the study's masks are the MTM's: a specialist trained on another says so
+        notice = training.notice(task, held.params[task], what=f"{os.path.basename(workdir)}'s {task}")
+        if notice:
+          print(notice)
       self._spent(part, started)
       return {"mse": errors, "normalised": capabilities.normalised(errors, held)}
     return self.measured(f"capabilities|{os.path.basename(workdir)}", compute)

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mtm_jax import masks
 from mtm_jax.spec import ACTIONS, RETURNS, STATES
 
 TASKS = ("bc", "rcbc", "rcbc_imagine")
@@ -105,11 +106,15 @@ def run(envs: Sequence[gym.Env], policy: Callable, max_steps: int | None = None,
   return h
 
 
-def make_act(predict: Callable, window: int, task: str, return_policy: str = "first", past_actions: bool = True) -> Callable:
+def make_act(predict: Callable, window: int, task: str, return_policy: str = "first", past_actions: bool = True,
+             history: bool = True) -> Callable:
   """A jitted ``act(params, states [E,K,ds], actions [E,K,da], returns [E,K,1], steps_remaining [E,K], position)``
   -> actions [E, da]; ``position`` (traced) is the current step's slot (t while t < K, then K-1).
 
-  past_actions=False hides the window's earlier actions, for a model trained on that mask.
+  The masks are the mask tasks' own (``masks.bc``, ``masks.rcbc``, ``masks.imagine``, ``masks.imagine_act``) at
+  the current slot, so mask coverage (mtm_jax.coverage) scores exactly what a rollout asks.
+  past_actions=False hides the window's earlier actions, history=False every earlier step, for a model
+  trained on that mask.
   """
   if task not in TASKS:
     raise ValueError(f"rollout task must be one of {TASKS}, got {task!r}")
@@ -121,21 +126,14 @@ def make_act(predict: Callable, window: int, task: str, return_policy: str = "fi
 
   @jax.jit
   def act(params, states, actions, returns, steps_remaining, position):
-    E, K = states.shape[:2]
-    slots = jnp.broadcast_to(jnp.arange(K), (E, K))
+    E = states.shape[0]
     traj = {STATES: states, ACTIONS: actions, RETURNS: returns, "steps_remaining": steps_remaining}
     if task == "rcbc_imagine":  # the current state sits in slot 0, the window is its imagined future
-      first = {STATES: slots == 0, RETURNS: slots == 0}
+      first = masks.asked("imagine", window, E, return_policy)
       out = predict(params, traj, first)
       filled = {m: jnp.where(first[m][..., None], traj[m], out[m]) for m in (STATES, RETURNS)}
-      everything = jnp.ones((E, K), bool)
-      return predict(params, {**traj, **filled}, {STATES: everything, RETURNS: everything})[ACTIONS][:, 0]
-    shown_returns = (slots == 0) if return_policy == "first" else (slots <= position)
-    mask = {
-        STATES: slots <= position,
-        ACTIONS: (slots < position) & past_actions,
-        RETURNS: shown_returns & (task == "rcbc"),
-    }
+      return predict(params, {**traj, **filled}, masks.asked("imagine_act", window, E, return_policy))[ACTIONS][:, 0]
+    mask = masks.asked(task, window, E, return_policy, index=position, past_actions=past_actions, history=history)
     return pick(predict(params, traj, mask)[ACTIONS], position)
 
   return act

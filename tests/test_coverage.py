@@ -1,0 +1,154 @@
+"""Mask coverage (mtm_jax.coverage): exact against a brute-force count, the covering recipe, the notices."""
+
+import dataclasses
+import importlib.util
+import itertools
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+from conftest import REPO
+
+from mtm_jax import coverage, masks
+from mtm_jax.experiment import MaskConfig, parse
+from mtm_jax.spec import ACTIONS, RETURNS, STATES
+
+
+def _locomotion():
+  found = importlib.util.spec_from_file_location("locomotion_config", os.path.join(REPO, "configs", "locomotion.py"))
+  module = importlib.util.module_from_spec(found)
+  found.loader.exec_module(module)
+  return module
+
+
+def _experiment(arg, spec):
+  return dataclasses.replace(parse(_locomotion().get_config(arg)), spec=spec)
+
+
+def _brute_force(spec, T, keep_counts, mode_weights, policy):
+  """{pattern bytes: probability} of random_autoregressive by enumerating every draw: keep count, each
+  modality's kept subset, mode and position (then ensure_visible)."""
+  names = spec.names
+  out = {}
+  mode_p = np.asarray(mode_weights) / np.sum(mode_weights)
+  for n in keep_counts:
+    subsets = [s for s in itertools.product([False, True], repeat=T) if sum(s) == n]
+    for mode, position in itertools.product(range(3), range(T)):
+      one_hot = tuple(float(m == mode) for m in range(3))
+      allowed, _ = masks.random_autoregressive(jax.random.key(0), T, spec, index=position, return_policy=policy,
+                                               keep_ratios=(1.0,), mode_weights=one_hot, ensure_visible=False)
+      for kept in itertools.product(subsets, repeat=len(names)):
+        visible = np.stack([np.asarray(k) & np.asarray(allowed[m]) for k, m in zip(kept, names)])
+        p = mode_p[mode] / T / len(keep_counts) / len(subsets) ** len(names)
+        if not visible.any():  # ensure_visible: one state token, uniformly
+          for t in range(T):
+            revealed = np.zeros_like(visible)
+            revealed[names.index(STATES), t] = True
+            out[revealed.tobytes()] = out.get(revealed.tobytes(), 0.0) + p / T
+        else:
+          out[visible.tobytes()] = out.get(visible.tobytes(), 0.0) + p
+  return out
+
+
+@pytest.mark.parametrize("policy", ["all", "first"])
+def test_exact_coverage_matches_a_brute_force_count(sar_spec, policy):
+  T, ratios, weights = 3, (0.34, 0.67, 1.0), (0.2, 0.1, 0.7)  # keep 1, 2 or 3 tokens of 3
+  config = MaskConfig(tasks=("random_autoregressive",), return_policy=policy,
+                      task_params={"random_autoregressive": {"keep_ratios": ratios, "mode_weights": weights}})
+  training = coverage.TrainingMasks(sar_spec, T, config, ["random_autoregressive"])
+  assert training.exact
+  counted = _brute_force(sar_spec, T, [int(T * r) for r in ratios], weights, policy)
+  assert sum(counted.values()) == pytest.approx(1.0)
+  for pattern, p in counted.items():
+    rows = np.frombuffer(pattern, bool).reshape(3, T)
+    got = training.coverage({n: rows[i] for i, n in enumerate(sar_spec.names)})
+    assert got.probability == pytest.approx(p, abs=1e-12)
+  assert training.coverage({STATES: np.zeros(T, bool)}).probability == 0.0  # ensure_visible leaves none empty
+
+
+def test_mixture_of_positional_tasks_counts_each_index(sar_spec):
+  config = MaskConfig(tasks=("bc", "forward_dynamics"), return_policy="all")
+  training = coverage.TrainingMasks(sar_spec, 4, config, ["bc", "forward_dynamics"], [3.0, 1.0])
+  assert training.task("bc", 2).probability == pytest.approx(0.75 / 4)
+  assert training.task("forward_dynamics", 0).probability == pytest.approx(0.25 / 3)
+  assert training.task("inverse_dynamics", 1).probability == 0.0
+  # bc@0 (s0 visible, a0 the target) is a target forward dynamics' s0/a0 mask does not score: no double count
+  assert training.task("bc", 0).probability == pytest.approx(0.75 / 4)
+
+
+def test_monte_carlo_agrees_with_the_exact_rule(sar_spec):
+  exp = _experiment("small,hopper,medium,mtm_reference", sar_spec)
+  exact = coverage.TrainingMasks.of(exp)
+  sampled = coverage.TrainingMasks.of(exp, samples=40_000)
+  sampled.exact = False  # force the Monte Carlo path on the same sampler
+  for task, index in [("rcbc", 3), ("bc", 0), ("forward_dynamics", 0)]:
+    e, m = exact.task(task, index), sampled.task(task, index)
+    assert not m.exact and m.stderr > 0
+    assert abs(e.probability - m.probability) < 4 * m.stderr + 1e-9, (task, index, e, m)
+
+
+def test_reference_recipe_misses_the_library_masks_and_the_default_covers_them(sar_spec):
+  reference = coverage.TrainingMasks.of(_experiment("small,hopper,medium,mtm_reference", sar_spec))
+  # the issue's measurements of the reference's masks
+  assert reference.task("bc", 3).probability == 0.0
+  assert reference.task("inverse_dynamics", 2).probability == 0.0
+  assert reference.task("imagine_act").probability == 0.0
+  assert reference.task("plan_value", 3).probability == 0.0
+  assert reference.task("rcbc", 3).probability == pytest.approx(0.0219, abs=5e-4)
+  assert reference.task("bc", 0).probability == pytest.approx(0.0775, abs=5e-4)
+
+  default = coverage.TrainingMasks.of(_experiment("small,hopper,medium", sar_spec))
+  table = default.table(coverage.INFERENCE_TASKS)
+  assert len(table) == 26
+  low = {k: v["probability"] for k, v in table.items() if v["probability"] < coverage.COVERED}
+  assert not low, f"the default MTM recipe leaves these inference masks below 1 %: {low}"
+
+
+def test_notice_names_the_uncovered_masks_and_choose_asks_the_covered_variant(sar_spec):
+  reference = coverage.TrainingMasks.of(_experiment("small,hopper,medium,mtm_reference", sar_spec))
+  line = reference.notice("bc")
+  assert line.startswith("notice:") and "bc@2 0 %" in line and "bc@3 0 %" in line and "\n" not in line
+  params, said = coverage.choose(reference, "bc")
+  assert params["history"] is False and "current state alone" in said
+  default = coverage.TrainingMasks.of(_experiment("small,hopper,medium", sar_spec))
+  assert default.notice("bc") is None
+  assert coverage.choose(default, "bc")[1] == "bc with history"
+
+
+def test_rollout_and_planner_ask_the_task_masks():
+  """make_act and the planner build their masks from the mask tasks, so coverage scores what they ask."""
+  from mtm_jax import planning
+  from mtm_jax.evaluate import rollout
+
+  seen = []
+
+  def predict(params, traj, mask):
+    seen.append({m: np.asarray(v)[0] for m, v in mask.items()})
+    E, K = traj[STATES].shape[:2]
+    return {ACTIONS: np.zeros((E, K, 1), np.float32), STATES: traj[STATES], RETURNS: np.zeros((E, K, 1), np.float32)}
+
+  inputs = (np.zeros((2, 4, 3), np.float32), np.zeros((2, 4, 1), np.float32), np.zeros((2, 4, 1), np.float32),
+            np.zeros((2, 4), np.int32))
+  for task, pattern_tasks in [("bc", ["bc"]), ("rcbc", ["rcbc"]), ("rcbc_imagine", ["imagine", "imagine_act"])]:
+    seen.clear()
+    with jax.disable_jit():  # the fake predict records concrete masks
+      rollout.make_act(predict, 4, task, "all")(None, *inputs, 2)
+    for asked, name in zip(seen, pattern_tasks):
+      expected, _ = masks.get_task(name)(None, 4, masks.ROLES, index=2, return_policy="all")
+      assert all(np.array_equal(asked[m], np.asarray(expected[m])) for m in masks.ROLES), (task, name)
+  seen.clear()
+  with jax.disable_jit():
+    planning.make_planner(predict, action_low=-np.ones(1), action_high=np.ones(1), num_candidates=2)(None, *inputs, 1)
+  for asked, name in zip(seen, ["rcbc", "plan_value"]):
+    expected, _ = masks.get_task(name)(None, 4, masks.ROLES, index=1, return_policy="all")
+    assert all(np.array_equal(asked[m], np.asarray(expected[m])) for m in masks.ROLES), name
+
+
+def test_training_writes_the_coverage_of_its_masks(tmp_path, sar_spec):
+  exp = _experiment("small,hopper,medium", sar_spec)
+  written = coverage.write(exp, str(tmp_path))
+  on_disk = json.load(open(tmp_path / coverage.FILE))
+  assert on_disk == json.loads(json.dumps(written)) and on_disk["exact"]
+  assert {"bc@3", "imagine_act", "plan_value@0", "forward_dynamics@2"} <= set(on_disk["masks"])
