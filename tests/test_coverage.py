@@ -152,3 +152,17 @@ def test_training_writes_the_coverage_of_its_masks(tmp_path, sar_spec):
   on_disk = json.load(open(tmp_path / coverage.FILE))
   assert on_disk == json.loads(json.dumps(written)) and on_disk["exact"]
   assert {"bc@3", "imagine_act", "plan_value@0", "forward_dynamics@2"} <= set(on_disk["masks"])
+
+
+def test_uniform_random_masks_exact_rule_agrees_with_their_sampler(sar_spec):
+  config = MaskConfig(tasks=("random",), return_policy="first")
+  exact = coverage.TrainingMasks(sar_spec, 2, config, ["random"])
+  sampled = coverage.TrainingMasks(sar_spec, 2, config, ["random"], samples=60_000)
+  sampled.exact = False
+  assert exact.exact
+  patterns = [{STATES: [True, False]}, {STATES: [True, True], ACTIONS: [True, True]},
+              {STATES: [False, True], RETURNS: [True, False]}, {ACTIONS: [True, False]}]
+  for visible in patterns:
+    e, m = exact.coverage(visible), sampled.coverage(visible)
+    assert e.probability > 0 and abs(e.probability - m.probability) < 4 * m.stderr, (visible, e, m)
+  assert exact.coverage({RETURNS: [False, True]}).probability == 0.0  # later returns are never shown
