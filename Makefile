@@ -23,6 +23,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -n 2 --durations=10 tests
 
 lint: $(VENV)/.installed
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
 clean:

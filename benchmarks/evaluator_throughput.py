@@ -34,12 +34,15 @@ def main():
   args = parser.parse_args()
   envs = [gym.make(args.env) for _ in range(args.envs)]
   ds, da = envs[0].observation_space.shape[0], envs[0].action_space.shape[0]
-  spec = DatasetSpec((ModalitySpec("states", CONTINUOUS, ds), ModalitySpec("actions", CONTINUOUS, da),
-                      ModalitySpec("returns", CONTINUOUS, 1)))
+  spec = DatasetSpec(
+    (ModalitySpec("states", CONTINUOUS, ds), ModalitySpec("actions", CONTINUOUS, da), ModalitySpec("returns", CONTINUOUS, 1))
+  )
   model = build_model(ModelConfig(width=args.width, num_heads=4, encoder_layers=2, decoder_layers=1), spec, T)
   traj, visible = dummy_inputs(spec, T, 1, 0)
-  params = {"model": model.init(jax.random.key(0), traj, visible),
-            "norm": jax.tree_util.tree_map(jnp.asarray, identity_stats(spec))}
+  params = {
+    "model": model.init(jax.random.key(0), traj, visible),
+    "norm": jax.tree_util.tree_map(jnp.asarray, identity_stats(spec)),
+  }
 
   def predict(params, traj, mask):
     return apply_normalized(model, params, {k: v for k, v in traj.items() if k in spec}, mask)
@@ -51,8 +54,14 @@ def main():
   def per_env(history, t):  # the same model, one call per environment
     rows = []
     for i in range(args.envs):
-      view = rollout.Episodes(history.observations[i : i + 1], history.actions[i : i + 1], history.rewards[i : i + 1],
-                              history.lengths[i : i + 1], history.terminated[i : i + 1], history.infos[i : i + 1])
+      view = rollout.Episodes(
+        history.observations[i : i + 1],
+        history.actions[i : i + 1],
+        history.rewards[i : i + 1],
+        history.lengths[i : i + 1],
+        history.terminated[i : i + 1],
+        history.infos[i : i + 1],
+      )
       rows.append(single(view, t))
     return np.concatenate(rows)
 
@@ -63,8 +72,10 @@ def main():
     rollout.run(envs, policy, max_steps=args.steps, seeds=range(args.envs))
     rates[name] = args.envs * args.steps / (time.perf_counter() - start)
     print(f"{name}: {rates[name]:.0f} env steps/s ({args.envs} envs x {args.steps} steps)")
-  print(f"evaluator_throughput batched_env_steps_per_s={rates['batched']:.0f} "
-        f"per_env_env_steps_per_s={rates['per_env']:.0f} ratio={rates['batched'] / rates['per_env']:.1f}x")
+  print(
+    f"evaluator_throughput batched_env_steps_per_s={rates['batched']:.0f} "
+    f"per_env_env_steps_per_s={rates['per_env']:.0f} ratio={rates['batched'] / rates['per_env']:.1f}x"
+  )
 
 
 if __name__ == "__main__":

@@ -72,29 +72,31 @@ def recipe():
 
 
 _CONFIG = config_flags.DEFINE_config_dict("config", recipe(), "The recipe; override with --config.KEY=VALUE.")
-_DATASET = flags.DEFINE_string("dataset_id", None,
-                               "Minari dataset (default the recipe's, mtm_jax/halfcheetah-small/medium-v0).")
+_DATASET = flags.DEFINE_string("dataset_id", None, "Minari dataset (default the recipe's, mtm_jax/halfcheetah-small/medium-v0).")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Training seeds (0, 1, ...) of each side.")
 _OUT = flags.DEFINE_string("out", os.path.join("runs", "parity"), "Models, exchange files and results.json.")
 # Each difference from the reference (issue 17) as the mtm_jax option that adopts the reference's choice.
 CHANGES = {
-    "baseline": {},
-    # The reference's masks alone (random-autoregressive; configs/locomotion.py's mtm_reference), against
-    # the default's mixture that covers every inference mask (issue 29)
-    "reference_masks": {"train.regime": "random_autoregressive", "masks.tasks": ("random_autoregressive",),
-                        "masks.weights": ()},
-    "ratio_per_modality": {"masks.task_params.random_autoregressive.ratio_per_modality": True},
-    "mask_per_batch": {"train.mask_granularity": "batch", "masks.task_params.random_autoregressive.ensure_visible": False},
-    "torch_dropout": {"model.dropout_placement": "torch"},
-    "zero_tokens": {"model.token_init": "zeros"},
-    "decoder_embed_per_modality": {"model.decoder_embed": "per_modality"},
-    "reference_normalisation": {"data.unscaled_below_std": 0.1},
-    # The recipe already initialises as PyTorch does (issue 17 found that difference): this column is
-    # mtm_jax's former default, flax's initialisers, kept to show what it cost.
-    "flax_init": {"model.param_init": "flax"},
+  "baseline": {},
+  # The reference's masks alone (random-autoregressive; configs/locomotion.py's mtm_reference), against
+  # the default's mixture that covers every inference mask (issue 29)
+  "reference_masks": {"train.regime": "random_autoregressive", "masks.tasks": ("random_autoregressive",), "masks.weights": ()},
+  "ratio_per_modality": {"masks.task_params.random_autoregressive.ratio_per_modality": True},
+  "mask_per_batch": {"train.mask_granularity": "batch", "masks.task_params.random_autoregressive.ensure_visible": False},
+  "torch_dropout": {"model.dropout_placement": "torch"},
+  "zero_tokens": {"model.token_init": "zeros"},
+  "decoder_embed_per_modality": {"model.decoder_embed": "per_modality"},
+  "reference_normalisation": {"data.unscaled_below_std": 0.1},
+  # The recipe already initialises as PyTorch does (issue 17 found that difference): this column is
+  # mtm_jax's former default, flax's initialisers, kept to show what it cost.
+  "flax_init": {"model.param_init": "flax"},
 }
-_CHANGES = flags.DEFINE_list("changes", ["baseline"], f"mtm_jax variants, each a column: of {list(CHANGES)}, a "
-                             "configs/locomotion.py MODEL, covering_SHARE, or several joined by '+'.")
+_CHANGES = flags.DEFINE_list(
+  "changes",
+  ["baseline"],
+  f"mtm_jax variants, each a column: of {list(CHANGES)}, a "
+  "configs/locomotion.py MODEL, covering_SHARE, or several joined by '+'.",
+)
 _ASKED = flags.DEFINE_list("asked", ["library", "reference"], "Mask sets to score under (capabilities.ASKED).")
 _REFERENCE = flags.DEFINE_bool("reference", True, "Train the reference MTM beside mtm_jax's columns.")
 
@@ -135,14 +137,30 @@ def configure(base, change: str, seed: int):
 def shared(c) -> dict:
   """The settings the reference side takes from the config."""
   ra = c.masks.task_params.random_autoregressive
-  return {"dataset_id": c.data.dataset_id, "num_train": c.data.num_train, "num_validation": c.data.num_validation,
-          "validation_fraction": c.data.validation_fraction, "returns": c.data.returns, "window": c.window,
-          "width": c.model.width, "num_heads": c.model.num_heads, "encoder_layers": c.model.encoder_layers,
-          "decoder_layers": c.model.decoder_layers, "dropout": c.model.dropout, "learning_rate": c.train.learning_rate,
-          "weight_decay": c.train.weight_decay, "warmup_steps": c.train.warmup_steps, "num_steps": c.train.num_steps,
-          "batch_size": c.train.batch_size, "keep_ratios": list(ra.keep_ratios), "mode_weights": list(ra.mode_weights),
-          "seed": c.seed, "tasks": [f"{a}:{t}" for a in _ASKED.value for t in CAPABILITIES],
-          "eval_windows": c.eval.num_windows, "eval_seed": c.eval.seed}
+  return {
+    "dataset_id": c.data.dataset_id,
+    "num_train": c.data.num_train,
+    "num_validation": c.data.num_validation,
+    "validation_fraction": c.data.validation_fraction,
+    "returns": c.data.returns,
+    "window": c.window,
+    "width": c.model.width,
+    "num_heads": c.model.num_heads,
+    "encoder_layers": c.model.encoder_layers,
+    "decoder_layers": c.model.decoder_layers,
+    "dropout": c.model.dropout,
+    "learning_rate": c.train.learning_rate,
+    "weight_decay": c.train.weight_decay,
+    "warmup_steps": c.train.warmup_steps,
+    "num_steps": c.train.num_steps,
+    "batch_size": c.train.batch_size,
+    "keep_ratios": list(ra.keep_ratios),
+    "mode_weights": list(ra.mode_weights),
+    "seed": c.seed,
+    "tasks": [f"{a}:{t}" for a in _ASKED.value for t in CAPABILITIES],
+    "eval_windows": c.eval.num_windows,
+    "eval_seed": c.eval.seed,
+  }
 
 
 def digest(value) -> str:
@@ -154,8 +172,10 @@ def held_out(c):
   exp = parse(c)
   spec, train, val, _ = prepare_data(exp.data, exp.window)
   if tuple(m.name for m in spec) != MODALITIES or any(m.is_discrete for m in spec):
-    raise UserError(f"{c.data.dataset_id}: the reference side takes continuous states, actions and returns; "
-                    f"this dataset has {[m.name for m in spec]}")
+    raise UserError(
+      f"{c.data.dataset_id}: the reference side takes continuous states, actions and returns; "
+      f"this dataset has {[m.name for m in spec]}"
+    )
   return spec, train, {a: capabilities.held_out(spec, val, exp, asked=a) for a in _ASKED.value}
 
 
@@ -173,8 +193,10 @@ def train_ours(c, workdir, held) -> dict:
 def reference_python() -> str:
   python = os.path.join(ANCHOR, "venv", "bin", "python")
   if not (os.path.isfile(python) and os.path.isdir(os.path.join(ANCHOR, "research", "mtm"))):
-    raise UserError(f"the reference MTM is not built at {ANCHOR}: run fetch github:facebookresearch/mtm, then "
-                    "MIRROR=<the path it printed> ../shared/anchor/build.sh (or set ANCHOR to where it is)")
+    raise UserError(
+      f"the reference MTM is not built at {ANCHOR}: run fetch github:facebookresearch/mtm, then "
+      "MIRROR=<the path it printed> ../shared/anchor/build.sh (or set ANCHOR to where it is)"
+    )
   return python
 
 
@@ -184,15 +206,17 @@ def train_reference(python, c, stem, train, held) -> dict:
   exchange.update({f"train_{m}": np.asarray(train.flat[m]) for m in MODALITIES})
   batch = next(iter(held.values())).batch  # every mask set scores the same windows
   exchange.update({f"eval_{m}": np.asarray(batch["traj"][m]) for m in MODALITIES})
-  exchange.update({f"visible_{a}:{t}_{m}": np.asarray(v[m]) for a, h in held.items() for t, (v, _) in h.masks.items()
-                   for m in MODALITIES})
+  exchange.update(
+    {f"visible_{a}:{t}_{m}": np.asarray(v[m]) for a, h in held.items() for t, (v, _) in h.masks.items() for m in MODALITIES}
+  )
   np.savez(stem + ".in.npz", **exchange)
   result = subprocess.run([python, TORCH_SIDE, stem + ".in.npz", stem + ".out.npz"], stderr=subprocess.PIPE, text=True)
   if result.returncode:
     raise RuntimeError(f"the reference side failed:\n{result.stderr[-3000:]}")
   out = np.load(stem + ".out.npz")
-  errors = {a: capabilities.mse({t: {m: out[f"{a}:{t}_{m}"] for m in MODALITIES} for t in CAPABILITIES}, h)
-            for a, h in held.items()}
+  errors = {
+    a: capabilities.mse({t: {m: out[f"{a}:{t}_{m}"] for m in MODALITIES} for t in CAPABILITIES}, h) for a, h in held.items()
+  }
   return {**errors, "train_seconds": float(out["train_seconds"])}
 
 
@@ -207,8 +231,10 @@ def interval(values) -> str:
 def main():
   unknown = [c for c in _CHANGES.value if any(overrides(part, 4) is None for part in c.split("+"))]
   if unknown:
-    raise UserError(f"unknown change(s) {unknown}; choose from {list(CHANGES)}, a configs/locomotion.py MODEL "
-                    f"{list(locomotion.MODELS)} or covering_SHARE, or several joined by '+'")
+    raise UserError(
+      f"unknown change(s) {unknown}; choose from {list(CHANGES)}, a configs/locomotion.py MODEL "
+      f"{list(locomotion.MODELS)} or covering_SHARE, or several joined by '+'"
+    )
   bad = sorted(set(_ASKED.value) - set(capabilities.ASKED))
   if bad or not _ASKED.value:
     raise UserError(f"--asked {_ASKED.value}: choose from {capabilities.ASKED}")
@@ -216,8 +242,10 @@ def main():
   if _DATASET.value:
     base.data.dataset_id = _DATASET.value
   if not base.data.download and base.data.dataset_id not in minari.list_local_datasets():
-    raise UserError(f"no local Minari dataset {base.data.dataset_id!r}: make it with python experiments/make_dataset.py "
-                    "locomotion --env=halfcheetah, or pass --dataset_id")
+    raise UserError(
+      f"no local Minari dataset {base.data.dataset_id!r}: make it with python experiments/make_dataset.py "
+      "locomotion --env=halfcheetah, or pass --dataset_id"
+    )
   python = reference_python() if _REFERENCE.value else None  # before training anything
   out = _OUT.value
   os.makedirs(os.path.join(out, "exchange"), exist_ok=True)
@@ -243,18 +271,22 @@ def main():
           continue
         print(f"seed {seed}: training {side}", flush=True)
         name = f"{side}-seed{seed}-{key.split('|')[1]}"
-        results[key] = (train_reference(python, first, os.path.join(out, "exchange", name), train, held)
-                        if side == "reference" else
-                        train_ours(configs[side], os.path.join(out, "models", name), held))
+        results[key] = (
+          train_reference(python, first, os.path.join(out, "exchange", name), train, held)
+          if side == "reference"
+          else train_ours(configs[side], os.path.join(out, "models", name), held)
+        )
         with open(cached + ".tmp", "w") as f:
           json.dump(results, f, indent=2)
         os.replace(cached + ".tmp", cached)  # a killed write never replaces the good cache
     for side, key in keys.items():
       runs[side].append(results[key])
   against = sides[0]
-  print(f"{base.data.dataset_id}, {base.train.num_steps} steps, batch {base.train.batch_size}, {_SEEDS.value} seed(s); "
-        "held-out MSE in raw units (lower is better), mean ± 95 % interval over seeds; (x): the column over "
-        f"{against}, over per-seed ratios")
+  print(
+    f"{base.data.dataset_id}, {base.train.num_steps} steps, batch {base.train.batch_size}, {_SEEDS.value} seed(s); "
+    "held-out MSE in raw units (lower is better), mean ± 95 % interval over seeds; (x): the column over "
+    f"{against}, over per-seed ratios"
+  )
   for mask_set in _ASKED.value:
     print(f"\nunder the {mask_set}'s masks:")
     table = []
@@ -267,8 +299,9 @@ def main():
       table.append(row)
     print(study.markdown_table(["capability", *sides], table))
   # mtm_jax's includes loading the data and compiling; not a throughput figure (benchmarks/train_throughput.py is).
-  print("training wall time, s: " + ", ".join(f"{side} {interval([r['train_seconds'] for r in rs])}"
-                                             for side, rs in runs.items()))
+  print(
+    "training wall time, s: " + ", ".join(f"{side} {interval([r['train_seconds'] for r in rs])}" for side, rs in runs.items())
+  )
 
 
 if __name__ == "__main__":

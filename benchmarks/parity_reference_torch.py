@@ -59,10 +59,21 @@ def main(inp: str, out: str) -> None:
     return ((x - mean[m]) / std[m]).unsqueeze(2)
 
   shapes = {m: (1, flat[m].shape[-1]) for m in MODALITIES}
-  model = MTM(shapes, T, MTMConfig(n_embd=cfg["width"], n_head=cfg["num_heads"], n_enc_layer=cfg["encoder_layers"],
-                                   n_dec_layer=cfg["decoder_layers"], dropout=cfg["dropout"], norm="none"))
-  optimizer = MTM.configure_optimizers(model, learning_rate=cfg["learning_rate"], weight_decay=cfg["weight_decay"],
-                                       betas=(0.9, 0.999))
+  model = MTM(
+    shapes,
+    T,
+    MTMConfig(
+      n_embd=cfg["width"],
+      n_head=cfg["num_heads"],
+      n_enc_layer=cfg["encoder_layers"],
+      n_dec_layer=cfg["decoder_layers"],
+      dropout=cfg["dropout"],
+      norm="none",
+    ),
+  )
+  optimizer = MTM.configure_optimizers(
+    model, learning_rate=cfg["learning_rate"], weight_decay=cfg["weight_decay"], betas=(0.9, 0.999)
+  )
   scheduler = LambdaLR(optimizer, lr_lambda=schedule(cfg["warmup_steps"], cfg["num_steps"]))
   discrete = {m: False for m in MODALITIES}
   starts, offsets = data["train_starts"], torch.arange(T)
@@ -70,8 +81,7 @@ def main(inp: str, out: str) -> None:
   started = time.perf_counter()
   for step in range(cfg["num_steps"]):
     if step and step % max(1, cfg["num_steps"] // 10) == 0:  # the parent passes stdout through: a sign of life
-      print(f"reference: step {step}/{cfg['num_steps']}, {step / (time.perf_counter() - started):.2f} steps/s",
-            flush=True)
+      print(f"reference: step {step}/{cfg['num_steps']}, {step / (time.perf_counter() - started):.2f} steps/s", flush=True)
     rows = torch.from_numpy(rng.choice(starts, cfg["batch_size"]))[:, None] + offsets
     batch = {m: encode(m, flat[m][rows]) for m in MODALITIES}
     masks = create_random_autoregressize_mask(shapes, cfg["keep_ratios"], T, "cpu", cfg["mode_weights"])
@@ -93,8 +103,7 @@ def main(inp: str, out: str) -> None:
       outputs = {m: torch.zeros_like(truth[m]) for m in MODALITIES}
       for g, group in enumerate(groups):
         rows = torch.from_numpy(np.flatnonzero(which.reshape(-1) == g))
-        mask = {m: torch.from_numpy(group.reshape(len(MODALITIES), T)[i].astype(np.float32))
-                for i, m in enumerate(MODALITIES)}
+        mask = {m: torch.from_numpy(group.reshape(len(MODALITIES), T)[i].astype(np.float32)) for i, m in enumerate(MODALITIES)}
         predicted = model({m: encode(m, truth[m][rows]) for m in MODALITIES}, mask)
         for m in MODALITIES:
           outputs[m][rows] = predicted[m].squeeze(2) * std[m] + mean[m]

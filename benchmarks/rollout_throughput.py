@@ -28,11 +28,13 @@ from mtm_jax.normalization import identity_stats  # noqa: E402
 from mtm_jax.predict import make_predict  # noqa: E402
 from mtm_jax.spec import ACTIONS, CONTINUOUS, DISCRETE, RETURNS, STATES, DatasetSpec, ModalitySpec  # noqa: E402
 
-SPEC = DatasetSpec((
+SPEC = DatasetSpec(
+  (
     ModalitySpec(STATES, DISCRETE, num_classes=gw.NUM_STATES),
     ModalitySpec(ACTIONS, DISCRETE, num_classes=gw.NUM_ACTIONS),
     ModalitySpec(RETURNS, CONTINUOUS, 1),
-))
+  )
+)
 
 
 def python_loop(predict, params, episodes: int) -> float:
@@ -69,8 +71,10 @@ def main():
   config.model.width = args.width or config.model.width
   config.model.encoder_layers = args.layers or config.model.encoder_layers
   model = build_model(experiment.parse(config).model, SPEC, config.window)
-  params = {"model": model.init(jax.random.key(0), *dummy_inputs(SPEC, config.window, 1, config.model.max_horizon)),
-            "norm": identity_stats(SPEC)}
+  params = {
+    "model": model.init(jax.random.key(0), *dummy_inputs(SPEC, config.window, 1, config.model.max_horizon)),
+    "norm": identity_stats(SPEC),
+  }
   params = jax.tree_util.tree_map(jnp.asarray, params)
   predict = make_predict(config, SPEC)
 
@@ -82,8 +86,10 @@ def main():
   jitted = args.repeats * args.episodes * gw.layout.EPISODE_STEPS / (time.perf_counter() - started)
 
   loop = python_loop(jax.jit(predict), params, args.loop_episodes)
-  print(f"model: width {config.model.width}, {config.model.encoder_layers} layers; {jax.devices()[0].platform}; "
-        f"jitted: {args.episodes} episodes per call; loop: {args.loop_episodes} episodes, batch 1")
+  print(
+    f"model: width {config.model.width}, {config.model.encoder_layers} layers; {jax.devices()[0].platform}; "
+    f"jitted: {args.episodes} episodes per call; loop: {args.loop_episodes} episodes, batch 1"
+  )
   print(f"rollout_throughput jitted_steps_per_s={jitted:.0f} python_loop_steps_per_s={loop:.0f} ratio={jitted / loop:.0f}x")
 
 

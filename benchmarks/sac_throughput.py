@@ -26,9 +26,15 @@ def updates_per_s(config, obs_dim, action_dim, total):
   state = agent.init(jax.random.key(0))
   rng = np.random.default_rng(0)
   rows = 10_000
-  replay = replay_lib.add(replay_lib.init(rows, obs_dim, action_dim), rng.normal(size=(rows, obs_dim)),
-                          rng.uniform(-1, 1, (rows, action_dim)), rng.normal(size=rows), rng.normal(size=(rows, obs_dim)),
-                          np.zeros(rows, bool), np.zeros(rows, bool))
+  replay = replay_lib.add(
+    replay_lib.init(rows, obs_dim, action_dim),
+    rng.normal(size=(rows, obs_dim)),
+    rng.uniform(-1, 1, (rows, action_dim)),
+    rng.normal(size=rows),
+    rng.normal(size=(rows, obs_dim)),
+    np.zeros(rows, bool),
+    np.zeros(rows, bool),
+  )
   learn = jax.jit(agent.learn, static_argnums=3)
   state, _ = jax.block_until_ready(learn(state, replay, jax.random.key(1), 100))  # compile
   start = time.perf_counter()
@@ -40,8 +46,9 @@ def updates_per_s(config, obs_dim, action_dim, total):
 
 def loop_steps_per_s(env_id, steps, num_envs):
   def run(total):
-    config = RunConfig(env_id, total_steps=total, num_envs=num_envs, start_steps=1_000, eval_every=total,
-                       checkpoint_every=total, eval_episodes=1)
+    config = RunConfig(
+      env_id, total_steps=total, num_envs=num_envs, start_steps=1_000, eval_every=total, checkpoint_every=total, eval_episodes=1
+    )
     with tempfile.TemporaryDirectory() as workdir:
       start = time.perf_counter()
       train(config, workdir, progress=False)

@@ -23,9 +23,9 @@ from mtm_jax.normalization import identity_stats
 from mtm_jax.spec import CONTINUOUS, DatasetSpec, ModalitySpec
 from mtm_jax.train import TrainState, encoder_packing, make_train_step
 
-SPEC = DatasetSpec((
-    ModalitySpec("states", CONTINUOUS, 17), ModalitySpec("actions", CONTINUOUS, 6), ModalitySpec("returns", CONTINUOUS, 1)
-))
+SPEC = DatasetSpec(
+  (ModalitySpec("states", CONTINUOUS, 17), ModalitySpec("actions", CONTINUOUS, 6), ModalitySpec("returns", CONTINUOUS, 1))
+)
 T = 4
 KEEP_RATIOS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)  # the reference's D4RL config
 MODE_WEIGHTS = (0.2, 0.1, 0.7)
@@ -34,6 +34,7 @@ MODE_WEIGHTS = (0.2, 0.1, 0.7)
 def model_flops_per_sample(width, enc_layers, dec_layers, encoder_tokens, tokens=3 * T, dims=24):
   """Forward+backward matmul FLOPs (6 per multiply-add of a weight, 3 x forward for attention's
   activation-activation products): blocks, embeddings, decoder projection and heads."""
+
   def block(rows):  # QKV + out (4 W^2) and MLP (8 W^2) weights; scores and mixing over `tokens` keys
     return 6 * rows * 12 * width * width + 3 * 2 * 2 * rows * tokens * width
 
@@ -49,8 +50,8 @@ def make_step(cfg, sampler, pack, batch_size):
   step = jax.jit(make_train_step(model, SPEC, sampler, opt, "all", pack), donate_argnums=(0,))
   key = jax.random.key(1)
   batch = {
-      "traj": {m.name: jax.random.normal(key, (batch_size, T, m.dim)) for m in SPEC},
-      "present": {m.name: jnp.ones((batch_size, T), bool) for m in SPEC},
+    "traj": {m.name: jax.random.normal(key, (batch_size, T, m.dim)) for m in SPEC},
+    "present": {m.name: jnp.ones((batch_size, T), bool) for m in SPEC},
   }
   state, metrics = step(TrainState.create(params, opt), batch, key)  # compile
   jax.block_until_ready(metrics)
@@ -64,10 +65,16 @@ def main():
   parser.add_argument("--repeats", type=int, default=3, help="alternating timed rounds per path; medians reported")
   parser.add_argument("--dtype", default="float32", help="matmul compute dtype (bfloat16 where the device has it)")
   args = parser.parse_args()
-  cfg = ModelConfig(token_layout="per_modality", width=512, num_heads=4, encoder_layers=2, decoder_layers=1,
-                    dropout=0.1, dtype=args.dtype)
-  sampler = masks.make_sampler(SPEC, T, ["random_autoregressive"], return_policy="all", task_params={
-      "random_autoregressive": {"keep_ratios": KEEP_RATIOS, "mode_weights": MODE_WEIGHTS}})
+  cfg = ModelConfig(
+    token_layout="per_modality", width=512, num_heads=4, encoder_layers=2, decoder_layers=1, dropout=0.1, dtype=args.dtype
+  )
+  sampler = masks.make_sampler(
+    SPEC,
+    T,
+    ["random_autoregressive"],
+    return_policy="all",
+    task_params={"random_autoregressive": {"keep_ratios": KEEP_RATIOS, "mode_weights": MODE_WEIGHTS}},
+  )
   pack = encoder_packing(build_model(cfg, SPEC, T), SPEC, sampler, args.batch, 1, jax.random.key(7))
   paths = {"dense": make_step(cfg, sampler, None, args.batch), "packed": make_step(cfg, sampler, pack, args.batch)}
   rates = {name: [] for name in paths}
@@ -91,14 +98,18 @@ def main():
   fraction = per_sample.mean() / tokens
   capacity = pack[1]
   overflow_rate = np.mean(per_sample.reshape(400, args.batch).sum(1) > capacity)
-  print(f"device={jax.devices()[0].device_kind} batch={args.batch} dtype={args.dtype} visible_fraction={fraction:.3f} "
-        f"capacity={capacity} ({capacity / (args.batch * tokens):.3f} of the tokens) "
-        f"overflowing_batches={overflow_rate:.4f} of 400 drawn, {overflows} of {args.repeats * args.steps + 1} trained")
+  print(
+    f"device={jax.devices()[0].device_kind} batch={args.batch} dtype={args.dtype} visible_fraction={fraction:.3f} "
+    f"capacity={capacity} ({capacity / (args.batch * tokens):.3f} of the tokens) "
+    f"overflowing_batches={overflow_rate:.4f} of 400 drawn, {overflows} of {args.repeats * args.steps + 1} trained"
+  )
   dense_rate, packed_rate = statistics.median(rates["dense"]), statistics.median(rates["packed"])
   for name, rate, enc_tokens in (("dense", dense_rate, tokens), ("packed", packed_rate, capacity / args.batch)):
     flops = model_flops_per_sample(512, 2, 1, enc_tokens)
-    print(f"{name}: {rate:.1f} samples/s (runs {[round(x) for x in rates[name]]}); "
-          f"{flops / 1e6:.0f} MFLOP/sample computed, {rate * flops / 1e9:.1f} GFLOP/s")
+    print(
+      f"{name}: {rate:.1f} samples/s (runs {[round(x) for x in rates[name]]}); "
+      f"{flops / 1e6:.0f} MFLOP/sample computed, {rate * flops / 1e9:.1f} GFLOP/s"
+    )
   print(f"packed/dense {packed_rate / dense_rate:.2f}x")
   print(f"train_throughput samples_per_s={packed_rate:.1f}")
 

@@ -51,8 +51,10 @@ def get_config(arg: str = "full,hopper,medium") -> ml_collections.ConfigDict:
   parts = arg.split(",")
   variant, env, level, model = (parts + ["hopper", "medium", "mtm"][len(parts) - 1 :])[:4]
   if variant not in ("full", "small", "smoke") or model not in MODELS or len(parts) > 4:
-    raise ValueError(f"unknown variant {arg!r}; use full, small or smoke, optionally followed by ,ENV,LEVEL and "
-                     f",MODEL with MODEL one of {MODELS}")
+    raise ValueError(
+      f"unknown variant {arg!r}; use full, small or smoke, optionally followed by ,ENV,LEVEL and "
+      f",MODEL with MODEL one of {MODELS}"
+    )
   c = ml_collections.ConfigDict()
   c.seed = 0  # every random draw of the run derives from this
 

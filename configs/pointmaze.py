@@ -17,8 +17,20 @@ Run:   python experiments/make_dataset.py pointmaze
 import ml_collections
 
 DATASET_ID = "mtm_jax/pointmaze-medium-novel-d4rl-expert-v0"  # written by experiments/make_dataset.py pointmaze
-VARIANTS = ("bc", "rcbc", "states_bc", "states_rcbc", "multi_task", "random", "finetune_bc", "finetune_rcbc",
-            "decision_gpt_bc", "decision_gpt_rcbc", "mlp_bc", "mlp_rcbc")
+VARIANTS = (
+  "bc",
+  "rcbc",
+  "states_bc",
+  "states_rcbc",
+  "multi_task",
+  "random",
+  "finetune_bc",
+  "finetune_rcbc",
+  "decision_gpt_bc",
+  "decision_gpt_rcbc",
+  "mlp_bc",
+  "mlp_rcbc",
+)
 
 
 def get_config(arg: str = "rcbc,10") -> ml_collections.ConfigDict:

@@ -23,8 +23,11 @@ from mtm_jax.spec import CONTINUOUS, DatasetSpec, ModalitySpec
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs"))
 import locomotion  # noqa: E402
 
-_MODELS = flags.DEFINE_list("models", ["mtm", "mtm_reference", "bc", "rcbc", "forward_dynamics", "inverse_dynamics"],
-                            f"Recipes (configs/locomotion.py MODELS: {list(locomotion.MODELS)}).")
+_MODELS = flags.DEFINE_list(
+  "models",
+  ["mtm", "mtm_reference", "bc", "rcbc", "forward_dynamics", "inverse_dynamics"],
+  f"Recipes (configs/locomotion.py MODELS: {list(locomotion.MODELS)}).",
+)
 _SHARES = flags.DEFINE_list("shares", ["0.3", "0.5", "0.7"], "Shares of task masks of the covering recipe to tabulate.")
 _WINDOW = flags.DEFINE_integer("window", 4, "Window T.")
 _OUT = flags.DEFINE_string("out", os.path.join("runs", "mask_coverage"), "Output folder.")
@@ -57,17 +60,17 @@ def main():
   rows = list(next(iter(tables.values())))
   names = list(tables)
   lines = [
-      "# Mask coverage of the locomotion recipes",
-      "",
-      f"Made by `python experiments/mask_coverage.py --out=results/mask_coverage` (window T={_WINDOW.value}). Each "
-      "cell: the percentage of the recipe's training masks that show exactly the inference mask's visible pattern "
-      "and score its targets (exact, `mtm_jax.coverage`). **Bold**: below "
-      f"{100 * coverage.COVERED:g} %, a mask the model has (almost) never trained on. `mtm` is the default MTM "
-      f"recipe (the covering mixture at share {locomotion.COVERING_SHARE}), `mtm_reference` the reference MTM's "
-      "random-autoregressive masks alone, the others specialists on one task's mask.",
-      "",
-      "| mask | " + " | ".join(names) + " |",
-      "|---|" + "---|" * len(names),
+    "# Mask coverage of the locomotion recipes",
+    "",
+    f"Made by `python experiments/mask_coverage.py --out=results/mask_coverage` (window T={_WINDOW.value}). Each "
+    "cell: the percentage of the recipe's training masks that show exactly the inference mask's visible pattern "
+    "and score its targets (exact, `mtm_jax.coverage`). **Bold**: below "
+    f"{100 * coverage.COVERED:g} %, a mask the model has (almost) never trained on. `mtm` is the default MTM "
+    f"recipe (the covering mixture at share {locomotion.COVERING_SHARE}), `mtm_reference` the reference MTM's "
+    "random-autoregressive masks alone, the others specialists on one task's mask.",
+    "",
+    "| mask | " + " | ".join(names) + " |",
+    "|---|" + "---|" * len(names),
   ]
   for row in rows:
     cells = []
@@ -76,10 +79,13 @@ def main():
       cell = f"{100 * p:.2f}"
       cells.append(f"**{cell}**" if p < coverage.COVERED else cell)
     lines.append(f"| {row} | " + " | ".join(cells) + " |")
-  lines += ["", "Masks: `TASK@i` is the mask task TASK of `mtm_jax.masks` at index i (bc/rcbc: the step predicted; "
-            "forward/inverse dynamics: s[i]→s[i+1] / a[i]; backwards dynamics: s[i]→s[i-1]; plan_value: the "
-            "planner's scoring with states up to i); `imagine` and `imagine_act` are rcbc_imagine's two passes. A "
-            "rollout asks bc/rcbc at slot min(t, T-1): after the first T-1 steps always at T-1."]
+  lines += [
+    "",
+    "Masks: `TASK@i` is the mask task TASK of `mtm_jax.masks` at index i (bc/rcbc: the step predicted; "
+    "forward/inverse dynamics: s[i]→s[i+1] / a[i]; backwards dynamics: s[i]→s[i-1]; plan_value: the "
+    "planner's scoring with states up to i); `imagine` and `imagine_act` are rcbc_imagine's two passes. A "
+    "rollout asks bc/rcbc at slot min(t, T-1): after the first T-1 steps always at T-1.",
+  ]
   os.makedirs(_OUT.value, exist_ok=True)
   with open(os.path.join(_OUT.value, "README.md"), "w") as f:
     f.write("\n".join(lines) + "\n")

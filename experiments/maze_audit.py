@@ -50,23 +50,43 @@ def _hide_past_actions(c):
 
 # name -> (what changes, toward the reference; config edit; waypoint rule of the data; pick the best checkpoint)
 CHANGES = {
-    "baseline": ("ours, as in the small study before this audit", None, "cell", False),
-    "no_dropout": ("dropout 0.1 -> 0 (the reference trains without dropout)", _set(model__dropout=0.0), "cell", False),
-    "reference_optimizer": ("constant lr 1e-4 (no warmup, no decay), weight decay 1e-4, clip 0.5",
-                            _set(train__learning_rate=1e-4, train__warmup_steps=0, train__final_lr_fraction=1.0,
-                                 train__weight_decay=1e-4, train__grad_clip=0.5), "cell", False),
-    "d4rl_waypoints": ("data from D4RL's waypoint rule (each jittered waypoint reached within 0.1 before the next)",
-                       None, "d4rl", False),
-    "best_checkpoint": (f"the best of {SAVED_CHECKPOINTS} checkpoints on {SELECTION_EPISODES} selection episodes "
-                        "(the reference's save_best=rew)", None, "cell", True),
-    "reference_shape": ("width 128, 4 layers, 16 heads, MLP ratio 1, batch 100 (the reference's network)",
-                        _set(model__width=128, model__encoder_layers=4, model__num_heads=16, model__mlp_ratio=1,
-                             train__batch_size=100), "cell", False),
-    "steps_x4": ("16,000 steps instead of 4,000 (the reference: ~216,000 at batch 100)", _steps(16_000), "cell", False),
-    "steps_x8": ("32,000 steps instead of 4,000", _steps(32_000), "cell", False),
-    "steps_x32": ("128,000 steps instead of 4,000", _steps(128_000), "cell", False),
-    # Not a difference from the reference: the study's probe for copycat policies, for comparison.
-    "state_only_history": ("past actions hidden in training and rollouts", _hide_past_actions, "cell", False),
+  "baseline": ("ours, as in the small study before this audit", None, "cell", False),
+  "no_dropout": ("dropout 0.1 -> 0 (the reference trains without dropout)", _set(model__dropout=0.0), "cell", False),
+  "reference_optimizer": (
+    "constant lr 1e-4 (no warmup, no decay), weight decay 1e-4, clip 0.5",
+    _set(
+      train__learning_rate=1e-4,
+      train__warmup_steps=0,
+      train__final_lr_fraction=1.0,
+      train__weight_decay=1e-4,
+      train__grad_clip=0.5,
+    ),
+    "cell",
+    False,
+  ),
+  "d4rl_waypoints": (
+    "data from D4RL's waypoint rule (each jittered waypoint reached within 0.1 before the next)",
+    None,
+    "d4rl",
+    False,
+  ),
+  "best_checkpoint": (
+    f"the best of {SAVED_CHECKPOINTS} checkpoints on {SELECTION_EPISODES} selection episodes (the reference's save_best=rew)",
+    None,
+    "cell",
+    True,
+  ),
+  "reference_shape": (
+    "width 128, 4 layers, 16 heads, MLP ratio 1, batch 100 (the reference's network)",
+    _set(model__width=128, model__encoder_layers=4, model__num_heads=16, model__mlp_ratio=1, train__batch_size=100),
+    "cell",
+    False,
+  ),
+  "steps_x4": ("16,000 steps instead of 4,000 (the reference: ~216,000 at batch 100)", _steps(16_000), "cell", False),
+  "steps_x8": ("32,000 steps instead of 4,000", _steps(32_000), "cell", False),
+  "steps_x32": ("128,000 steps instead of 4,000", _steps(128_000), "cell", False),
+  # Not a difference from the reference: the study's probe for copycat policies, for comparison.
+  "state_only_history": ("past actions hidden in training and rollouts", _hide_past_actions, "cell", False),
 }
 
 _CHANGES = flags.DEFINE_list("changes", list(CHANGES), f"Changes to test, of {list(CHANGES)}, or several joined by '+'.")
@@ -76,8 +96,12 @@ def combined(change: str) -> tuple[str, list, str, bool]:
   """(what, config edits, waypoint rule, pick the best checkpoint) of ``a`` or ``a+b+...``."""
   parts = [CHANGES[name] for name in change.split("+")]
   rules = {rule for _, _, rule, _ in parts} - {"cell"}
-  return ("; ".join(what for what, *_ in parts), [edit for _, edit, _, _ in parts if edit is not None],
-          rules.pop() if rules else "cell", any(best for *_, best in parts))
+  return (
+    "; ".join(what for what, *_ in parts),
+    [edit for _, edit, _, _ in parts if edit is not None],
+    rules.pop() if rules else "cell",
+    any(best for *_, best in parts),
+  )
 
 
 def make_config(change: str, seed: int):
@@ -161,13 +185,12 @@ def write_effects(out, results):
       continue
     minutes = np.mean([run["seconds"] for run in runs(change)]) / 60
     delta = f"{ret[0] - base[0]:+.3f}" if base else "n/a"
-    rows.append([change, what, len(runs(change)), f"{ret[0]:.3f} ± {ret[1]:.3f}", delta, f"{success[0]:.3f}",
-                 f"{minutes:.1f}"])
+    rows.append([change, what, len(runs(change)), f"{ret[0]:.3f} ± {ret[1]:.3f}", delta, f"{success[0]:.3f}", f"{minutes:.1f}"])
   text = [
-      f"# One change at a time: single-task BC with past actions, K={CONTEXT}",
-      "Small-study recipe otherwise; 1,000 evaluation episodes per model (the study's starts); "
-      "mean return ± standard error over seeds; Δ against the baseline row; min/model: training and evaluation.",
-      study.markdown_table(["change", "what", "seeds", "BC K=5 return", "Δ", "success", "min/model"], rows),
+    f"# One change at a time: single-task BC with past actions, K={CONTEXT}",
+    "Small-study recipe otherwise; 1,000 evaluation episodes per model (the study's starts); "
+    "mean return ± standard error over seeds; Δ against the baseline row; min/model: training and evaluation.",
+    study.markdown_table(["change", "what", "seeds", "BC K=5 return", "Δ", "success", "min/model"], rows),
   ]
   with open(os.path.join(out, "effects.md"), "w") as f:
     f.write("\n\n".join(text) + "\n")

@@ -35,10 +35,10 @@ from mtm_jax.predict import make_predict  # noqa: E402
 from mtm_jax.train import prepare_data, train_and_evaluate  # noqa: E402
 
 SCALES = {
-    # seeds, pretraining / single / multi steps, finetune steps, model width and layers, rollout episodes
-    "smoke": dict(seeds=1, steps=30, finetune_steps=15, width=32, layers=1, batch=16, episodes=200),
-    "small": dict(seeds=2, steps=1500, finetune_steps=500, width=64, layers=2, batch=32, episodes=1000),
-    "full": dict(seeds=6, steps=10000, finetune_steps=3000, width=64, layers=2, batch=32, episodes=1000),
+  # seeds, pretraining / single / multi steps, finetune steps, model width and layers, rollout episodes
+  "smoke": dict(seeds=1, steps=30, finetune_steps=15, width=32, layers=1, batch=16, episodes=200),
+  "small": dict(seeds=2, steps=1500, finetune_steps=500, width=64, layers=2, batch=32, episodes=1000),
+  "full": dict(seeds=6, steps=10000, finetune_steps=3000, width=64, layers=2, batch=32, episodes=1000),
 }
 ROLLOUT_MODELS = ("random", "finetune", "single_task", "multi_task")
 
@@ -127,8 +127,13 @@ def write_loss_matrix(out: str, losses: dict, seeds: list[int]) -> tuple[list, n
   n = len(seeds)
   plots.matrix(os.path.join(out, "loss_matrix.png"), raw, rows, tasks, f"validation loss (mean of {n} seeds)")
   plots.matrix(
-      os.path.join(out, "loss_matrix_normalized.png"), normalized, rows, tasks,
-      f"validation loss / column minimum (floor {loss_matrix.NORMALIZE_FLOOR}), {n} seeds", fmt="{:.2f}", log=True,
+    os.path.join(out, "loss_matrix_normalized.png"),
+    normalized,
+    rows,
+    tasks,
+    f"validation loss / column minimum (floor {loss_matrix.NORMALIZE_FLOOR}), {n} seeds",
+    fmt="{:.2f}",
+    log=True,
   )
   return rows, raw, normalized
 
@@ -167,8 +172,12 @@ def data_agent_reference(episodes: int, beta: float) -> dict:
 
 def plot_rollouts(out: str, samples: dict, count: int = 25) -> str:
   panels = {}
-  titles = {"bc": "behaviour cloning", "rcbc": "reward-conditioned (best return)", "goal": "goal-conditioned (x: goal)",
-            "waypoint": "waypoint-conditioned (x: waypoints)"}
+  titles = {
+    "bc": "behaviour cloning",
+    "rcbc": "reward-conditioned (best return)",
+    "goal": "goal-conditioned (x: goal)",
+    "waypoint": "waypoint-conditioned (x: waypoints)",
+  }
   for task, eps in samples.items():
     cells = layout.STATE_AGENT[np.asarray(eps["states"][:count])]
     marks = None
@@ -195,8 +204,14 @@ def plot_future(out: str, seed: int) -> str:
   states = np.asarray(batch["traj"]["states"][0])
   observed = {t: tuple(layout.STATE_AGENT[states[t]]) for t in observed_steps}
   path = os.path.join(out, "future_states.png")
-  plots.cell_heatmaps(path, probs, layout.WALKABLE, observed, layout.ROOM,
-                      "P(agent cell at t | states at t = 0, 3, 6), random-mask model; red: observed cell")
+  plots.cell_heatmaps(
+    path,
+    probs,
+    layout.WALKABLE,
+    observed,
+    layout.ROOM,
+    "P(agent cell at t | states at t = 0, 3, 6), random-mask model; red: observed cell",
+  )
   return path
 
 
@@ -208,35 +223,37 @@ def write_report(out, scale_name, scale, seeds, rows, raw, normalized, rollouts,
   tasks, rolled = study_tasks(), rollout_tasks()
   found = loss_matrix.findings(normalized, rows, tasks)
   parts = [
-      "# Uni[MASK] gridworld study",
-      f"Scale `{scale_name}`: {len(seeds)} seed(s), {scale['steps']} steps per model (finetune {scale['finetune_steps']} "
-      f"from the random-mask model), width {scale['width']}, {scale['layers']} layer(s), batch {scale['batch']}; "
-      f"{_NUM_TRAIN.value} training trajectories, 1,000 held out; Boltzmann data agent beta={_BETA.value}. "
-      f"This invocation took {elapsed / 60:.1f} min (models trained by an earlier one are read back, not retrained).",
-      "## Loss matrix (validation loss / column minimum)",
-      f"Rows: trained models (`finetune` = random-mask then each column's task); columns: evaluation task on the same "
-      f"held-out windows and masks for every model; mean over seeds, then divided by the column minimum (at least "
-      f"{loss_matrix.NORMALIZE_FLOOR}).",
-      study.markdown_table(["model", *tasks], [[r, *[f"{v:.2f}" for v in row]] for r, row in zip(rows, normalized)]),
-      "![normalised loss matrix](loss_matrix_normalized.png)",
-      "Raw losses (sum over modalities of the mean cross-entropy / MSE of the targets):",
-      study.markdown_table(["model", *tasks], [[r, *[f"{v:.4f}" for v in row]] for r, row in zip(rows, raw)]),
-      "![raw loss matrix](loss_matrix.png)",
-      "## The paper's findings on this matrix",
-      "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})" for claim, ok, evidence in found),
-      f"## Rollouts ({scale['episodes']} episodes per model and seed, JAX twin, "
-      f"{'sampled' if _SAMPLE.value else 'argmax'} actions)",
-      "Success: bc at the goal after 10 steps; rcbc reached its target (the best return achievable from its start); "
-      "goal at the requested cell at t=9; waypoint at all requested states at t=3, 6, 9. Mean ± standard error over seeds.",
-      study.markdown_table(
-          ["model", *[f"{t} success" for t in rolled], *[f"{t} return" for t in rolled]],
-          [[row, *[_mean_se(rollouts[row, t][0]) for t in rolled], *[_mean_se(rollouts[row, t][1]) for t in rolled]]
-           for row in ROLLOUT_MODELS],
-      ),
-      f"The data's noisy-rational agent: bc success {reference['success']:.3f}, mean return {reference['return']:.3f}.",
-      "![rollouts of the random-mask model](rollouts.png)",
-      "## Future-state distributions",
-      "![future states](future_states.png)",
+    "# Uni[MASK] gridworld study",
+    f"Scale `{scale_name}`: {len(seeds)} seed(s), {scale['steps']} steps per model (finetune {scale['finetune_steps']} "
+    f"from the random-mask model), width {scale['width']}, {scale['layers']} layer(s), batch {scale['batch']}; "
+    f"{_NUM_TRAIN.value} training trajectories, 1,000 held out; Boltzmann data agent beta={_BETA.value}. "
+    f"This invocation took {elapsed / 60:.1f} min (models trained by an earlier one are read back, not retrained).",
+    "## Loss matrix (validation loss / column minimum)",
+    f"Rows: trained models (`finetune` = random-mask then each column's task); columns: evaluation task on the same "
+    f"held-out windows and masks for every model; mean over seeds, then divided by the column minimum (at least "
+    f"{loss_matrix.NORMALIZE_FLOOR}).",
+    study.markdown_table(["model", *tasks], [[r, *[f"{v:.2f}" for v in row]] for r, row in zip(rows, normalized)]),
+    "![normalised loss matrix](loss_matrix_normalized.png)",
+    "Raw losses (sum over modalities of the mean cross-entropy / MSE of the targets):",
+    study.markdown_table(["model", *tasks], [[r, *[f"{v:.4f}" for v in row]] for r, row in zip(rows, raw)]),
+    "![raw loss matrix](loss_matrix.png)",
+    "## The paper's findings on this matrix",
+    "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})" for claim, ok, evidence in found),
+    f"## Rollouts ({scale['episodes']} episodes per model and seed, JAX twin, "
+    f"{'sampled' if _SAMPLE.value else 'argmax'} actions)",
+    "Success: bc at the goal after 10 steps; rcbc reached its target (the best return achievable from its start); "
+    "goal at the requested cell at t=9; waypoint at all requested states at t=3, 6, 9. Mean ± standard error over seeds.",
+    study.markdown_table(
+      ["model", *[f"{t} success" for t in rolled], *[f"{t} return" for t in rolled]],
+      [
+        [row, *[_mean_se(rollouts[row, t][0]) for t in rolled], *[_mean_se(rollouts[row, t][1]) for t in rolled]]
+        for row in ROLLOUT_MODELS
+      ],
+    ),
+    f"The data's noisy-rational agent: bc success {reference['success']:.3f}, mean return {reference['return']:.3f}.",
+    "![rollouts of the random-mask model](rollouts.png)",
+    "## Future-state distributions",
+    "![future states](future_states.png)",
   ]
   path = os.path.join(out, "report.md")
   with open(path, "w") as f:

@@ -41,25 +41,26 @@ from mtm_jax.train import train_and_evaluate  # noqa: E402
 # full has the Uni[MASK] reference's network (configs/pointmaze.py); small keeps a narrower, shallower one
 # (the reference's shape cost 2.6x the time for +0.14 on BC K=5, within noise: results/maze_small/AUDIT.md).
 SCALES = {
-    "smoke": dict(seeds=1, steps=10, finetune_steps=5, width=32, layers=1, heads=4, mlp_ratio=4, batch=16, data=30,
-                  episodes=4),
-    "small": dict(seeds=5, steps=4000, finetune_steps=1500, width=64, layers=2, heads=4, mlp_ratio=4, batch=64, data=1000,
-                  episodes=1000),
-    "full": dict(seeds=5, steps=20000, finetune_steps=5000, width=128, layers=4, heads=16, mlp_ratio=1, batch=100,
-                 data=1000, episodes=1000),
+  "smoke": dict(seeds=1, steps=10, finetune_steps=5, width=32, layers=1, heads=4, mlp_ratio=4, batch=16, data=30, episodes=4),
+  "small": dict(
+    seeds=5, steps=4000, finetune_steps=1500, width=64, layers=2, heads=4, mlp_ratio=4, batch=64, data=1000, episodes=1000
+  ),
+  "full": dict(
+    seeds=5, steps=20000, finetune_steps=5000, width=128, layers=4, heads=16, mlp_ratio=1, batch=100, data=1000, episodes=1000
+  ),
 }
 STATE_ONLY = "single-task, state-only history"
 # Table rows: row -> {column task: variant that fills it}.
 ROWS = {
-    "bc (single-task)": {"bc": "bc"},
-    "rcbc (single-task)": {"rcbc": "rcbc"},
-    "multi-task": {"bc": "multi_task", "rcbc": "multi_task"},
-    "random-mask": {"bc": "random", "rcbc": "random"},
-    "finetune": {"bc": "finetune_bc", "rcbc": "finetune_rcbc"},
-    "Decision-GPT": {"bc": "decision_gpt_bc", "rcbc": "decision_gpt_rcbc"},
-    "MLP": {"bc": "mlp_bc", "rcbc": "mlp_rcbc"},
-    # Not in the paper: single-task with the window's past actions hidden, a test for copycat policies.
-    STATE_ONLY: {"bc": "states_bc", "rcbc": "states_rcbc"},
+  "bc (single-task)": {"bc": "bc"},
+  "rcbc (single-task)": {"rcbc": "rcbc"},
+  "multi-task": {"bc": "multi_task", "rcbc": "multi_task"},
+  "random-mask": {"bc": "random", "rcbc": "random"},
+  "finetune": {"bc": "finetune_bc", "rcbc": "finetune_rcbc"},
+  "Decision-GPT": {"bc": "decision_gpt_bc", "rcbc": "decision_gpt_rcbc"},
+  "MLP": {"bc": "mlp_bc", "rcbc": "mlp_rcbc"},
+  # Not in the paper: single-task with the window's past actions hidden, a test for copycat policies.
+  STATE_ONLY: {"bc": "states_bc", "rcbc": "states_rcbc"},
 }
 # Return-conditioned columns: rollout key -> (column name, target scale). "rcbc" is the paper's.
 RC_COLUMNS = {"rcbc": ("RCBC", 1.2), "rcbc@1.0": ("RCBC×1.0", 1.0)}
@@ -67,12 +68,12 @@ EVAL_SEED = 10_000  # evaluation episode i starts from a reset with seed EVAL_SE
 # The paper's Table 1 (mean ± standard error over 5 seeds, 1,000 rollouts) for the rows it shares with ours;
 # columns BC K=5, RC K=5, BC K=10, RC K=10. Its single-task row is one bc and one rcbc model, as ours.
 PAPER = {
-    "single-task": ((2.66, 0.03), (2.64, 0.02), (2.47, 0.04), (2.41, 0.05)),
-    "multi-task": ((2.65, 0.01), (2.68, 0.01), (2.39, 0.03), (2.39, 0.03)),
-    "random-mask": ((2.19, 0.09), (2.20, 0.09), (2.29, 0.07), (2.31, 0.06)),
-    "finetune": ((2.67, 0.03), (2.73, 0.01), (2.55, 0.03), (2.61, 0.03)),
-    "Decision-GPT": ((2.66, 0.01), (2.32, 0.05), (2.74, 0.01), (2.73, 0.02)),
-    "MLP": ((1.68, 0.07), (1.53, 0.08), (1.83, 0.06), (1.88, 0.06)),
+  "single-task": ((2.66, 0.03), (2.64, 0.02), (2.47, 0.04), (2.41, 0.05)),
+  "multi-task": ((2.65, 0.01), (2.68, 0.01), (2.39, 0.03), (2.39, 0.03)),
+  "random-mask": ((2.19, 0.09), (2.20, 0.09), (2.29, 0.07), (2.31, 0.06)),
+  "finetune": ((2.67, 0.03), (2.73, 0.01), (2.55, 0.03), (2.61, 0.03)),
+  "Decision-GPT": ((2.66, 0.01), (2.32, 0.05), (2.74, 0.01), (2.73, 0.02)),
+  "MLP": ((1.68, 0.07), (1.53, 0.08), (1.83, 0.06), (1.88, 0.06)),
 }
 # The single-task row of each column name.
 SINGLE_TASK = {"BC": "bc (single-task)", **{name: "rcbc (single-task)" for name, _ in RC_COLUMNS.values()}}
@@ -152,17 +153,35 @@ def findings(table: dict, contexts: list[int], rc: str = "RCBC") -> list[tuple[s
     best = max(bidirectional, key=lambda r: mean(r, c))
     if mean("finetune", c) < mean(best, c):
       beaten.append(f"{c}: {best} {mean(best, c):.2f} vs finetune {mean('finetune', c):.2f}")
-  out.append(("finetune best among the bidirectional models on every column", not beaten,
-              "; ".join(beaten) or "best on all " + str(len(columns))))
-  higher = [f"{c}: random {mean('random-mask', c):.2f} vs {r} {mean(r, c):.2f}" for c in columns
-            for r in ("single-task", "finetune") if mean("random-mask", c) >= mean(r, c)]
-  out.append(("random-mask alone weaker than single-task and finetune on every column", not higher,
-              "; ".join(higher) or "lower on all " + str(len(columns))))
+  out.append(
+    (
+      "finetune best among the bidirectional models on every column",
+      not beaten,
+      "; ".join(beaten) or "best on all " + str(len(columns)),
+    )
+  )
+  higher = [
+    f"{c}: random {mean('random-mask', c):.2f} vs {r} {mean(r, c):.2f}"
+    for c in columns
+    for r in ("single-task", "finetune")
+    if mean("random-mask", c) >= mean(r, c)
+  ]
+  out.append(
+    (
+      "random-mask alone weaker than single-task and finetune on every column",
+      not higher,
+      "; ".join(higher) or "lower on all " + str(len(columns)),
+    )
+  )
   if max(contexts) >= 10:
     others = [r for r in table if r not in ("Decision-GPT", STATE_ONLY)]
     long = [c for c in columns if c.endswith(f"K={max(contexts)}")]
-    lost = [f"{c}: {r} {mean(r, c):.2f} vs {mean('Decision-GPT', c):.2f}" for c in long for r in others
-            if c in table[r] and mean(r, c) > mean("Decision-GPT", c)]
+    lost = [
+      f"{c}: {r} {mean(r, c):.2f} vs {mean('Decision-GPT', c):.2f}"
+      for c in long
+      for r in others
+      if c in table[r] and mean(r, c) > mean("Decision-GPT", c)
+    ]
     out.append((f"Decision-GPT strongest at context {max(contexts)}", not lost, "; ".join(lost) or "highest on both"))
   return out
 
@@ -202,8 +221,10 @@ def main():
             with open(cached, "w") as f:
               json.dump(results, f, indent=2)
   n = min(8, len(starts))  # sample paths for the plot: finetune, first seed, longest context
-  samples = {task: run_rollout(out, variant, task, contexts[-1], seeds[0], envs[:n], starts[:n], targets[:n])["positions"]
-             for task, variant in ROWS["finetune"].items()}
+  samples = {
+    task: run_rollout(out, variant, task, contexts[-1], seeds[0], envs[:n], starts[:n], targets[:n])["positions"]
+    for task, variant in ROWS["finetune"].items()
+  }
   experts, expert_paths = expert_rows(starts)
   before = None
   if _BEFORE.value:
@@ -247,8 +268,13 @@ def write_report(out, scale, seeds, contexts, results, experts, samples, expert_
 
   shown = [[row, *[shown_cell(row, c) for c in columns]] for row in table]
   shown += [[name, *[f"{returns.mean():.3f}" for _ in columns]] for name, returns in experts.items()]
-  plots.bars(os.path.join(out, "table.png"), table, columns, f"Maze2D mean return ({len(seeds)} seed(s))",
-             references={name: returns.mean() for name, returns in experts.items()})
+  plots.bars(
+    os.path.join(out, "table.png"),
+    table,
+    columns,
+    f"Maze2D mean return ({len(seeds)} seed(s))",
+    references={name: returns.mean() for name, returns in experts.items()},
+  )
   walls = [maze.cell_center(c) for c in np.argwhere(maze.MAZE_MAP == 1)]
   targets = np.stack([s["target"] for s in starts])
   n = len(next(iter(samples.values())))  # the sample rollouts' episodes: the first n starts
@@ -256,26 +282,35 @@ def write_report(out, scale, seeds, contexts, results, experts, samples, expert_
   panels["expert (noise 0.5)"] = (expert_paths[0.5][:n], targets[:n])
   plots.maze_paths(os.path.join(out, "trajectories.png"), panels, walls)
   text = [
-      "# Uni[MASK] Maze2D study",
-      f"{len(seeds)} seed(s); {scale['steps']} steps per model (finetune {scale['finetune_steps']}), width {scale['width']}, "
-      f"{scale['layers']} layer(s), {scale['heads']} heads, MLP ratio {scale['mlp_ratio']}, batch {scale['batch']}, "
-      f"no dropout; {scale['data']} expert trajectories ({dataset.WAYPOINTS} waypoint rule, noise std 0.5); "
-      f"{len(starts)} rollout episodes per model; "
-      "RC target: the return of the nearest-start training trajectory times 1.2 (RCBC, the paper's rule) or 1.0 "
-      "(RCBC×1.0, in distribution). "
-      + ("Each cell shows in brackets the mean of the run before (`--before`). " if before is not None else "")
-      + f"This invocation took {elapsed / 60:.1f} min (it reuses the models and rollouts already in {out}).",
-      study.markdown_table(["model", *columns], shown),
-      "## Findings (the paper's claims on this table)",
-      *[part for name, factor in RC_COLUMNS.values() for part in (
-          f"With the RC target at {factor}x the nearest-start return ({name} columns):",
-          "\n".join(f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})" for claim, ok, evidence in
-                    findings(table, contexts, rc=name)))],
-      "## The paper's Table 1, for comparison",
-      study.markdown_table(["model", "BC K=5", "RCBC K=5", "BC K=10", "RCBC K=10"],
-                           [[row, *[f"{m:.2f} ± {e:.2f}" for m, e in cells]] for row, cells in PAPER.items()]),
-      "![table](table.png)",
-      "![trajectories](trajectories.png)",
+    "# Uni[MASK] Maze2D study",
+    f"{len(seeds)} seed(s); {scale['steps']} steps per model (finetune {scale['finetune_steps']}), width {scale['width']}, "
+    f"{scale['layers']} layer(s), {scale['heads']} heads, MLP ratio {scale['mlp_ratio']}, batch {scale['batch']}, "
+    f"no dropout; {scale['data']} expert trajectories ({dataset.WAYPOINTS} waypoint rule, noise std 0.5); "
+    f"{len(starts)} rollout episodes per model; "
+    "RC target: the return of the nearest-start training trajectory times 1.2 (RCBC, the paper's rule) or 1.0 "
+    "(RCBC×1.0, in distribution). "
+    + ("Each cell shows in brackets the mean of the run before (`--before`). " if before is not None else "")
+    + f"This invocation took {elapsed / 60:.1f} min (it reuses the models and rollouts already in {out}).",
+    study.markdown_table(["model", *columns], shown),
+    "## Findings (the paper's claims on this table)",
+    *[
+      part
+      for name, factor in RC_COLUMNS.values()
+      for part in (
+        f"With the RC target at {factor}x the nearest-start return ({name} columns):",
+        "\n".join(
+          f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})"
+          for claim, ok, evidence in findings(table, contexts, rc=name)
+        ),
+      )
+    ],
+    "## The paper's Table 1, for comparison",
+    study.markdown_table(
+      ["model", "BC K=5", "RCBC K=5", "BC K=10", "RCBC K=10"],
+      [[row, *[f"{m:.2f} ± {e:.2f}" for m, e in cells]] for row, cells in PAPER.items()],
+    ),
+    "![table](table.png)",
+    "![trajectories](trajectories.png)",
   ]
   with open(os.path.join(out, "report.md"), "w") as f:
     f.write("\n\n".join(text) + "\n")

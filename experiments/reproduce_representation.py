@@ -15,8 +15,9 @@ import study
 
 from mtm_jax.evaluate import representation_study
 
-make_study = study.locomotion_study(representation_study.RepresentationStudy, "representation",
-                                    "the scale's; full-replay runs TD3, medium-replay TD3+BC")
+make_study = study.locomotion_study(
+  representation_study.RepresentationStudy, "representation", "the scale's; full-replay runs TD3, medium-replay TD3+BC"
+)
 
 
 def main():

@@ -29,8 +29,7 @@ def main():
   if _EPISODES.value < 1 or _NUM_ENVS.value < 1:
     raise UserError(f"--episodes={_EPISODES.value} and --num_envs={_NUM_ENVS.value} must be at least 1")
   ckpt = load_checkpoint(_WORKDIR.value)
-  out = score_checkpoint(ckpt, _TASK.value, _EPISODES.value, target_rule=_TARGET_RULE.value or None,
-                         num_envs=_NUM_ENVS.value)
+  out = score_checkpoint(ckpt, _TASK.value, _EPISODES.value, target_rule=_TARGET_RULE.value or None, num_envs=_NUM_ENVS.value)
   target = "" if out["target"] is None else f", target {out['target']:.4g} ({out['target_rule']})"
   print(f"{out['env_id']} {out['task']} at step {out['step']}, {out['episodes']} episodes{target}:")
   print("  return {:.1f} ± {:.1f}   (dataset's own episodes: {:.1f} ± {:.1f})".format(*out["return"], *out["dataset_return"]))

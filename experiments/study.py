@@ -26,8 +26,15 @@ def locomotion_study(cls, name: str, levels_help: str = "the scale's"):
     sys.path.insert(0, CONFIGS)
     import locomotion
 
-    return cls(out.value or os.path.join("runs", f"{name}_{scale.value}"), scale.value, locomotion.get_config,
-               envs=envs.value, levels=levels.value, seeds=seeds.value)
+    return cls(
+      out.value or os.path.join("runs", f"{name}_{scale.value}"),
+      scale.value,
+      locomotion.get_config,
+      envs=envs.value,
+      levels=levels.value,
+      seeds=seeds.value,
+    )
+
   return make
 
 

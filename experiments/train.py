@@ -26,8 +26,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main():
   if _NUM_PROCESSES.value != 1:  # before anything touches a device
-    distributed.initialize(max(_NUM_PROCESSES.value, 0), _PROCESS_ID.value, _COORDINATOR.value,
-                           timeout=_PEER_TIMEOUT.value)
+    distributed.initialize(max(_NUM_PROCESSES.value, 0), _PROCESS_ID.value, _COORDINATOR.value, timeout=_PEER_TIMEOUT.value)
   train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 

@@ -7,13 +7,13 @@ from mtm_jax.predict import make_predict
 from mtm_jax.spec import DatasetSpec, ModalitySpec
 
 __all__ = [
-    "Checkpoint",
-    "DatasetSpec",
-    "MLPBaseline",
-    "MaskedTrajectoryModel",
-    "ModalitySpec",
-    "ModelConfig",
-    "UserError",
-    "load_checkpoint",
-    "make_predict",
+  "Checkpoint",
+  "DatasetSpec",
+  "MLPBaseline",
+  "MaskedTrajectoryModel",
+  "ModalitySpec",
+  "ModelConfig",
+  "UserError",
+  "load_checkpoint",
+  "make_predict",
 ]

@@ -63,12 +63,12 @@ def manager(workdir: str, max_to_keep: int = 3, read_only: bool = False, items=M
 def save(mngr: ocp.CheckpointManager, step: int, params, opt_state, exp: Experiment) -> None:
   meta = {"step": int(step), "config": exp.to_dict(), "spec": exp.require_spec().to_dict()}
   mngr.save(
-      int(step),
-      args=ocp.args.Composite(
-          params=ocp.args.StandardSave(params),
-          opt_state=ocp.args.StandardSave(opt_state),
-          meta=ocp.args.JsonSave(meta),
-      ),
+    int(step),
+    args=ocp.args.Composite(
+      params=ocp.args.StandardSave(params),
+      opt_state=ocp.args.StandardSave(opt_state),
+      meta=ocp.args.JsonSave(meta),
+    ),
   )
 
 
@@ -89,7 +89,7 @@ def restore_state(mngr: ocp.CheckpointManager, step: int, abstract_state):
   """(state, meta) of a ``save_state`` step, onto the structure and shardings of ``abstract_state``."""
   try:
     restored = mngr.restore(
-        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore())
+      step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore())
     )
   except Exception as err:  # see restore()
     raise _unreadable(str(mngr.directory), step, err, mngr) from err
@@ -100,8 +100,8 @@ def _unreadable(path: str, step: int, err: Exception, mngr) -> UserError:
   others = [s for s in mngr.all_steps() if s != step]
   hint = f"earlier checkpoints {others} are untouched; " if others else ""
   return UserError(
-      f"checkpoint step {step} in {path} is unreadable ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
-      f"{hint}move that step directory aside to resume from an earlier one"
+    f"checkpoint step {step} in {path} is unreadable ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+    f"{hint}move that step directory aside to resume from an earlier one"
   )
 
 
@@ -115,12 +115,12 @@ def restore(mngr: ocp.CheckpointManager, step: int, abstract_params, abstract_op
   """Restores params and optimizer state onto the shardings of the abstract targets."""
   try:
     restored = mngr.restore(
-        step,
-        args=ocp.args.Composite(
-            params=ocp.args.StandardRestore(abstract_params),
-            opt_state=ocp.args.StandardRestore(abstract_opt_state),
-            meta=ocp.args.JsonRestore(),
-        ),
+      step,
+      args=ocp.args.Composite(
+        params=ocp.args.StandardRestore(abstract_params),
+        opt_state=ocp.args.StandardRestore(abstract_opt_state),
+        meta=ocp.args.JsonRestore(),
+      ),
     )
   except Exception as err:  # Orbax raises many types for damaged files; all mean the same to a user.
     raise _unreadable(str(mngr.directory), step, err, mngr) from err
@@ -141,11 +141,10 @@ def load_checkpoint(workdir: str, step: int | None = None) -> Checkpoint:
   try:
     # Onto this process's first device, whatever mesh saved it (a run trained on 8 GPUs loads on a laptop).
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    target = jax.tree_util.tree_map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
-                                    mngr.item_metadata(step)["params"].tree)
-    restored = mngr.restore(
-        step, args=ocp.args.Composite(params=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore())
+    target = jax.tree_util.tree_map(
+      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), mngr.item_metadata(step)["params"].tree
     )
+    restored = mngr.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()))
   except Exception as err:  # see restore()
     raise _unreadable(path, step, err, mngr) from err
   meta = restored["meta"]

@@ -44,8 +44,17 @@ FILE = "coverage.json"  # written into a training run's workdir
 # passes of rcbc_imagine) and the planner's (its rcbc proposal and plan_value scoring), and the dynamics
 # and goal masks of the MTM study.
 SAMPLED = ("random", "random_autoregressive")  # mask distributions, not masks a model is asked: no coverage
-INFERENCE_TASKS = ("bc", "rcbc", "imagine", "imagine_act", "plan_value", "forward_dynamics", "inverse_dynamics",
-                   "backwards_dynamics", "goal")
+INFERENCE_TASKS = (
+  "bc",
+  "rcbc",
+  "imagine",
+  "imagine_act",
+  "plan_value",
+  "forward_dynamics",
+  "inverse_dynamics",
+  "backwards_dynamics",
+  "goal",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,8 +86,17 @@ def _task_masks(spec: DatasetSpec, T: int, task: str, return_policy: str, params
 class TrainingMasks:
   """The visible patterns a run's training draws, with their probabilities."""
 
-  def __init__(self, spec: DatasetSpec, T: int, mask_config: MaskConfig, tasks: Sequence[str],
-               weights: Sequence[float] | None = None, *, samples: int = 200_000, seed: int = 0):
+  def __init__(
+    self,
+    spec: DatasetSpec,
+    T: int,
+    mask_config: MaskConfig,
+    tasks: Sequence[str],
+    weights: Sequence[float] | None = None,
+    *,
+    samples: int = 200_000,
+    seed: int = 0,
+  ):
     self.spec, self.T, self.names = spec, T, spec.names
     self.mask_config, self.tasks = mask_config, list(tasks)
     weights = np.asarray(weights if weights else [1.0] * len(self.tasks), np.float64)
@@ -260,8 +278,10 @@ class TrainingMasks:
     if not missing:
       return None
     where = ", ".join(f"{task}" + ("" if i is None else f"@{i}") + f" {c.describe()}" for i, c in missing)
-    return (f"notice: {what or task} asks masks this model has (almost) never trained on (below {100 * COVERED:g} % "
-            f"of its training masks): {where}")
+    return (
+      f"notice: {what or task} asks masks this model has (almost) never trained on (below {100 * COVERED:g} % "
+      f"of its training masks): {where}"
+    )
 
 
 def rollout_tasks(task: str) -> tuple[str, ...]:
@@ -274,8 +294,13 @@ def write(exp: Experiment, workdir: str) -> dict:
   training = TrainingMasks.of(exp)
   evaluated = exp.eval.tasks or tuple(masks.TASKS)  # evaluate.py scores every task when eval.tasks is empty
   table = training.table(list(dict.fromkeys([*evaluated, *INFERENCE_TASKS])))
-  result = {"threshold": COVERED, "exact": training.exact, "training_tasks": training.tasks,
-            "training_weights": [float(w) for w in training.weights], "masks": table}
+  result = {
+    "threshold": COVERED,
+    "exact": training.exact,
+    "training_tasks": training.tasks,
+    "training_weights": [float(w) for w in training.weights],
+    "masks": table,
+  }
   tmp = os.path.join(workdir, FILE + ".tmp")
   with open(tmp, "w") as f:
     json.dump(result, f, indent=2)
@@ -309,6 +334,5 @@ def choose(training: TrainingMasks, task: str) -> tuple[dict, str]:
   for alternative in ALTERNATIVES[task]:
     params = {**own, **alternative}
     if not training.uncovered(task, params):
-      return params, (f"{describe_params(task, params)} (covered at every index; {describe_params(task, own)} is "
-                      "not)")
+      return params, (f"{describe_params(task, params)} (covered at every index; {describe_params(task, own)} is not)")
   return own, describe_params(task, own)

@@ -51,11 +51,14 @@ def initialize(num_processes: int, process_id: int, coordinator: str, *, timeout
   if num_processes:
     kwargs = {"coordinator_address": coordinator or None, "num_processes": num_processes, "process_id": process_id}
   try:
-    jax.distributed.initialize(**kwargs, initialization_timeout=int(max(60, 3 * timeout)),
-                               heartbeat_timeout_seconds=int(max(60, 10 * timeout)))
+    jax.distributed.initialize(
+      **kwargs, initialization_timeout=int(max(60, 3 * timeout)), heartbeat_timeout_seconds=int(max(60, 10 * timeout))
+    )
   except Exception as err:  # jax raises RuntimeError / ValueError / XlaRuntimeError for a bad cluster setup
-    raise UserError(f"could not join the distributed run ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
-                    "check --coordinator, --num_processes and --process_id") from err
+    raise UserError(
+      f"could not join the distributed run ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+      "check --coordinator, --num_processes and --process_id"
+    ) from err
   if jax.process_count() > 1:
     _start_watchdog(timeout, interval=1.0)
 
@@ -71,8 +74,9 @@ def is_main() -> bool:
 
 
 def _lost(message: str) -> None:
-  sys.stderr.write(f"\nerror: {message}; this process stops. Rerun every process with the same command to resume "
-                   "from the last checkpoint.\n")
+  sys.stderr.write(
+    f"\nerror: {message}; this process stops. Rerun every process with the same command to resume from the last checkpoint.\n"
+  )
   sys.stderr.flush()
   os._exit(EXIT_PEER_LOST)  # the main thread may be blocked in a collective that will never complete
 

@@ -26,8 +26,9 @@ from mtm_jax.spec import ACTIONS, CONTINUOUS, RETURNS, STATES, DatasetSpec, Moda
 UNLABELLED = ("state_only", "drop")  # what training makes of an episode without actions
 REGIMES = ("single_task", "multi_task", "random", "random_autoregressive", "finetune")
 # Every role a task can use, so a mask generator can be tried on the config's window and parameters.
-_ALL_ROLES = DatasetSpec((ModalitySpec(STATES, CONTINUOUS, 1), ModalitySpec(ACTIONS, CONTINUOUS, 1),
-                          ModalitySpec(RETURNS, CONTINUOUS, 1)))
+_ALL_ROLES = DatasetSpec(
+  (ModalitySpec(STATES, CONTINUOUS, 1), ModalitySpec(ACTIONS, CONTINUOUS, 1), ModalitySpec(RETURNS, CONTINUOUS, 1))
+)
 
 
 class ConfigError(UserError):
@@ -76,8 +77,9 @@ class MaskConfig:
 
   def sampler(self, spec: DatasetSpec, window: int, tasks, weights=None):
     """``masks.make_sampler`` over ``tasks`` with this config's parameters and return policy."""
-    return masks.make_sampler(spec, window, list(tasks), weights=weights, return_policy=self.return_policy,
-                              task_params={t: self.params(t) for t in tasks})
+    return masks.make_sampler(
+      spec, window, list(tasks), weights=weights, return_policy=self.return_policy, task_params={t: self.params(t) for t in tasks}
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,8 +223,17 @@ def _problems(config: dict, training: bool) -> list[str]:
     value = _get(config, key)
     need(key, _number(value, integer) and value > 0, f"must be a positive {'integer' if integer else 'number'}")
 
-  for key in ("window", "train.batch_size", "train.num_steps", "train.log_every", "train.checkpoint_every",
-              "train.keep_checkpoints", "train.max_nonfinite_steps", "eval.num_windows", "eval.batch_size"):
+  for key in (
+    "window",
+    "train.batch_size",
+    "train.num_steps",
+    "train.log_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+    "train.max_nonfinite_steps",
+    "eval.num_windows",
+    "eval.batch_size",
+  ):
     positive(key)
   positive("train.learning_rate", integer=False)
   for key in ("train.warmup_steps", "train.weight_decay", "train.grad_clip", "data.unscaled_below_std"):
@@ -231,8 +242,11 @@ def _problems(config: dict, training: bool) -> list[str]:
   share = _get(config, "data.action_fraction")
   need("data.action_fraction", _number(share, False) and 0 < share <= 1, "must be in (0, 1]")
   need("data.action_seed", _number(_get(config, "data.action_seed"), True), "must be an integer")
-  need("data.labelled_episodes", all(_number(i, True) and i >= 0 for i in _get(config, "data.labelled_episodes")),
-       "must be training-episode indices (integers >= 0)")
+  need(
+    "data.labelled_episodes",
+    all(_number(i, True) and i >= 0 for i in _get(config, "data.labelled_episodes")),
+    "must be training-episode indices (integers >= 0)",
+  )
   need("data.unlabelled", _get(config, "data.unlabelled") in UNLABELLED, f"must be one of {UNLABELLED}")
   share = _get(config, "data.labelled_share")
   need("data.labelled_share", _number(share, False) and 0 <= share < 1, "must be in [0, 1)")
@@ -240,13 +254,17 @@ def _problems(config: dict, training: bool) -> list[str]:
   need("train.final_lr_fraction", _number(fraction, False) and 0 <= fraction <= 1, "must be in [0, 1]")
   need("train.regime", _get(config, "train.regime") in REGIMES, f"must be one of {REGIMES}")
   need("train.loss_on", _get(config, "train.loss_on") in ("all", "hidden"), "must be 'all' or 'hidden'")
-  need("train.mask_granularity", _get(config, "train.mask_granularity") in masks.GRANULARITIES,
-       f"must be one of {masks.GRANULARITIES}")
+  need(
+    "train.mask_granularity",
+    _get(config, "train.mask_granularity") in masks.GRANULARITIES,
+    f"must be one of {masks.GRANULARITIES}",
+  )
   need("data.source", _get(config, "data.source") in SOURCES, f"must be one of {SOURCES}")
   need("data.returns", _get(config, "data.returns") in RETURN_KINDS, f"must be one of {RETURN_KINDS}")
   need("data.on_nonfinite", _get(config, "data.on_nonfinite") in ON_NONFINITE, f"must be one of {ON_NONFINITE}")
-  need("masks.return_policy", _get(config, "masks.return_policy") in masks.RETURN_POLICIES,
-       f"must be one of {masks.RETURN_POLICIES}")
+  need(
+    "masks.return_policy", _get(config, "masks.return_policy") in masks.RETURN_POLICIES, f"must be one of {masks.RETURN_POLICIES}"
+  )
   need("masks.weights", all(_number(w, False) and w >= 0 for w in _get(config, "masks.weights")), "must all be >= 0")
   tasks = _get(config, "masks.tasks")
   unknown = [t for t in tasks if t not in masks.TASKS]
@@ -256,8 +274,11 @@ def _problems(config: dict, training: bool) -> list[str]:
   need("masks.tasks", regime != "multi_task" or len(tasks) >= 2, "multi_task needs at least two tasks")
   if training and regime == "finetune":
     init_from = _get(config, "train.init_from")
-    need("train.init_from", bool(init_from) and os.path.isdir(os.path.join(init_from, "checkpoints")),
-         "must be the workdir of a trained run (finetune starts from its checkpoint)")
+    need(
+      "train.init_from",
+      bool(init_from) and os.path.isdir(os.path.join(init_from, "checkpoints")),
+      "must be the workdir of a trained run (finetune starts from its checkpoint)",
+    )
   if not problems:  # the tasks the regime draws, tried on the window with their parameters
     problems += _task_problems(config)
   return problems
@@ -278,8 +299,9 @@ def _task_problems(config: dict) -> list[str]:
       continue
     try:
       fn = masks.get_task(task)
-      jax.eval_shape(lambda k, fn=fn, params=params: fn(k, window, _ALL_ROLES, return_policy=return_policy, **params),
-                     jax.random.key(0))
+      jax.eval_shape(
+        lambda k, fn=fn, params=params: fn(k, window, _ALL_ROLES, return_policy=return_policy, **params), jax.random.key(0)
+      )
     except (ValueError, TypeError) as err:
       problems.append(f"masks.task_params.{task}={params!r} with window={window}: {str(err).splitlines()[0]}")
   return problems

@@ -41,17 +41,17 @@ def _check_length(task: str, T: int, minimum: int) -> None:
 # Where each positional task draws its index: [lo, T + hi_offset). The one table both the tasks and
 # mask coverage (mtm_jax.coverage) read, so coverage can enumerate every index a task can draw.
 INDEX_RANGES: dict[str, tuple[int, int]] = {
-    "bc": (0, 0),
-    "rcbc": (0, 0),
-    "goal": (0, -1),
-    "waypoint": (0, -1),
-    "future": (1, 0),
-    "past": (1, 0),
-    "forward_dynamics": (0, -1),
-    "inverse_dynamics": (0, -1),
-    "backwards_dynamics": (1, 0),
-    "plan_value": (0, 0),
-    "random_autoregressive": (0, 0),
+  "bc": (0, 0),
+  "rcbc": (0, 0),
+  "goal": (0, -1),
+  "waypoint": (0, -1),
+  "future": (1, 0),
+  "past": (1, 0),
+  "forward_dynamics": (0, -1),
+  "inverse_dynamics": (0, -1),
+  "backwards_dynamics": (1, 0),
+  "plan_value": (0, 0),
+  "random_autoregressive": (0, 0),
 }
 
 
@@ -95,8 +95,7 @@ def _scorable_returns(T: int, policy: str) -> jax.Array:
   return jnp.arange(T) == 0 if policy == "first" else jnp.ones((T,), bool)
 
 
-def _history(T: int, spec: DatasetSpec, t: jax.Array, past_actions: bool = True,
-             history: bool = True) -> tuple[Mask, Mask]:
+def _history(T: int, spec: DatasetSpec, t: jax.Array, past_actions: bool = True, history: bool = True) -> tuple[Mask, Mask]:
   """The BC pattern: s[0..t], a[0..t-1] visible (only s[0..t] without past_actions; only s[t] without
   history), a[t] the target."""
   steps = jnp.arange(T)
@@ -318,16 +317,16 @@ def autoregressive_cut(T: int, names, mode, position, return_policy: str, xp=np)
 
 
 def random_autoregressive(
-    key,
-    T,
-    spec,
-    *,
-    index=None,
-    return_policy="all",
-    keep_ratios: Sequence[float] = (0.7, 0.8, 0.85, 0.9, 0.95, 1.0),
-    mode_weights: Sequence[float] = (0.2, 0.1, 0.7),
-    ensure_visible=True,
-    ratio_per_modality=False,
+  key,
+  T,
+  spec,
+  *,
+  index=None,
+  return_policy="all",
+  keep_ratios: Sequence[float] = (0.7, 0.8, 0.85, 0.9, 0.95, 1.0),
+  mode_weights: Sequence[float] = (0.2, 0.1, 0.7),
+  ensure_visible=True,
+  ratio_per_modality=False,
 ):
   """MTM random-autoregressive masking.
 
@@ -351,7 +350,7 @@ def random_autoregressive(
   token_keys = jax.random.split(key_tokens, len(spec.names))
   # A token is kept if its random rank is below n_keep: exactly n_keep kept per modality.
   visible = {
-      name: jnp.argsort(jax.random.uniform(k, (T,))) < n_keep_M[i] for i, (name, k) in enumerate(zip(spec.names, token_keys))
+    name: jnp.argsort(jax.random.uniform(k, (T,))) < n_keep_M[i] for i, (name, k) in enumerate(zip(spec.names, token_keys))
   }
   mode = jax.random.choice(key_mode, len(weights), p=jnp.asarray(weights / weights.sum()))
   position = _index(key_pos, index, "random_autoregressive", T)
@@ -363,21 +362,21 @@ def random_autoregressive(
 
 
 TASKS: dict[str, MaskFn] = {
-    "bc": bc,
-    "rcbc": rcbc,
-    "goal": goal,
-    "waypoint": waypoint,
-    "future": future,
-    "past": past,
-    "forward_dynamics": forward_dynamics,
-    "inverse_dynamics": inverse_dynamics,
-    "backwards_dynamics": backwards_dynamics,
-    "plan_value": plan_value,
-    "imagine": imagine,
-    "imagine_act": imagine_act,
-    "reconstruct": reconstruct,
-    "random": random,
-    "random_autoregressive": random_autoregressive,
+  "bc": bc,
+  "rcbc": rcbc,
+  "goal": goal,
+  "waypoint": waypoint,
+  "future": future,
+  "past": past,
+  "forward_dynamics": forward_dynamics,
+  "inverse_dynamics": inverse_dynamics,
+  "backwards_dynamics": backwards_dynamics,
+  "plan_value": plan_value,
+  "imagine": imagine,
+  "imagine_act": imagine_act,
+  "reconstruct": reconstruct,
+  "random": random,
+  "random_autoregressive": random_autoregressive,
 }
 
 
@@ -395,13 +394,13 @@ def asked(task: str, T: int, rows: int, return_policy: str, **params) -> Mask:
 
 
 def make_sampler(
-    spec: DatasetSpec,
-    T: int,
-    tasks: Sequence[str],
-    *,
-    weights: Sequence[float] | None = None,
-    return_policy: str = "first",
-    task_params: Mapping[str, Mapping] | None = None,
+  spec: DatasetSpec,
+  T: int,
+  tasks: Sequence[str],
+  *,
+  weights: Sequence[float] | None = None,
+  return_policy: str = "first",
+  task_params: Mapping[str, Mapping] | None = None,
 ) -> Callable[[jax.Array], tuple[Mask, Mask]]:
   """A ``key -> (visible, target)`` sampler drawing one task from a weighted list."""
   if not tasks:
@@ -411,8 +410,7 @@ def make_sampler(
   if unknown:
     raise ValueError(f"task_params names tasks {sorted(unknown)} that are not in the task list {list(tasks)}")
   branches = [
-      functools.partial(get_task(name), T=T, spec=spec, return_policy=return_policy, **task_params.get(name, {}))
-      for name in tasks
+    functools.partial(get_task(name), T=T, spec=spec, return_policy=return_policy, **task_params.get(name, {})) for name in tasks
   ]
   # Fail here, in Python, on bad parameters rather than inside a trace later.
   for branch in branches:

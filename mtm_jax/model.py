@@ -88,8 +88,11 @@ def model_problems(fields: dict) -> list[str]:
   need("token_init", fields["token_init"] in TOKEN_INITS, f"must be one of {TOKEN_INITS}")
   need("decoder_embed", fields["decoder_embed"] in DECODER_EMBEDS, f"must be one of {DECODER_EMBEDS}")
   need("param_init", fields["param_init"] in PARAM_INITS, f"must be one of {PARAM_INITS}")
-  need("decoder_embed", fields["decoder_embed"] == "shared" or fields["token_layout"] == "per_modality",
-       "per_modality needs model.token_layout='per_modality'")
+  need(
+    "decoder_embed",
+    fields["decoder_embed"] == "shared" or fields["token_layout"] == "per_modality",
+    "per_modality needs model.token_layout='per_modality'",
+  )
   need("dtype", fields["dtype"] in ("float32", "bfloat16", "float16"), "must be 'float32', 'bfloat16' or 'float16'")
   width, heads = fields["width"], fields["num_heads"]
   if not problems:
@@ -116,8 +119,10 @@ def dense_init(param_init: str, fan_in: int) -> dict:
   if param_init == "flax":
     return {}
   bound = 1.0 / np.sqrt(fan_in)
-  return {"kernel_init": _TORCH_KERNEL,
-          "bias_init": lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)}
+  return {
+    "kernel_init": _TORCH_KERNEL,
+    "bias_init": lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound),
+  }
 
 
 _TORCH_KERNEL = nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")  # U(+-1/sqrt(fan_in))
@@ -144,10 +149,12 @@ class Attention(nn.Module):
     W = x.shape[-1]
     H = self.num_heads
     torch = self.param_init == "torch"  # PyTorch's MultiheadAttention: zero biases in both projections
-    qkv = nn.DenseGeneral((3, H, W // H), dtype=self.dtype, name="qkv",
-                          **({"kernel_init": nn.initializers.xavier_uniform()} if torch else {}))(x)
-    out_proj = nn.DenseGeneral(W, axis=(-2, -1), dtype=self.dtype, name="out",
-                               **({"kernel_init": _TORCH_KERNEL} if torch else {}))
+    qkv = nn.DenseGeneral(
+      (3, H, W // H), dtype=self.dtype, name="qkv", **({"kernel_init": nn.initializers.xavier_uniform()} if torch else {})
+    )(x)
+    out_proj = nn.DenseGeneral(
+      W, axis=(-2, -1), dtype=self.dtype, name="out", **({"kernel_init": _TORCH_KERNEL} if torch else {})
+    )
     qkv_BxLx3xHxD = qkv if packing is None else packing.unpack(qkv)
     q_BxLxHxD, k_BxLxHxD, v_BxLxHxD = (qkv_BxLx3xHxD[:, :, i] for i in range(3))
     logits_BxHxLxL = jnp.einsum("bqhd,bkhd->bhqk", q_BxLxHxD, k_BxLxHxD) / np.sqrt(W // H)
@@ -173,8 +180,7 @@ class Block(nn.Module):
     """x: tokens [B, L, W], or packed visible tokens [G, K, W] with their ``packing``."""
     W = x.shape[-1]
     inner = self.dropout if self.dropout_placement == "torch" else 0.0
-    h = Attention(self.num_heads, self.dtype, inner, self.param_init)(nn.LayerNorm()(x), allowed_BxLxL, deterministic,
-                                                                      packing)
+    h = Attention(self.num_heads, self.dtype, inner, self.param_init)(nn.LayerNorm()(x), allowed_BxLxL, deterministic, packing)
     x = x + nn.Dropout(self.dropout)(h, deterministic)
     h = nn.Dense(self.mlp_ratio * W, dtype=self.dtype, **dense_init(self.param_init, W))(nn.LayerNorm()(x))
     h = nn.Dropout(inner)(nn.gelu(h), deterministic)
@@ -201,8 +207,17 @@ class Stack(nn.Module):
 
 def make_stack(cfg: ModelConfig, num_layers: int, name: str, cls=Stack, **parent) -> Stack:
   """``parent``: parent=MODULE where the stack is built outside a compact method (nn.cond's branches)."""
-  return cls(num_layers, cfg.num_heads, cfg.mlp_ratio, cfg.dropout, jnp.dtype(cfg.dtype), cfg.dropout_placement,
-             cfg.param_init, name=name, **parent)
+  return cls(
+    num_layers,
+    cfg.num_heads,
+    cfg.mlp_ratio,
+    cfg.dropout,
+    jnp.dtype(cfg.dtype),
+    cfg.dropout_placement,
+    cfg.param_init,
+    name=name,
+    **parent,
+  )
 
 
 class ValueEmbed(nn.Module):
@@ -285,8 +300,7 @@ class MaskedTrajectoryModel(nn.Module):
     cfg = self.config
     out = {}
     for m in self.spec:
-      value_BxTxW = ValueEmbed(m, cfg.width, cfg.param_init, name=f"{prefix}_embed_{m.name}")(traj[m.name],
-                                                                                            visible[m.name])
+      value_BxTxW = ValueEmbed(m, cfg.width, cfg.param_init, name=f"{prefix}_embed_{m.name}")(traj[m.name], visible[m.name])
       mask_token_W = self.param(f"{prefix}_mask_token_{m.name}", self._token_init(), (cfg.width,))
       out[m.name] = jnp.where(visible[m.name][..., None], value_BxTxW, mask_token_W[None, None])
     if cfg.max_horizon > 0:
@@ -297,8 +311,9 @@ class MaskedTrajectoryModel(nn.Module):
     return out
 
   @nn.compact
-  def __call__(self, traj, visible, *, deterministic: bool = True, features: str | None = None,
-               pack: tuple[int, int] | None = None):
+  def __call__(
+    self, traj, visible, *, deterministic: bool = True, features: str | None = None, pack: tuple[int, int] | None = None
+  ):
     """Per-modality outputs [B, T, d] of the heads; ``features="output"``: the last stack's per-modality
     features [B, T, W] instead, ``"encoder"``: the encoder's (MTM's representation; with an MAE encoder,
     meaningful at visible tokens only).
@@ -318,7 +333,7 @@ class MaskedTrajectoryModel(nn.Module):
     if cfg.decoder_layers == 0:
       # One encoder over all tokens: hidden slots already hold mask embeddings.
       h_BxNxW = make_stack(cfg, cfg.encoder_layers, "encoder")(
-          x_BxNxW, self._attention_mask(jnp.ones((B, N), bool), time_BxN), deterministic
+        x_BxNxW, self._attention_mask(jnp.ones((B, N), bool), time_BxN), deterministic
       )
     else:
       enc_BxNxW = self._encode(x_BxNxW, vis_BxN, time_BxN, deterministic, pack)
@@ -361,8 +376,9 @@ class MaskedTrajectoryModel(nn.Module):
       names = token_order(self.spec)
       B, N, W = enc_BxNxW.shape
       enc_BxTxMxW = enc_BxNxW.reshape(B, self.window, len(names), W)
-      enc_BxNxW = jnp.stack([nn.Dense(W, name=f"decoder_embed_{n}", **init)(enc_BxTxMxW[:, :, i])
-                             for i, n in enumerate(names)], axis=2).reshape(B, N, W)
+      enc_BxNxW = jnp.stack(
+        [nn.Dense(W, name=f"decoder_embed_{n}", **init)(enc_BxTxMxW[:, :, i]) for i, n in enumerate(names)], axis=2
+      ).reshape(B, N, W)
     masks_BxNxW = self._tokens(self._mask_embeddings(visible), "dec")
     x_BxNxW = jnp.where(vis_BxN[..., None], enc_BxNxW, 0.0) + masks_BxNxW
     allowed = self._attention_mask(jnp.ones(vis_BxN.shape, bool), time_BxN)
@@ -429,10 +445,7 @@ def build_model(config: ModelConfig, spec: DatasetSpec, window: int) -> nn.Modul
 
 def dummy_inputs(spec: DatasetSpec, window: int, batch: int = 1, max_horizon: int = 0):
   """Zero trajectories and all-visible masks of the right shapes (for init and eval_shape)."""
-  traj = {
-      m.name: jnp.zeros((batch, window) + m.trailing_shape(), jnp.int32 if m.is_discrete else jnp.float32)
-      for m in spec
-  }
+  traj = {m.name: jnp.zeros((batch, window) + m.trailing_shape(), jnp.int32 if m.is_discrete else jnp.float32) for m in spec}
   if max_horizon > 0:
     traj["steps_remaining"] = jnp.zeros((batch, window), jnp.int32)
   visible = {m.name: jnp.ones((batch, window), bool) for m in spec}
@@ -441,6 +454,3 @@ def dummy_inputs(spec: DatasetSpec, window: int, batch: int = 1, max_horizon: in
 
 def count_params(params) -> int:
   return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))
-
-
-

@@ -27,8 +27,8 @@ def compute_stats(values: Mapping[str, np.ndarray], spec: DatasetSpec, unscaled_
       raise ValueError(f"no real steps for modality {m.name!r}: cannot compute normalisation statistics")
     std = x.std(0)
     stats[m.name] = {
-        "mean": x.mean(0).astype(np.float32),
-        "std": np.where(std < max(MIN_STD, unscaled_below_std), 1.0, std).astype(np.float32),
+      "mean": x.mean(0).astype(np.float32),
+      "std": np.where(std < max(MIN_STD, unscaled_below_std), 1.0, std).astype(np.float32),
     }
   return stats
 
@@ -43,15 +43,11 @@ def _lift(stat, x):
 
 
 def normalize(traj: Mapping, stats: Mapping) -> dict:
-  return {
-      k: (v - _lift(stats[k]["mean"], v)) / _lift(stats[k]["std"], v) if k in stats else v for k, v in traj.items()
-  }
+  return {k: (v - _lift(stats[k]["mean"], v)) / _lift(stats[k]["std"], v) if k in stats else v for k, v in traj.items()}
 
 
 def denormalize(outputs: Mapping, stats: Mapping) -> dict:
-  return {
-      k: v * _lift(stats[k]["std"], v) + _lift(stats[k]["mean"], v) if k in stats else v for k, v in outputs.items()
-  }
+  return {k: v * _lift(stats[k]["std"], v) + _lift(stats[k]["mean"], v) if k in stats else v for k, v in outputs.items()}
 
 
 def as_jnp(stats: Mapping) -> dict:

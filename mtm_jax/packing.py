@@ -37,8 +37,7 @@ class Packing:
     rank_GxM = jnp.cumsum(vis_GxM, axis=1) - 1
     slot_GxM = jnp.where(vis_GxM & (rank_GxM < capacity), rank_GxM, capacity)
     rows_GxM = jnp.broadcast_to(jnp.arange(G)[:, None], (G, M))
-    index_GxK = jnp.full((G, capacity), M).at[rows_GxM, slot_GxM].set(
-        jnp.broadcast_to(jnp.arange(M), (G, M)), mode="drop")
+    index_GxK = jnp.full((G, capacity), M).at[rows_GxM, slot_GxM].set(jnp.broadcast_to(jnp.arange(M), (G, M)), mode="drop")
     return cls(index_GxK=index_GxK, slot_GxM=slot_GxM, shape=(B, N))
 
   def pack(self, x_BxNx___: jax.Array) -> jax.Array:

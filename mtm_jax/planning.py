@@ -21,8 +21,16 @@ from mtm_jax.errors import UserError
 from mtm_jax.spec import ACTIONS, RETURNS, STATES
 
 
-def make_planner(predict: Callable, *, action_low, action_high, num_candidates: int = 32, noise: float = 0.1,
-                 seed: int = 0, return_policy: str = "all") -> Callable:
+def make_planner(
+  predict: Callable,
+  *,
+  action_low,
+  action_high,
+  num_candidates: int = 32,
+  noise: float = 0.1,
+  seed: int = 0,
+  return_policy: str = "all",
+) -> Callable:
   """An ``act(params, states, actions, returns, steps_remaining, position) -> actions [E, da]`` for
   ``rollout.make_policy`` (the same contract as ``rollout.make_act``'s rcbc act).
 
@@ -50,8 +58,12 @@ def make_planner(predict: Callable, *, action_low, action_high, num_candidates: 
     def tile(x):  # [E, ...] -> [E * N, ...], candidate-major within each environment
       return jnp.repeat(x, N, axis=0)
 
-    flat = {STATES: tile(states), ACTIONS: candidates.reshape(E * N, K, -1), RETURNS: tile(returns),
-            "steps_remaining": tile(steps_remaining)}
+    flat = {
+      STATES: tile(states),
+      ACTIONS: candidates.reshape(E * N, K, -1),
+      RETURNS: tile(returns),
+      "steps_remaining": tile(steps_remaining),
+    }
     scored = predict(params, flat, masks.asked("plan_value", K, E * N, return_policy, index=position))
     value = jnp.take_along_axis(scored[RETURNS][..., 0], jnp.full((E * N, 1), position), axis=1).reshape(E, N)
     best = jnp.argmax(value, axis=1)

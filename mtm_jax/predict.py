@@ -17,9 +17,7 @@ from mtm_jax.spec import DatasetSpec
 def apply_normalized(model, params, traj, visible, *, deterministic=True, rngs=None, **options):
   """Model outputs in normalised units for raw-unit ``traj``; params = {"model", "norm"}; ``options``: the
   model's keyword arguments (``pack``)."""
-  return model.apply(
-      params["model"], normalize(traj, params["norm"]), visible, deterministic=deterministic, rngs=rngs, **options
-  )
+  return model.apply(params["model"], normalize(traj, params["norm"]), visible, deterministic=deterministic, rngs=rngs, **options)
 
 
 def _batch_size(traj: Mapping, mask: Mapping) -> int:

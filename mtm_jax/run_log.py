@@ -29,8 +29,9 @@ def _truncate(path: str, last_step: int) -> None:
 class RunLog:
   """Writes one stream (``TRAIN`` or ``EVAL``) of a workdir's scalars; ``resume_from`` is the restored step."""
 
-  def __init__(self, workdir: str, stream: str = TRAIN, *, resume_from: int | None = None, tensorboard: bool = True,
-               enabled: bool = True):
+  def __init__(
+    self, workdir: str, stream: str = TRAIN, *, resume_from: int | None = None, tensorboard: bool = True, enabled: bool = True
+  ):
     self.file = self.writer = None
     if not enabled:  # a process other than 0 in a multi-process run: nothing to write
       return

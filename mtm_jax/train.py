@@ -46,8 +46,9 @@ class TrainState:
   def create(cls, params, optimizer) -> TrainState:
     """Step 0: optimizer state over params["model"]; each counter its own buffer (donation forbids sharing)."""
     zeros = lambda: jnp.zeros((), jnp.int32)  # noqa: E731
-    return cls(step=zeros(), params=params, opt_state=optimizer.init(params["model"]), nonfinite_streak=zeros(),
-               encoder_overflows=zeros())
+    return cls(
+      step=zeros(), params=params, opt_state=optimizer.init(params["model"]), nonfinite_streak=zeros(), encoder_overflows=zeros()
+    )
 
 
 def make_mesh(num_devices: int = 0) -> jax.sharding.Mesh:
@@ -67,13 +68,21 @@ def encoder_packing(model, spec: DatasetSpec, sampler: Callable, batch_size: int
   cfg = model.config
   if cfg.kind != "transformer" or cfg.decoder_layers == 0 or batch_size // groups < packing.MIN_GROUP:
     return None
-  counts = packing.measure(lambda v: token_visibility(spec, cfg.token_layout, v),
-                           lambda k, n: masks.sample_batch(sampler, k, n)[0], key)
+  counts = packing.measure(
+    lambda v: token_visibility(spec, cfg.token_layout, v), lambda k, n: masks.sample_batch(sampler, k, n)[0], key
+  )
   return groups, counts.capacity(batch_size // groups)
 
 
-def make_train_step(model, spec: DatasetSpec, sampler: Callable, optimizer, loss_on: str,
-                    pack: tuple[int, int] | None = None, mask_granularity: str = "sample") -> Callable:
+def make_train_step(
+  model,
+  spec: DatasetSpec,
+  sampler: Callable,
+  optimizer,
+  loss_on: str,
+  pack: tuple[int, int] | None = None,
+  mask_granularity: str = "sample",
+) -> Callable:
   """A pure ``train_step(state, batch, key) -> (state, metrics)``; masks are drawn inside it.
 
   pack: ``encoder_packing``'s result, or None for the dense encoder (the two compute the same outputs).
@@ -84,8 +93,8 @@ def make_train_step(model, spec: DatasetSpec, sampler: Callable, optimizer, loss
   def loss_fn(model_params, norm, batch, visible, target, dropout_key):
     traj = batch["traj"]
     outputs = apply_normalized(
-        model, {"model": model_params, "norm": norm}, traj, visible, deterministic=False, rngs={"dropout": dropout_key},
-        **options)
+      model, {"model": model_params, "norm": norm}, traj, visible, deterministic=False, rngs={"dropout": dropout_key}, **options
+    )
     per_token = token_losses(outputs, normalize(traj, norm), spec)
     return masked_loss(per_token, scored_tokens(visible, target, batch["present"], loss_on))
 
@@ -112,14 +121,18 @@ def make_train_step(model, spec: DatasetSpec, sampler: Callable, optimizer, loss
     keep = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new, old)  # noqa: E731
     overflowed = 0 if pack is None else ~packing.fits(token_visibility(spec, model.config.token_layout, visible), *pack)
     new_state = TrainState(
-        step=state.step + 1,
-        params={"model": keep(new_model, state.params["model"]), "norm": state.params["norm"]},
-        opt_state=keep(opt_state, state.opt_state),
-        nonfinite_streak=jnp.where(finite, 0, state.nonfinite_streak + 1),
-        encoder_overflows=state.encoder_overflows + overflowed,
+      step=state.step + 1,
+      params={"model": keep(new_model, state.params["model"]), "norm": state.params["norm"]},
+      opt_state=keep(opt_state, state.opt_state),
+      nonfinite_streak=jnp.where(finite, 0, state.nonfinite_streak + 1),
+      encoder_overflows=state.encoder_overflows + overflowed,
     )
-    metrics = {"loss": loss, "grad_norm": grad_norm, "nonfinite_streak": new_state.nonfinite_streak,
-               "encoder_overflows": new_state.encoder_overflows}
+    metrics = {
+      "loss": loss,
+      "grad_norm": grad_norm,
+      "nonfinite_streak": new_state.nonfinite_streak,
+      "encoder_overflows": new_state.encoder_overflows,
+    }
     metrics.update({f"loss/{k}": v for k, v in per_modality.items()})
     return new_state, metrics
 
@@ -150,7 +163,7 @@ def training_split(data_config: DataConfig):
   """
   spec, episodes = data.load(data_config)
   train_eps, val_eps = windows.split_episodes(
-      episodes, data_config.validation_fraction, data_config.num_validation, data_config.num_train
+    episodes, data_config.validation_fraction, data_config.num_validation, data_config.num_train
   )
   labelled = labelled_episodes(data_config, train_eps)
   keep = set(labelled)
@@ -235,8 +248,11 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
   # One mask per batch makes every sample's visible count equal: a capacity measured on per-sample masks
   # would overflow on most batches, so those runs encode densely.
   per_sample = exp.train.mask_granularity == "sample"
-  pack = (encoder_packing(model, spec, sampler, exp.train.batch_size, n_dev, jax.random.fold_in(base_key, 1))
-          if exp.train.pack_encoder and per_sample else None)
+  pack = (
+    encoder_packing(model, spec, sampler, exp.train.batch_size, n_dev, jax.random.fold_in(base_key, 1))
+    if exp.train.pack_encoder and per_sample
+    else None
+  )
 
   create = lambda params: TrainState.create(params, optimizer)  # noqa: E731
   train_data = distributed.replicate(train_data, replicated)
@@ -255,7 +271,8 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
       if DatasetSpec.from_dict(meta["spec"]) != spec or saved.model != exp.model:
         raise UserError(f"workdir {workdir!r} holds a run with another dataset or model; use a fresh --workdir")
       counters = distributed.replicate(
-          {"step": np.int32(start), "nonfinite_streak": np.int32(0), "encoder_overflows": np.int32(0)}, replicated)
+        {"step": np.int32(start), "nonfinite_streak": np.int32(0), "encoder_overflows": np.int32(0)}, replicated
+      )
       state = TrainState(params=params, opt_state=opt_state, **counters)
     else:
       start = 0
@@ -269,10 +286,10 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
     B, T = exp.train.batch_size, exp.window
     sample = jax.jit(lambda d, k: windows.sample(d, k, B, T), out_shardings=batch_sharding)
     train_step = jax.jit(
-        make_train_step(model, spec, sampler, optimizer, exp.train.loss_on, pack, exp.train.mask_granularity),
-        in_shardings=(replicated, batch_sharding, replicated),
-        out_shardings=(replicated, replicated),
-        donate_argnums=(0,),
+      make_train_step(model, spec, sampler, optimizer, exp.train.loss_on, pack, exp.train.mask_granularity),
+      in_shardings=(replicated, batch_sharding, replicated),
+      out_shardings=(replicated, replicated),
+      donate_argnums=(0,),
     )
     lr = optim.schedule(exp.train)
     num_steps = exp.train.num_steps
@@ -280,8 +297,7 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
     bar = tqdm(total=num_steps, initial=start, unit="step", dynamic_ncols=True, mininterval=1.0, desc="train", disable=not main)
     stops = _StopRequests(enabled=jax.process_count() == 1)
     done = start
-    with stops, RunLog(workdir, resume_from=resume_from, tensorboard=exp.train.tensorboard,
-                       enabled=main) as log:
+    with stops, RunLog(workdir, resume_from=resume_from, tensorboard=exp.train.tensorboard, enabled=main) as log:
       for step in range(start, num_steps):
         data_key, model_key = jax.random.split(step_key(train_key, step))
         state, metrics = train_step(state, sample(train_data, data_key), model_key)
@@ -299,8 +315,10 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
       if pending is not None:
         _log(log, bar, *pending, lr, exp.train.max_nonfinite_steps)
     if done < num_steps:
-      raise Stopped(f"stopped by {stops.received} at step {done} of {num_steps}; a checkpoint of this step is "
-                    "saved: rerun the same command to resume")
+      raise Stopped(
+        f"stopped by {stops.received} at step {done} of {num_steps}; a checkpoint of this step is "
+        "saved: rerun the same command to resume"
+      )
   finally:  # every exit, error or not: finish or abandon in-flight writes, so no Orbax thread outlives the run
     if bar is not None:
       bar.close()  # before the error line, which must be the last one printed
@@ -345,8 +363,10 @@ def _lock_workdir(workdir: str):
     handle.seek(0)
     owner = handle.read().strip() or "unknown"
     handle.close()
-    raise UserError(f"workdir {workdir!r} is being trained by another live process (pid {owner}); wait for it to "
-                    "finish or pass another --workdir") from err
+    raise UserError(
+      f"workdir {workdir!r} is being trained by another live process (pid {owner}); wait for it to "
+      "finish or pass another --workdir"
+    ) from err
   handle.seek(0)
   handle.truncate()
   handle.write(str(os.getpid()))
@@ -360,6 +380,6 @@ def _log(log: RunLog, bar, step, metrics, lr, max_nonfinite) -> None:
   bar.set_postfix(loss=f"{values['loss']:.4g}", refresh=False)
   if values["nonfinite_streak"] >= max_nonfinite:
     raise FloatingPointError(
-        f"loss or gradients were NaN/Inf for {int(values['nonfinite_streak'])} steps in a row (up to step {step}); "
-        "those updates were skipped and the last checkpoint is intact: lower train.learning_rate or set train.grad_clip"
+      f"loss or gradients were NaN/Inf for {int(values['nonfinite_streak'])} steps in a row (up to step {step}); "
+      "those updates were skipped and the last checkpoint is intact: lower train.learning_rate or set train.grad_clip"
     )

@@ -32,21 +32,25 @@ def process_env(devices: int = 1, fast_compile: bool = True) -> dict:
 @pytest.fixture
 def spec():
   """Continuous states, discrete actions, returns, and an extra modality."""
-  return DatasetSpec((
+  return DatasetSpec(
+    (
       ModalitySpec("states", CONTINUOUS, 3),
       ModalitySpec("actions", DISCRETE, num_classes=4),
       ModalitySpec("returns", CONTINUOUS, 1),
       ModalitySpec("rewards", CONTINUOUS, 1),
-  ))
+    )
+  )
 
 
 @pytest.fixture
 def sar_spec():
-  return DatasetSpec((
+  return DatasetSpec(
+    (
       ModalitySpec("states", CONTINUOUS, 2),
       ModalitySpec("actions", CONTINUOUS, 2),
       ModalitySpec("returns", CONTINUOUS, 1),
-  ))
+    )
+  )
 
 
 @pytest.fixture(scope="session")
@@ -65,9 +69,15 @@ def minari_root(tmp_path_factory):
     while not done:
       _, _, terminated, truncated, _ = env.step(env.action_space.sample())
       done = terminated or truncated
-  env.create_dataset(dataset_id="mtmtest/pendulum-random-v0", algorithm_name="random", author="mtm_jax tests",
-                     author_email="the mtm_jax issue tracker", code_permalink="mtm_jax@tests:tests/conftest.py",
-                     description="Pendulum-v1, a random policy, 12 episodes of 30 steps", eval_env="Pendulum-v1")
+  env.create_dataset(
+    dataset_id="mtmtest/pendulum-random-v0",
+    algorithm_name="random",
+    author="mtm_jax tests",
+    author_email="the mtm_jax issue tracker",
+    code_permalink="mtm_jax@tests:tests/conftest.py",
+    description="Pendulum-v1, a random policy, 12 episodes of 30 steps",
+    eval_env="Pendulum-v1",
+  )
   env.close()
   return str(root)
 
@@ -91,12 +101,12 @@ def smoke_config(**overrides):
 
 def pendulum_config(**overrides):
   base = {
-      "data.source": "minari",
-      "data.dataset_id": "mtmtest/pendulum-random-v0",
-      "data.num_validation": 2,
-      "masks.return_policy": "first",
-      "model.max_horizon": 30,
-      "window": 5,
+    "data.source": "minari",
+    "data.dataset_id": "mtmtest/pendulum-random-v0",
+    "data.num_validation": 2,
+    "masks.return_policy": "first",
+    "model.max_horizon": 30,
+    "window": 5,
   }
   return smoke_config(**{**base, **overrides})
 
@@ -115,9 +125,18 @@ def write_pendulum(dataset_id, episodes=4, spoil=None):
     if spoil:
       obs, actions = spoil(i, obs, actions) or (obs, actions)
     n = len(actions)
-    buffers.append(EpisodeBuffer(id=i, observations=obs, actions=actions, rewards=[-1.0] * n,
-                                 terminations=[False] * n, truncations=[False] * (n - 1) + [True] * min(n, 1)))
+    buffers.append(
+      EpisodeBuffer(
+        id=i,
+        observations=obs,
+        actions=actions,
+        rewards=[-1.0] * n,
+        terminations=[False] * n,
+        truncations=[False] * (n - 1) + [True] * min(n, 1),
+      )
+    )
   with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)
-    minari.create_dataset_from_buffers(dataset_id, buffers, env=env, algorithm_name="test", author="mtm_jax",
-                                       code_permalink="tests", description="bad data")
+    minari.create_dataset_from_buffers(
+      dataset_id, buffers, env=env, algorithm_name="test", author="mtm_jax", code_permalink="tests", description="bad data"
+    )

@@ -17,10 +17,15 @@ STEPS = 400  # long enough that a kill at step >= 100 lands before the end
 
 def train_cmd(workdir):
   return [
-      sys.executable, os.path.join(REPO, "experiments", "train.py"),
-      "--config", os.path.join(REPO, "configs", "sinusoid.py:smoke"),
-      "--workdir", str(workdir), f"--config.train.num_steps={STEPS}", "--config.train.log_every=1",
-      "--config.train.checkpoint_every=25",
+    sys.executable,
+    os.path.join(REPO, "experiments", "train.py"),
+    "--config",
+    os.path.join(REPO, "configs", "sinusoid.py:smoke"),
+    "--workdir",
+    str(workdir),
+    f"--config.train.num_steps={STEPS}",
+    "--config.train.log_every=1",
+    "--config.train.checkpoint_every=25",
   ]
 
 

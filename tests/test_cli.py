@@ -10,8 +10,9 @@ SMOKE = os.path.join(REPO, "configs", "sinusoid.py:smoke")
 
 def run(script, *args):
   env = process_env()
-  return subprocess.run([sys.executable, os.path.join(REPO, "experiments", script), *args], env=env,
-                        capture_output=True, text=True)
+  return subprocess.run(
+    [sys.executable, os.path.join(REPO, "experiments", script), *args], env=env, capture_output=True, text=True
+  )
 
 
 def assert_one_line_error(result, needle):
@@ -36,15 +37,29 @@ def test_train_then_evaluate(tmp_path):
 
 
 def test_one_line_errors(tmp_path):
-  assert_one_line_error(run("train.py", "--config", SMOKE, "--workdir", str(tmp_path), "--config.train.nope=1"),
-                        "unknown config key")
-  assert_one_line_error(run("train.py", "--config", SMOKE, "--workdir", str(tmp_path), "--config.data.source=minari",
-                            "--config.data.dataset_id=nobody/nothing-v0"), "not on this machine")
-  result = run("train.py", "--config", SMOKE, "--workdir", str(tmp_path / "zero"), "--config.train.batch_size=0",
-               "--config.window=-1")
+  assert_one_line_error(
+    run("train.py", "--config", SMOKE, "--workdir", str(tmp_path), "--config.train.nope=1"), "unknown config key"
+  )
+  assert_one_line_error(
+    run(
+      "train.py",
+      "--config",
+      SMOKE,
+      "--workdir",
+      str(tmp_path),
+      "--config.data.source=minari",
+      "--config.data.dataset_id=nobody/nothing-v0",
+    ),
+    "not on this machine",
+  )
+  result = run(
+    "train.py", "--config", SMOKE, "--workdir", str(tmp_path / "zero"), "--config.train.batch_size=0", "--config.window=-1"
+  )
   assert result.returncode != 0 and "Traceback" not in result.stderr
-  assert result.stderr.strip().splitlines()[-2:] == ["error: window=-1: must be a positive integer",
-                                                      "error: train.batch_size=0: must be a positive integer"]
+  assert result.stderr.strip().splitlines()[-2:] == [
+    "error: window=-1: must be a positive integer",
+    "error: train.batch_size=0: must be a positive integer",
+  ]
   blocker = tmp_path / "file"
   blocker.write_text("")
   assert_one_line_error(run("train.py", "--config", SMOKE, "--workdir", str(blocker / "sub")), "not usable")

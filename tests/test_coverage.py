@@ -37,8 +37,16 @@ def _brute_force(spec, T, keep_counts, mode_weights, policy):
     subsets = [s for s in itertools.product([False, True], repeat=T) if sum(s) == n]
     for mode, position in itertools.product(range(3), range(T)):
       one_hot = tuple(float(m == mode) for m in range(3))
-      allowed, _ = masks.random_autoregressive(jax.random.key(0), T, spec, index=position, return_policy=policy,
-                                               keep_ratios=(1.0,), mode_weights=one_hot, ensure_visible=False)
+      allowed, _ = masks.random_autoregressive(
+        jax.random.key(0),
+        T,
+        spec,
+        index=position,
+        return_policy=policy,
+        keep_ratios=(1.0,),
+        mode_weights=one_hot,
+        ensure_visible=False,
+      )
       for kept in itertools.product(subsets, repeat=len(names)):
         visible = np.stack([np.asarray(k) & np.asarray(allowed[m]) for k, m in zip(kept, names)])
         p = mode_p[mode] / T / len(keep_counts) / len(subsets) ** len(names)
@@ -55,8 +63,11 @@ def _brute_force(spec, T, keep_counts, mode_weights, policy):
 @pytest.mark.parametrize("policy", ["all", "first"])
 def test_exact_coverage_matches_a_brute_force_count(sar_spec, policy):
   T, ratios, weights = 3, (0.34, 0.67, 1.0), (0.2, 0.1, 0.7)  # keep 1, 2 or 3 tokens of 3
-  config = MaskConfig(tasks=("random_autoregressive",), return_policy=policy,
-                      task_params={"random_autoregressive": {"keep_ratios": ratios, "mode_weights": weights}})
+  config = MaskConfig(
+    tasks=("random_autoregressive",),
+    return_policy=policy,
+    task_params={"random_autoregressive": {"keep_ratios": ratios, "mode_weights": weights}},
+  )
   training = coverage.TrainingMasks(sar_spec, T, config, ["random_autoregressive"])
   assert training.exact
   counted = _brute_force(sar_spec, T, [int(T * r) for r in ratios], weights, policy)
@@ -129,8 +140,12 @@ def test_rollout_and_planner_ask_the_task_masks():
     E, K = traj[STATES].shape[:2]
     return {ACTIONS: np.zeros((E, K, 1), np.float32), STATES: traj[STATES], RETURNS: np.zeros((E, K, 1), np.float32)}
 
-  inputs = (np.zeros((2, 4, 3), np.float32), np.zeros((2, 4, 1), np.float32), np.zeros((2, 4, 1), np.float32),
-            np.zeros((2, 4), np.int32))
+  inputs = (
+    np.zeros((2, 4, 3), np.float32),
+    np.zeros((2, 4, 1), np.float32),
+    np.zeros((2, 4, 1), np.float32),
+    np.zeros((2, 4), np.int32),
+  )
   for task, pattern_tasks in [("bc", ["bc"]), ("rcbc", ["rcbc"]), ("rcbc_imagine", ["imagine", "imagine_act"])]:
     seen.clear()
     with jax.disable_jit():  # the fake predict records concrete masks
@@ -160,8 +175,12 @@ def test_uniform_random_masks_exact_rule_agrees_with_their_sampler(sar_spec):
   sampled = coverage.TrainingMasks(sar_spec, 2, config, ["random"], samples=60_000)
   sampled.exact = False
   assert exact.exact
-  patterns = [{STATES: [True, False]}, {STATES: [True, True], ACTIONS: [True, True]},
-              {STATES: [False, True], RETURNS: [True, False]}, {ACTIONS: [True, False]}]
+  patterns = [
+    {STATES: [True, False]},
+    {STATES: [True, True], ACTIONS: [True, True]},
+    {STATES: [False, True], RETURNS: [True, False]},
+    {ACTIONS: [True, False]},
+  ]
   for visible in patterns:
     e, m = exact.coverage(visible), sampled.coverage(visible)
     assert e.probability > 0 and abs(e.probability - m.probability) < 4 * m.stderr, (visible, e, m)

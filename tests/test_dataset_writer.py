@@ -29,12 +29,16 @@ def _checksum():
 def _killed_write(point: str) -> subprocess.CompletedProcess:
   """A process that rewrites the dataset (other seed) and is SIGKILLed at ``point`` of the write."""
   kill = "lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)"
-  patch = {"staged": f"writer.checksum = {kill}",  # the new dataset is staged, not yet read back
-           "swap": "real = os.rename; calls = []\n"  # the old dataset moved aside, the new not yet in place
-                   "def rename(a, b):\n  calls.append(a); real(a, b)\n  len(calls) == 1 and os.kill(os.getpid(), 9)\n"
-                   "os.rename = rename"}[point]
-  code = (f"import os, signal\nfrom mtm_jax.data import writer\nfrom mtm_jax.envs.gridworld import dataset\n{patch}\n"
-          f"dataset.write({DATASET_ID!r}, num_episodes=8, seed=1)\n")
+  patch = {
+    "staged": f"writer.checksum = {kill}",  # the new dataset is staged, not yet read back
+    "swap": "real = os.rename; calls = []\n"  # the old dataset moved aside, the new not yet in place
+    "def rename(a, b):\n  calls.append(a); real(a, b)\n  len(calls) == 1 and os.kill(os.getpid(), 9)\n"
+    "os.rename = rename",
+  }[point]
+  code = (
+    f"import os, signal\nfrom mtm_jax.data import writer\nfrom mtm_jax.envs.gridworld import dataset\n{patch}\n"
+    f"dataset.write({DATASET_ID!r}, num_episodes=8, seed=1)\n"
+  )
   return subprocess.run([sys.executable, "-c", code], env=process_env(), capture_output=True, text=True, cwd=REPO)
 
 
@@ -56,8 +60,10 @@ def test_a_rewrite_replaces_the_dataset_and_records_how_it_was_made(datasets):
   gridworld_data.write(DATASET_ID, num_episodes=6, seed=0)
   assert _checksum() == first  # the same command makes the same episodes
   record = writer.provenance(DATASET_ID)
-  assert record["command"] == f"python experiments/make_dataset.py gridworld --num_episodes=6 --beta=1.0 --seed=0 " \
-                              f"--dataset_id={DATASET_ID}"
+  assert (
+    record["command"] == f"python experiments/make_dataset.py gridworld --num_episodes=6 --beta=1.0 --seed=0 "
+    f"--dataset_id={DATASET_ID}"
+  )
   assert record["beta"] == 1.0 and record["code_version"]
 
 
@@ -85,6 +91,9 @@ def test_a_download_without_network_fails_in_one_line(datasets, monkeypatch):
     raise OSError("[Errno -2] Name or service not known")
 
   monkeypatch.setattr(minari_data.socket, "create_connection", unreachable)
-  with pytest.raises(UserError, match=r"^cannot download Minari dataset 'mujoco/hopper/expert-v0': huggingface.co is "
-                                      r"unreachable"):
+  with pytest.raises(
+    UserError,
+    match=r"^cannot download Minari dataset 'mujoco/hopper/expert-v0': huggingface.co is "
+    r"unreachable",
+  ):
     minari_data.load("mujoco/hopper/expert-v0", download=True)

@@ -20,6 +20,7 @@ def nan_at(episode, step):
   def spoil(i, obs, actions):
     if i == episode:
       obs[step, 1] = np.nan
+
   return spoil
 
 
@@ -35,6 +36,7 @@ def test_actions_outside_the_space_are_reported(minari_root):
   def spoil(i, obs, actions):
     if i == 1:
       actions[4, 0] = 7.5
+
   write_pendulum("mtmtest/bounds-v0", spoil=spoil)
   with pytest.raises(UserError, match=r"episode 1: actions\[0\] = 7.5 at step 4 is outside the action space \[-2, 2\]"):
     minari_data.load("mtmtest/bounds-v0")
@@ -42,18 +44,33 @@ def test_actions_outside_the_space_are_reported(minari_root):
 
 def test_misshapen_episodes_are_named(minari_root):  # Minari itself refuses to write an empty episode
   write_pendulum("mtmtest/shape-v0", spoil=lambda i, obs, actions: (obs[:, :2], actions) if i == 2 else None)
-  with pytest.raises(UserError, match=r"'mtmtest/shape-v0', episode 2: observations or actions do not fit the "
-                                      r"dataset's spaces"):
+  with pytest.raises(
+    UserError,
+    match=r"'mtmtest/shape-v0', episode 2: observations or actions do not fit the "
+    r"dataset's spaces",
+  ):
     minari_data.load("mtmtest/shape-v0")
 
 
 def test_nan_data_stops_training_with_one_line_and_no_orbax_noise(minari_root, tmp_path):
   write_pendulum("mtmtest/nan-cli-v0", spoil=nan_at(0, 0))
   env = process_env()
-  result = subprocess.run([sys.executable, os.path.join(REPO, "experiments", "train.py"), "--config",
-                           os.path.join(REPO, "configs", "sinusoid.py:smoke"), "--workdir", str(tmp_path),
-                           "--config.data.source=minari", "--config.data.dataset_id=mtmtest/nan-cli-v0",
-                           "--config.data.num_validation=1"], env=env, capture_output=True, text=True)
+  result = subprocess.run(
+    [
+      sys.executable,
+      os.path.join(REPO, "experiments", "train.py"),
+      "--config",
+      os.path.join(REPO, "configs", "sinusoid.py:smoke"),
+      "--workdir",
+      str(tmp_path),
+      "--config.data.source=minari",
+      "--config.data.dataset_id=mtmtest/nan-cli-v0",
+      "--config.data.num_validation=1",
+    ],
+    env=env,
+    capture_output=True,
+    text=True,
+  )
   assert result.returncode != 0
   lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
   assert lines[-1].startswith("error: Minari dataset 'mtmtest/nan-cli-v0', episode 0: states is nan at step 0")
@@ -61,9 +78,17 @@ def test_nan_data_stops_training_with_one_line_and_no_orbax_noise(minari_root, t
 
 
 def train_cmd(workdir, steps=3000):
-  return [sys.executable, os.path.join(REPO, "experiments", "train.py"), "--config",
-          os.path.join(REPO, "configs", "sinusoid.py:smoke"), "--workdir", str(workdir),
-          f"--config.train.num_steps={steps}", "--config.train.checkpoint_every=1000", "--config.train.log_every=1"]
+  return [
+    sys.executable,
+    os.path.join(REPO, "experiments", "train.py"),
+    "--config",
+    os.path.join(REPO, "configs", "sinusoid.py:smoke"),
+    "--workdir",
+    str(workdir),
+    f"--config.train.num_steps={steps}",
+    "--config.train.checkpoint_every=1000",
+    "--config.train.log_every=1",
+  ]
 
 
 def wait_for_metrics(workdir, proc, minimum=30):
@@ -97,8 +122,9 @@ def test_a_second_run_on_a_live_workdir_is_refused_and_a_killed_one_leaves_no_lo
   second = subprocess.run(train_cmd(tmp_path), env=env, capture_output=True, text=True)
   assert second.returncode != 0
   assert second.stderr.strip().splitlines()[-1] == (
-      f"error: workdir '{tmp_path}' is being trained by another live process (pid {first.pid}); wait for it to "
-      "finish or pass another --workdir")
+    f"error: workdir '{tmp_path}' is being trained by another live process (pid {first.pid}); wait for it to "
+    "finish or pass another --workdir"
+  )
   first.send_signal(signal.SIGKILL)
   first.wait()
   train_and_evaluate(smoke_config(**{"train.num_steps": 3}), str(tmp_path / "other"))  # library path too
@@ -109,8 +135,11 @@ def test_a_second_run_on_a_live_workdir_is_refused_and_a_killed_one_leaves_no_lo
 
 def test_nonfinite_streak_exits_with_one_line_and_closes_the_checkpoint_manager(tmp_path):
   env = process_env()
-  command = train_cmd(tmp_path, 40) + ["--config.train.learning_rate=inf", "--config.train.max_nonfinite_steps=3",
-                                       "--config.train.checkpoint_every=2"]
+  command = train_cmd(tmp_path, 40) + [
+    "--config.train.learning_rate=inf",
+    "--config.train.max_nonfinite_steps=3",
+    "--config.train.checkpoint_every=2",
+  ]
   result = subprocess.run(command, env=env, capture_output=True, text=True)
   assert result.returncode != 0
   assert result.stderr.strip().splitlines()[-1].startswith("error: loss or gradients were NaN/Inf for 3 steps in a row")

@@ -102,8 +102,12 @@ def test_dataset_round_trips_through_minari(tmp_path, monkeypatch):
   spec, episodes, metadata = minari_data.load("mtmtest/keydoor-v0")
   assert spec[STATES].num_classes == 77 and spec[ACTIONS].num_classes == 4
   made = metadata["generator"]
-  assert {k: made[k] for k in ("agent", "beta", "seed", "episodes")} == {"agent": "boltzmann", "beta": 2.0, "seed": 3,
-                                                                          "episodes": 20}
+  assert {k: made[k] for k in ("agent", "beta", "seed", "episodes")} == {
+    "agent": "boltzmann",
+    "beta": 2.0,
+    "seed": 3,
+    "episodes": 20,
+  }
   assert made["command"].startswith("python experiments/make_dataset.py gridworld --num_episodes=20 --beta=2.0")
   raw = dataset.generate(20, beta=2.0, seed=3)
   assert len(episodes) == 20
@@ -121,11 +125,13 @@ def _oracle_predict(traj, mask):
 
 
 def test_rollouts_follow_the_twin_and_score_success():
-  spec = DatasetSpec((
+  spec = DatasetSpec(
+    (
       ModalitySpec(STATES, DISCRETE, num_classes=77),
       ModalitySpec(ACTIONS, DISCRETE, num_classes=4),
       ModalitySpec(RETURNS, CONTINUOUS, 1),
-  ))
+    )
+  )
   seen = []
 
   def predict(params, traj, mask):

@@ -17,6 +17,7 @@ def unlabelled(*which):
   def spoil(i, obs, actions):
     if i in which:
       actions[:] = np.nan
+
   return spoil
 
 
@@ -29,6 +30,7 @@ def test_an_episode_whose_actions_are_all_nan_has_none(minari_root):
   def half_nan(i, obs, actions):  # a NaN among real actions is bad data, not a missing modality
     if i == 2:
       actions[:5] = np.nan
+
   write_pendulum("mtmtest/half-nan-v0", spoil=half_nan)
   with pytest.raises(UserError, match="episode 2: actions is nan at step 0"):
     minari_data.load("mtmtest/half-nan-v0")
@@ -52,8 +54,9 @@ def test_the_labelled_share_is_drawn_by_seed_from_the_episodes_with_actions():
 
 
 def test_heteromodal_training_never_sees_the_dropped_actions_and_records_the_kept_ones(minari_root, tmp_path):
-  config = pendulum_config(**{"data.action_fraction": 0.25, "data.action_seed": 3, "train.num_steps": 3,
-                              "train.checkpoint_every": 3})
+  config = pendulum_config(
+    **{"data.action_fraction": 0.25, "data.action_seed": 3, "train.num_steps": 3, "train.checkpoint_every": 3}
+  )
   exp = parse(config)
   spec, train_eps, val_eps, labelled = training_split(exp.data)
   assert len(labelled) == 2 and [i for i, e in enumerate(train_eps) if "actions" in e] == list(labelled)

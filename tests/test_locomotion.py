@@ -22,8 +22,14 @@ def hopper_data(tmp_path_factory):
   os.environ["MINARI_DATASETS_PATH"] = str(root / "minari")
   results = os.path.join(REPO, "results", "locomotion_data")
   before = {f: os.stat(os.path.join(results, f)).st_mtime_ns for f in os.listdir(results)}
-  cmd = [sys.executable, os.path.join(REPO, "experiments", "make_dataset.py"), "locomotion", "--env=hopper",
-         "--scale=smoke", "--seed=3"]
+  cmd = [
+    sys.executable,
+    os.path.join(REPO, "experiments", "make_dataset.py"),
+    "locomotion",
+    "--env=hopper",
+    "--scale=smoke",
+    "--seed=3",
+  ]
   made = subprocess.run(cmd, cwd=root, env=process_env(), capture_output=True, text=True)
   assert made.returncode == 0, made.stderr[-2000:]
   assert "Minari" not in made.stderr and "UserWarning" not in made.stderr, made.stderr[-2000:]  # no missing-metadata nags
@@ -46,8 +52,9 @@ def test_every_level_round_trips_through_minari(hopper_data):
   root, summary = hopper_data
   assert set(summary["levels"]) == set(LEVELS)
   assert summary["levels"]["full-replay"]["steps"] == d4rl_protocol.SCALES["smoke"].sac_steps  # the whole buffer
-  assert summary["levels"]["medium-expert"]["episodes"] == (summary["levels"]["medium"]["episodes"]
-                                                            + summary["levels"]["expert"]["episodes"])
+  assert summary["levels"]["medium-expert"]["episodes"] == (
+    summary["levels"]["medium"]["episodes"] + summary["levels"]["expert"]["episodes"]
+  )
   for level in LEVELS:
     dataset_id = f"mtm_jax/hopper-smoke/{level}-v0"
     spec, episodes, metadata = minari_data.load(dataset_id)
@@ -77,8 +84,7 @@ def test_a_killed_generation_resumes_from_its_last_checkpoint(hopper_data):
   root, summary = hopper_data
   sac = pathlib.Path(d4rl_protocol.sac_workdir(str(root / "runs" / "sac"), "hopper", "smoke", 3))
   shutil.rmtree(sac / "checkpoints" / "1000")  # killed after the checkpoint at step 500
-  resumed = d4rl_protocol.make("hopper", "smoke", seed=3, root=str(root / "runs" / "sac"), levels=("expert",),
-                               progress=False)
+  resumed = d4rl_protocol.make("hopper", "smoke", seed=3, root=str(root / "runs" / "sac"), levels=("expert",), progress=False)
   steps = [e["step"] for e in summary["sac_evals"]]
   assert [e["step"] for e in resumed["sac_evals"]] == steps == [0, 250, 500, 750, 1000]
   assert resumed["sac_evals"][:3] == summary["sac_evals"][:3]  # what was done before the kill is kept, not redone
@@ -135,8 +141,18 @@ def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path)
   workdir = str(tmp_path / "run")
   train = [sys.executable, os.path.join(REPO, "experiments", "train.py"), "--config", config, "--workdir", workdir]
   subprocess.run(train, env=env, check=True, capture_output=True)
-  rollout = [sys.executable, os.path.join(REPO, "experiments", "rollout.py"), "--workdir", workdir, "--task", "rcbc",
-             "--episodes", "3", "--num_envs", "2"]
+  rollout = [
+    sys.executable,
+    os.path.join(REPO, "experiments", "rollout.py"),
+    "--workdir",
+    workdir,
+    "--task",
+    "rcbc",
+    "--episodes",
+    "3",
+    "--num_envs",
+    "2",
+  ]
   result = subprocess.run(rollout, env=env, capture_output=True, text=True)
   assert result.returncode == 0, result.stderr
   assert "normalised score" in result.stdout and "dataset's own" in result.stdout
@@ -157,8 +173,13 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
   out = tmp_path / "mtm"
   run_study("reproduce_mtm.py", out)
   report = (out / "report.md").read_text()
-  for line in ("| RCBC score |", "| forward dynamics (MSE / one-step) |", "| hopper medium |", "| 95.0% |",
-               "| dataset | RCBC | RCBC + planning |"):
+  for line in (
+    "| RCBC score |",
+    "| forward dynamics (MSE / one-step) |",
+    "| hopper medium |",
+    "| 95.0% |",
+    "| dataset | RCBC | RCBC + planning |",
+  ):
     assert line in report
   assert "RCBC at or near the best specialist" in report  # the paper's claim checked against the MLP specialist
   assert (out / "offline_rl_targets.png").stat().st_size > 1000 and (out / "data_efficiency.png").stat().st_size > 1000
@@ -176,7 +197,8 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
   dynamics = [v["normalised"] for k, v in results.items() if k.startswith("capabilities|")]
   assert len(dynamics) == 2 and all(0 < e < 1e3 for d in dynamics for e in d.values())
   assert sorted(os.listdir(out / "models")) == sorted(
-      f"hopper_medium_{m}_seed0" for m in ("mtm", "mlp_rcbc", "mtm_sum", "mlp_forward_dynamics"))
+    f"hopper_medium_{m}_seed0" for m in ("mtm", "mlp_rcbc", "mtm_sum", "mlp_forward_dynamics")
+  )
 
   # A re-run trains and measures nothing again.
   before = (out / "results.json").stat().st_mtime_ns
@@ -188,14 +210,22 @@ def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_res
   out = tmp_path / "hetero"
   run_study("reproduce_heteromodal.py", out)
   report = (out / "report.md").read_text()
-  for line in ("### BC score", "### RCBC score", "### inverse dynamics (MSE / one-step)", "| 25% |",
-               "heteromodal MTM beats MTM on the labelled episodes (BC, every f)"):
+  for line in (
+    "### BC score",
+    "### RCBC score",
+    "### inverse dynamics (MSE / one-step)",
+    "| 25% |",
+    "heteromodal MTM beats MTM on the labelled episodes (BC, every f)",
+  ):
     assert line in report
   assert (out / "heteromodal_hopper_medium.png").stat().st_size > 1000
   assert sorted(os.listdir(out / "models")) == sorted(
-      f"hopper_medium_{m}_seed0" for m in ("mtm_f0.25_labelled", "mtm_f0.25_all", "mlp_bc_f0.25_labelled"))
-  configs = {m: json.loads((out / "models" / f"hopper_medium_{m}_seed0" / "config.json").read_text())["data"]
-             for m in ("mtm_f0.25_labelled", "mtm_f0.25_all")}
+    f"hopper_medium_{m}_seed0" for m in ("mtm_f0.25_labelled", "mtm_f0.25_all", "mlp_bc_f0.25_labelled")
+  )
+  configs = {
+    m: json.loads((out / "models" / f"hopper_medium_{m}_seed0" / "config.json").read_text())["data"]
+    for m in ("mtm_f0.25_labelled", "mtm_f0.25_all")
+  }
   assert configs["mtm_f0.25_labelled"]["unlabelled"] == "drop" and configs["mtm_f0.25_all"]["unlabelled"] == "state_only"
   assert configs["mtm_f0.25_labelled"]["labelled_episodes"] == configs["mtm_f0.25_all"]["labelled_episodes"]
   results = json.loads((out / "results.json").read_text())
@@ -209,8 +239,12 @@ def test_representation_study_draws_every_variants_curve_and_a_killed_run_resume
   out = tmp_path / "rep"
   run_study("reproduce_representation.py", out)
   report = (out / "report.md").read_text()
-  for line in ("## TD3 on hopper full-replay", "| TD3, raw states |", "| MTM state rep. (fine-tuned) |",
-               "MTM state rep. (fine-tuned) reaches"):
+  for line in (
+    "## TD3 on hopper full-replay",
+    "| TD3, raw states |",
+    "| MTM state rep. (fine-tuned) |",
+    "MTM state rep. (fine-tuned) reaches",
+  ):
     assert line in report
   assert (out / "td3_hopper_full-replay.png").stat().st_size > 1000
   results = json.loads((out / "results.json").read_text())

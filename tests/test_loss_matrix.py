@@ -16,14 +16,16 @@ def test_normalize_columns_divides_by_the_minimum_with_a_floor():
 def test_findings_on_a_matrix_shaped_like_the_paper():
   columns = ["bc", "goal", "past"]
   rows = ["bc", "goal", "past", "multi_task", "random", "finetune"]
-  n = np.array([
+  n = np.array(
+    [
       [1.00, 1.50, 2.00],
       [1.40, 1.00, 2.10],
       [1.60, 1.70, 1.00],
       [1.20, 1.30, 1.40],
       [1.10, 1.20, 1.30],
       [1.01, 1.02, 1.03],
-  ])
+    ]
+  )
   found = loss_matrix.findings(n, rows, columns)
   assert [ok for _, ok, _ in found] == [True, True, True]
   n[5, 2] = 1.2  # finetune 20% behind on past

@@ -14,58 +14,58 @@ KEY = jax.random.key(0)
 
 # (task, index, return_policy) -> (visible, target) on T=5; modalities states, actions, returns, rewards.
 EXPECTED = {
-    ("bc", 2, "first"): (
-        {"states": "xxx..", "actions": "xx...", "returns": ".....", "rewards": "....."},
-        {"states": ".....", "actions": "..x..", "returns": ".....", "rewards": "....."},
-    ),
-    ("rcbc", 2, "first"): (
-        {"states": "xxx..", "actions": "xx...", "returns": "x....", "rewards": "....."},
-        {"states": ".....", "actions": "..x..", "returns": ".....", "rewards": "....."},
-    ),
-    ("rcbc", 2, "all"): (
-        {"states": "xxx..", "actions": "xx...", "returns": "xxx..", "rewards": "....."},
-        {"states": ".....", "actions": "..x..", "returns": ".....", "rewards": "....."},
-    ),
-    ("goal", 1, "first"): (
-        {"states": "xx..x", "actions": "x....", "returns": ".....", "rewards": "....."},
-        {"states": ".....", "actions": ".x...", "returns": ".....", "rewards": "....."},
-    ),
-    ("waypoint", 0, "first"): (
-        {"states": "xx.xx", "actions": ".....", "returns": ".....", "rewards": "....."},
-        {"states": ".....", "actions": "x....", "returns": ".....", "rewards": "....."},
-    ),
-    ("future", 2, "first"): (
-        {"states": "xx...", "actions": "xx...", "returns": "x....", "rewards": "xx..."},
-        {"states": "..xxx", "actions": "..xxx", "returns": ".....", "rewards": "..xxx"},
-    ),
-    ("future", 2, "all"): (
-        {"states": "xx...", "actions": "xx...", "returns": "xx...", "rewards": "xx..."},
-        {"states": "..xxx", "actions": "..xxx", "returns": "..xxx", "rewards": "..xxx"},
-    ),
-    ("past", 3, "first"): (
-        {"states": "...xx", "actions": "...xx", "returns": ".....", "rewards": "...xx"},
-        {"states": "xxx..", "actions": "xxx..", "returns": ".....", "rewards": "xxx.."},
-    ),
-    ("forward_dynamics", 1, "first"): (
-        {"states": "xx...", "actions": "xx...", "returns": ".....", "rewards": "....."},
-        {"states": "..x..", "actions": ".....", "returns": ".....", "rewards": "....."},
-    ),
-    ("inverse_dynamics", 2, "first"): (
-        {"states": "..xx.", "actions": ".....", "returns": ".....", "rewards": "....."},
-        {"states": ".....", "actions": "..x..", "returns": ".....", "rewards": "....."},
-    ),
-    ("backwards_dynamics", 3, "first"): (
-        {"states": "...x.", "actions": "..x..", "returns": ".....", "rewards": "....."},
-        {"states": "..x..", "actions": ".....", "returns": ".....", "rewards": "....."},
-    ),
-    ("reconstruct", None, "first"): (
-        {"states": "xxxxx", "actions": "xxxxx", "returns": "x....", "rewards": "xxxxx"},
-        {"states": "xxxxx", "actions": "xxxxx", "returns": "x....", "rewards": "xxxxx"},
-    ),
-    ("reconstruct", None, "all"): (
-        {"states": "xxxxx", "actions": "xxxxx", "returns": "xxxxx", "rewards": "xxxxx"},
-        {"states": "xxxxx", "actions": "xxxxx", "returns": "xxxxx", "rewards": "xxxxx"},
-    ),
+  ("bc", 2, "first"): (
+    {"states": "xxx..", "actions": "xx...", "returns": ".....", "rewards": "....."},
+    {"states": ".....", "actions": "..x..", "returns": ".....", "rewards": "....."},
+  ),
+  ("rcbc", 2, "first"): (
+    {"states": "xxx..", "actions": "xx...", "returns": "x....", "rewards": "....."},
+    {"states": ".....", "actions": "..x..", "returns": ".....", "rewards": "....."},
+  ),
+  ("rcbc", 2, "all"): (
+    {"states": "xxx..", "actions": "xx...", "returns": "xxx..", "rewards": "....."},
+    {"states": ".....", "actions": "..x..", "returns": ".....", "rewards": "....."},
+  ),
+  ("goal", 1, "first"): (
+    {"states": "xx..x", "actions": "x....", "returns": ".....", "rewards": "....."},
+    {"states": ".....", "actions": ".x...", "returns": ".....", "rewards": "....."},
+  ),
+  ("waypoint", 0, "first"): (
+    {"states": "xx.xx", "actions": ".....", "returns": ".....", "rewards": "....."},
+    {"states": ".....", "actions": "x....", "returns": ".....", "rewards": "....."},
+  ),
+  ("future", 2, "first"): (
+    {"states": "xx...", "actions": "xx...", "returns": "x....", "rewards": "xx..."},
+    {"states": "..xxx", "actions": "..xxx", "returns": ".....", "rewards": "..xxx"},
+  ),
+  ("future", 2, "all"): (
+    {"states": "xx...", "actions": "xx...", "returns": "xx...", "rewards": "xx..."},
+    {"states": "..xxx", "actions": "..xxx", "returns": "..xxx", "rewards": "..xxx"},
+  ),
+  ("past", 3, "first"): (
+    {"states": "...xx", "actions": "...xx", "returns": ".....", "rewards": "...xx"},
+    {"states": "xxx..", "actions": "xxx..", "returns": ".....", "rewards": "xxx.."},
+  ),
+  ("forward_dynamics", 1, "first"): (
+    {"states": "xx...", "actions": "xx...", "returns": ".....", "rewards": "....."},
+    {"states": "..x..", "actions": ".....", "returns": ".....", "rewards": "....."},
+  ),
+  ("inverse_dynamics", 2, "first"): (
+    {"states": "..xx.", "actions": ".....", "returns": ".....", "rewards": "....."},
+    {"states": ".....", "actions": "..x..", "returns": ".....", "rewards": "....."},
+  ),
+  ("backwards_dynamics", 3, "first"): (
+    {"states": "...x.", "actions": "..x..", "returns": ".....", "rewards": "....."},
+    {"states": "..x..", "actions": ".....", "returns": ".....", "rewards": "....."},
+  ),
+  ("reconstruct", None, "first"): (
+    {"states": "xxxxx", "actions": "xxxxx", "returns": "x....", "rewards": "xxxxx"},
+    {"states": "xxxxx", "actions": "xxxxx", "returns": "x....", "rewards": "xxxxx"},
+  ),
+  ("reconstruct", None, "all"): (
+    {"states": "xxxxx", "actions": "xxxxx", "returns": "xxxxx", "rewards": "xxxxx"},
+    {"states": "xxxxx", "actions": "xxxxx", "returns": "xxxxx", "rewards": "xxxxx"},
+  ),
 }
 
 
@@ -89,9 +89,7 @@ def test_inverse_dynamics_all_states(spec):
 
 def test_random_autoregressive_pattern_with_full_keep(spec):
   # keep ratio 1 and mode "returns" at position 2: states hidden from 3, returns and actions from 2.
-  visible, target = masks.random_autoregressive(
-      KEY, 5, spec, index=2, keep_ratios=(1.0,), mode_weights=(0.0, 1.0, 0.0)
-  )
+  visible, target = masks.random_autoregressive(KEY, 5, spec, index=2, keep_ratios=(1.0,), mode_weights=(0.0, 1.0, 0.0))
   assert pattern(visible) == {"states": "xxx..", "actions": "xx...", "returns": "xx...", "rewards": "xxxxx"}
   assert pattern(target) == {"states": "...xx", "actions": "..xxx", "returns": "..xxx", "rewards": "....."}
 
@@ -146,9 +144,7 @@ def test_random_autoregressive_statistics(sar_spec):
 def test_random_autoregressive_mode_frequencies(sar_spec):
   T, B = 6, 30000
   weights = (0.2, 0.1, 0.7)
-  fn = lambda k: masks.random_autoregressive(
-      k, T, sar_spec, keep_ratios=(1.0,), mode_weights=weights, ensure_visible=False
-  )
+  fn = lambda k: masks.random_autoregressive(k, T, sar_spec, keep_ratios=(1.0,), mode_weights=weights, ensure_visible=False)
   visible, _ = jax.vmap(fn)(jax.random.split(KEY, B))
   s, r, a = (np.asarray(visible[k]).sum(1) for k in ("states", "returns", "actions"))
   # With everything kept, the cut position p and mode m give: states p+1 (or p if m=states),
@@ -166,7 +162,8 @@ def test_keep_ratio_per_sample_or_per_modality_and_masks_per_batch(sar_spec):
   T, B = 8, 4000
   # Cut at the last step with actions as the mode: states and returns keep their random counts (2 or 8).
   fn = lambda k, per_modality: masks.random_autoregressive(  # noqa: E731
-      k, T, sar_spec, index=T - 1, keep_ratios=(0.25, 1.0), mode_weights=(0, 0, 1), ratio_per_modality=per_modality)
+    k, T, sar_spec, index=T - 1, keep_ratios=(0.25, 1.0), mode_weights=(0, 0, 1), ratio_per_modality=per_modality
+  )
   keys = jax.random.split(KEY, B)
   for per_modality in (False, True):
     visible, _ = jax.vmap(lambda k, p=per_modality: fn(k, p))(keys)

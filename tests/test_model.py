@@ -10,20 +10,27 @@ from mtm_jax.model import ModelConfig, build_model, dummy_inputs
 
 T, B = 5, 3
 OPTIONS = [
-    dict(kind="transformer", token_layout=layout, decoder_layers=dec, causal=causal, positions=pos)
-    for layout, dec, causal, pos in itertools.product(
-        ["stacked", "per_modality"], [0, 1], [False, True], ["sinusoidal", "learned"]
-    )
-] + [dict(kind="mlp"), dict(kind="transformer", token_layout="per_modality", decoder_layers=1, token_init="zeros",
-                          decoder_embed="per_modality", dropout_placement="torch",
-                          param_init="torch")]
+  dict(kind="transformer", token_layout=layout, decoder_layers=dec, causal=causal, positions=pos)
+  for layout, dec, causal, pos in itertools.product(["stacked", "per_modality"], [0, 1], [False, True], ["sinusoidal", "learned"])
+] + [
+  dict(kind="mlp"),
+  dict(
+    kind="transformer",
+    token_layout="per_modality",
+    decoder_layers=1,
+    token_init="zeros",
+    decoder_embed="per_modality",
+    dropout_placement="torch",
+    param_init="torch",
+  ),
+]
 
 
 def random_traj(spec, key):
   keys = jax.random.split(key, len(spec.names) + 1)
   traj = {
-      m.name: jax.random.randint(k, (B, T), 0, m.num_classes) if m.is_discrete else jax.random.normal(k, (B, T, m.dim))
-      for m, k in zip(spec, keys)
+    m.name: jax.random.randint(k, (B, T), 0, m.num_classes) if m.is_discrete else jax.random.normal(k, (B, T, m.dim))
+    for m, k in zip(spec, keys)
   }
   traj["steps_remaining"] = jax.random.randint(keys[-1], (B, T), 0, 20)
   return traj

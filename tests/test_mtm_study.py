@@ -19,18 +19,20 @@ def held_out():
   target = {"states": np.array([[False, True, False], [False, False, True]]), "actions": np.zeros((2, 3), bool)}
   inverse = {"states": np.zeros((2, 3), bool), "actions": np.array([[True, False, False], [False, True, False]])}
   batch = {"traj": {"states": states, "actions": actions}}
-  return capabilities.HeldOut(batch, {"forward_dynamics": (None, target), "inverse_dynamics": (None, inverse)},
-                              params={}, asked={})
+  return capabilities.HeldOut(
+    batch, {"forward_dynamics": (None, target), "inverse_dynamics": (None, inverse)}, params={}, asked={}
+  )
 
 
 def test_dynamics_errors_are_raw_mse_over_targets_divided_by_the_one_step_change():
   held = held_out()
-  predictions = {"forward_dynamics": {"states": held.batch["traj"]["states"] + 2.0},  # error 2 on both targets
-                 "inverse_dynamics": {"actions": np.zeros((2, 3, 1))}}  # errors 1 and 2: squared 1 and 4
+  predictions = {
+    "forward_dynamics": {"states": held.batch["traj"]["states"] + 2.0},  # error 2 on both targets
+    "inverse_dynamics": {"actions": np.zeros((2, 3, 1))},
+  }  # errors 1 and 2: squared 1 and 4
   errors = capabilities.mse(predictions, held)
   assert errors == pytest.approx({"forward_dynamics": 4.0, "inverse_dynamics": 2.5})
-  assert capabilities.normalised(errors, held) == pytest.approx({"forward_dynamics": 4.0 / 1.25,
-                                                                 "inverse_dynamics": 2.5 / 2.0})
+  assert capabilities.normalised(errors, held) == pytest.approx({"forward_dynamics": 4.0 / 1.25, "inverse_dynamics": 2.5 / 2.0})
 
 
 def test_seeds_are_combined_and_one_seed_keeps_its_episode_error():
@@ -42,13 +44,19 @@ def test_seeds_are_combined_and_one_seed_keeps_its_episode_error():
 
 
 def test_the_papers_pattern_is_checked_against_the_best_specialist():
-  table = {"rcbc": {"MTM": (96.0, 1.0), "specialist": (100.0, 1.0), "MLP": (90.0, 1.0)},
-           "bc": {"MTM": (20.0, 1.0), "specialist": (40.0, 1.0), "MLP": None},
-           "forward_dynamics": {"MTM": (0.03, 0.0), "specialist": (0.9, 0.0), "MLP": (0.06, 0.0)},
-           "inverse_dynamics": {"MTM": (0.01, 0.0), "specialist": None, "MLP": (0.004, 0.0)}}
+  table = {
+    "rcbc": {"MTM": (96.0, 1.0), "specialist": (100.0, 1.0), "MLP": (90.0, 1.0)},
+    "bc": {"MTM": (20.0, 1.0), "specialist": (40.0, 1.0), "MLP": None},
+    "forward_dynamics": {"MTM": (0.03, 0.0), "specialist": (0.9, 0.0), "MLP": (0.06, 0.0)},
+    "inverse_dynamics": {"MTM": (0.01, 0.0), "specialist": None, "MLP": (0.004, 0.0)},
+  }
   claims = {claim: holds for claim, holds, _ in mtm_study.versatility_claims(table, "medium-replay")}
-  assert claims == {"RCBC at or near the best specialist (within 5 points)": True, "best on forward dynamics": True,
-                    "worse than a specialist on inverse dynamics": True, "weak on BC from mixed-quality data": True}
+  assert claims == {
+    "RCBC at or near the best specialist (within 5 points)": True,
+    "best on forward dynamics": True,
+    "worse than a specialist on inverse dynamics": True,
+    "weak on BC from mixed-quality data": True,
+  }
   table["rcbc"]["MTM"] = (94.0, 1.0)
   claims = {claim: holds for claim, holds, _ in mtm_study.versatility_claims(table, "expert")}
   assert claims["RCBC at or near the best specialist (within 5 points)"] is False
@@ -65,8 +73,7 @@ def test_specialists_train_one_capability_on_its_targets():
     transformer = locomotion.get_config(f"smoke,hopper,expert,{task}")
     mlp = locomotion.get_config(f"smoke,hopper,expert,mlp_{task}")
     for c, kind in ((transformer, "transformer"), (mlp, "mlp")):
-      assert (c.model.kind, c.train.regime, tuple(c.masks.tasks), c.train.loss_on) == (kind, "single_task", (task,),
-                                                                                        "hidden")
+      assert (c.model.kind, c.train.regime, tuple(c.masks.tasks), c.train.loss_on) == (kind, "single_task", (task,), "hidden")
   with pytest.raises(ValueError, match="MODEL one of"):
     locomotion.get_config("smoke,hopper,expert,decision_gpt")
 
@@ -145,13 +152,23 @@ def test_invocations_side_by_side_train_a_model_they_share_once(tmp_path, monkey
 def test_offline_rl_efficiency_and_planning_claims_compare_the_right_cells():
   results = {("hopper", "medium"): {"primary": (40.0, 1.0), "validated": (25.0, 1.0), "dataset": (30.0, 0.1)}}
   assert [ok for _, ok, _ in mtm_study.offline_rl_claims(results)] == [True, False]
-  table = {0.95: {"MTM": {"rcbc": (90.0, 1.0), "forward_dynamics": (0.02, 0.0)},
-                  "MLP": {"rcbc": (99.0, 1.0), "forward_dynamics": (0.05, 0.0)}},
-           0.01: {"MTM": {"rcbc": (60.0, 1.0), "forward_dynamics": (0.2, 0.0)},
-                  "MLP": {"rcbc": (40.0, 1.0), "forward_dynamics": (0.1, 0.0)}}}
+  table = {
+    0.95: {
+      "MTM": {"rcbc": (90.0, 1.0), "forward_dynamics": (0.02, 0.0)},
+      "MLP": {"rcbc": (99.0, 1.0), "forward_dynamics": (0.05, 0.0)},
+    },
+    0.01: {
+      "MTM": {"rcbc": (60.0, 1.0), "forward_dynamics": (0.2, 0.0)},
+      "MLP": {"rcbc": (40.0, 1.0), "forward_dynamics": (0.1, 0.0)},
+    },
+  }
   claims = {claim: ok for claim, ok, _ in mtm_study.efficiency_claims(table)}
-  assert claims == {"MTM's RCBC at or above the MLP's on 1.0% of the data": True,  # 95 % is not a small share
-                    "MTM's forward dynamics better than the MLP's at every share": False}
+  assert claims == {
+    "MTM's RCBC at or above the MLP's on 1.0% of the data": True,  # 95 % is not a small share
+    "MTM's forward dynamics better than the MLP's at every share": False,
+  }
   results = {("hopper", "medium"): {"gain": (-21.8, float("nan"))}, ("hopper", "medium-replay"): {"gain": (8.0, 1.0)}}
-  assert [(ok, why) for _, ok, why in mtm_study.planning_claims(results)] == [(False, "gain -21.8 points"),
-                                                                              (True, "gain +8.0 ± +1.0 points")]
+  assert [(ok, why) for _, ok, why in mtm_study.planning_claims(results)] == [
+    (False, "gain -21.8 points"),
+    (True, "gain +8.0 ± +1.0 points"),
+  ]

@@ -23,14 +23,17 @@ def setup(spec, **options):
   cfg = ModelConfig(width=32, num_heads=2, encoder_layers=2, decoder_layers=1, **options)
   model = build_model(cfg, spec, T)
   params = jax.jit(model.init)(jax.random.key(0), *dummy_inputs(spec, T))
-  traj = {m.name: jax.random.randint(jax.random.key(5), (B, T), 0, m.num_classes) if m.is_discrete
-          else jax.random.normal(jax.random.key(5), (B, T, m.dim)) for m in spec}
+  traj = {
+    m.name: jax.random.randint(jax.random.key(5), (B, T), 0, m.num_classes)
+    if m.is_discrete
+    else jax.random.normal(jax.random.key(5), (B, T, m.dim))
+    for m in spec
+  }
   visible = mixed_masks(spec, jax.random.key(1))
   return cfg, model, params, traj, visible
 
 
-@pytest.mark.parametrize("layout,causal,groups", [("per_modality", False, 1), ("per_modality", True, 2),
-                                                  ("stacked", False, 2)])
+@pytest.mark.parametrize("layout,causal,groups", [("per_modality", False, 1), ("per_modality", True, 2), ("stacked", False, 2)])
 def test_packed_matches_dense_and_overflow_falls_back(spec, layout, causal, groups):
   cfg, model, params, traj, visible = setup(spec, token_layout=layout, causal=causal)
   vis_BxN = token_visibility(spec, cfg.token_layout, visible)
@@ -70,12 +73,20 @@ def test_pack_unpack_round_trip():
 
 
 def test_capacity_from_the_mask_distribution(sar_spec):
-  sampler = masks.make_sampler(sar_spec, T, ["random_autoregressive"], return_policy="all",
-                               task_params={"random_autoregressive": {"keep_ratios": (0.5, 0.6, 0.7, 0.8, 0.85, 0.9,
-                                                                                      0.95, 1.0)}})
+  sampler = masks.make_sampler(
+    sar_spec,
+    T,
+    ["random_autoregressive"],
+    return_policy="all",
+    task_params={"random_autoregressive": {"keep_ratios": (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)}},
+  )
   layout = "per_modality"
-  counts = packing.measure(lambda v: token_visibility(sar_spec, layout, v),
-                           lambda k, n: masks.sample_batch(sampler, k, n)[0], jax.random.key(0), samples=4096)
+  counts = packing.measure(
+    lambda v: token_visibility(sar_spec, layout, v),
+    lambda k, n: masks.sample_batch(sampler, k, n)[0],
+    jax.random.key(0),
+    samples=4096,
+  )
   assert 0 < counts.mean < counts.tokens == 3 * T
   capacity = counts.capacity(32)
   assert capacity % 8 == 0 and 32 * counts.mean < capacity <= 32 * 3 * T
@@ -96,8 +107,10 @@ def test_train_step_packs_large_batches_and_counts_overflows(sar_spec):
   assert encoder_packing(model, sar_spec, sampler, 32, 1, jax.random.key(0)) is None  # too small to pay
   groups, capacity = encoder_packing(model, sar_spec, sampler, 64, 1, jax.random.key(0))
   params = {"model": jax.jit(model.init)(jax.random.key(0), *dummy_inputs(sar_spec, T)), "norm": identity_stats(sar_spec)}
-  batch = {"traj": {m.name: jax.random.normal(jax.random.key(1), (64, T, m.dim)) for m in sar_spec},
-           "present": {m.name: jnp.ones((64, T), bool) for m in sar_spec}}
+  batch = {
+    "traj": {m.name: jax.random.normal(jax.random.key(1), (64, T, m.dim)) for m in sar_spec},
+    "present": {m.name: jnp.ones((64, T), bool) for m in sar_spec},
+  }
   opt = optax.adamw(1e-3)
   for cap, overflows in ((capacity, 0), (8, 1)):  # 8 rows cannot hold 64 samples' visible tokens: dense
     step = jax.jit(make_train_step(model, sar_spec, sampler, opt, "all", (groups, cap)))

@@ -15,8 +15,11 @@ def fake_predict(params, traj, mask):
   """Proposes action 0.1 everywhere; values a window by the sum of its visible actions (higher is better)."""
   actions = traj[ACTIONS]
   value = jnp.sum(jnp.where(mask[ACTIONS][..., None], actions, 0.0), axis=(1, 2))
-  return {STATES: traj[STATES], ACTIONS: jnp.full_like(actions, 0.1),
-          RETURNS: jnp.broadcast_to(value[:, None, None], traj[RETURNS].shape)}
+  return {
+    STATES: traj[STATES],
+    ACTIONS: jnp.full_like(actions, 0.1),
+    RETURNS: jnp.broadcast_to(value[:, None, None], traj[RETURNS].shape),
+  }
 
 
 def inputs(position):

@@ -99,8 +99,7 @@ def test_dataset_round_trips_through_minari(tmp_path, monkeypatch):
   written = dataset.write("mtmtest/maze-v0", num_episodes=4, noise=0.5, seed=1)
   spec, episodes, metadata = minari_data.load("mtmtest/maze-v0")
   assert spec[STATES].dim == 4 and spec[ACTIONS].dim == 2 and len(episodes) == 4
-  expected = {"seed": 1, "episodes": 4, "kp": 10.0, "kd": 1.0, "noise": 0.5, "waypoints": "d4rl", "radius": 0.1,
-              "jitter": 0.2}
+  expected = {"seed": 1, "episodes": 4, "kp": 10.0, "kd": 1.0, "noise": 0.5, "waypoints": "d4rl", "radius": 0.1, "jitter": 0.2}
   assert {k: metadata["generator"][k] for k in expected} == expected
   assert metadata["generator"]["command"].endswith("--waypoints=d4rl --seed=1 --dataset_id=mtmtest/maze-v0")
   episode = next(iter(written.iterate_episodes()))
@@ -203,7 +202,8 @@ def test_act_hides_past_actions_for_a_state_only_model():
 
   states, actions = jnp.zeros((2, 4, 4)), jnp.ones((2, 4, 2))
   returns, steps = jnp.zeros((2, 4, 1)), jnp.full((2, 4), 200)
-  shown = [rollout.make_act(predict, 4, "bc", past_actions=past)(None, states, actions, returns, steps, 3)
-           for past in (True, False)]
+  shown = [
+    rollout.make_act(predict, 4, "bc", past_actions=past)(None, states, actions, returns, steps, 3) for past in (True, False)
+  ]
   np.testing.assert_allclose(shown[0], [[0.3, 0.4]] * 2, atol=1e-6)
   np.testing.assert_allclose(shown[1], [[0.0, 0.4]] * 2, atol=1e-6)

@@ -58,8 +58,7 @@ def draw_mask(task, spec, T, params, seed):
 
 
 @SETTINGS
-@given(spec=specs(), T=st.integers(1, 32), task=st.sampled_from(sorted(masks.TASKS)), seed=st.integers(0, 2**16),
-       data=st.data())
+@given(spec=specs(), T=st.integers(1, 32), task=st.sampled_from(sorted(masks.TASKS)), seed=st.integers(0, 2**16), data=st.data())
 def test_every_task_keeps_the_mask_contract(spec, T, task, seed, data):
   params = data.draw(task_params(task, T))
   drawn = draw_mask(task, spec, T, params, seed)
@@ -85,8 +84,12 @@ def test_every_task_keeps_the_mask_contract(spec, T, task, seed, data):
 
 
 @SETTINGS
-@given(spec=specs(), T=st.integers(2, 16), task=st.sampled_from(["random", "random_autoregressive", "bc", "future"]),
-       seed=st.integers(0, 2**16))
+@given(
+  spec=specs(),
+  T=st.integers(2, 16),
+  task=st.sampled_from(["random", "random_autoregressive", "bc", "future"]),
+  seed=st.integers(0, 2**16),
+)
 def test_per_sample_masks_under_vmap_equal_single_draws(spec, T, task, seed):
   assume(task != "random_autoregressive" or STATES in spec)  # its default weights favour states
   sampler = masks.make_sampler(spec, T, [task], return_policy="all")

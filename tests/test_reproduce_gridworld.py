@@ -11,8 +11,13 @@ from conftest import REPO
 def test_reproduce_gridworld_smoke(tmp_path):
   out = tmp_path / "study"
   env = {**os.environ, "MINARI_DATASETS_PATH": str(tmp_path / "minari")}
-  cmd = [sys.executable, os.path.join(REPO, "experiments", "reproduce_gridworld.py"), "--scale=smoke",
-         "--tasks=bc,goal", f"--out={out}"]
+  cmd = [
+    sys.executable,
+    os.path.join(REPO, "experiments", "reproduce_gridworld.py"),
+    "--scale=smoke",
+    "--tasks=bc,goal",
+    f"--out={out}",
+  ]
   result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-2000:]
   with open(out / "loss_matrix_normalized.csv") as f:

@@ -15,9 +15,18 @@ def test_reproduce_maze_smoke(tmp_path):
   result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-2000:]
   report = (out / "report.md").read_text()
-  for row in ("bc (single-task)", "rcbc (single-task)", "multi-task", "random-mask", "finetune", "Decision-GPT", "MLP",
-              "single-task, state-only history",
-              "expert (noise 0.0)", "expert (noise 0.5)"):
+  for row in (
+    "bc (single-task)",
+    "rcbc (single-task)",
+    "multi-task",
+    "random-mask",
+    "finetune",
+    "Decision-GPT",
+    "MLP",
+    "single-task, state-only history",
+    "expert (noise 0.0)",
+    "expert (noise 0.5)",
+  ):
     assert f"| {row} |" in report
   assert "| model | BC K=5 | RCBC K=5 | RCBC×1.0 K=5 |" in report
   assert report.count("hold") == 4  # at context 5 only, for either RC target: finetune best, random weaker
@@ -48,8 +57,10 @@ def test_findings_follow_the_table():
     return {c: (v, 0.01) for c, v in zip(columns, values) if v is not None}
 
   # The paper's own Table 1 satisfies its three claims.
-  table = {reproduce_maze.SINGLE_TASK["BC"]: row(2.66, None, 2.47, None),
-           reproduce_maze.SINGLE_TASK["RCBC"]: row(None, 2.64, None, 2.41)}
+  table = {
+    reproduce_maze.SINGLE_TASK["BC"]: row(2.66, None, 2.47, None),
+    reproduce_maze.SINGLE_TASK["RCBC"]: row(None, 2.64, None, 2.41),
+  }
   table.update({name: row(*(m for m, _ in cells)) for name, cells in reproduce_maze.PAPER.items() if name != "single-task"})
   table[reproduce_maze.STATE_ONLY] = row(9, 9, 9, 9)  # not the paper's: ignored by the Decision-GPT claim
   claims = reproduce_maze.findings(table, [5, 10])

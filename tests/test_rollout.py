@@ -60,8 +60,9 @@ def window_recorder():
   calls = []
 
   def act(params, states, actions, returns, steps_remaining, position):
-    calls.append({"states": states.copy(), "returns": returns[..., 0].copy(), "steps": steps_remaining.copy(),
-                  "position": position})
+    calls.append(
+      {"states": states.copy(), "returns": returns[..., 0].copy(), "steps": steps_remaining.copy(), "position": position}
+    )
     return np.zeros((states.shape[0], 1))
 
   return act, calls
@@ -87,8 +88,11 @@ def test_act_masks_for_each_task():
 
   def predict(params, traj, mask):  # a stand-in model that records the masks it is shown (run without jit)
     shown.append({k: np.asarray(v[0]) for k, v in mask.items()})
-    return {STATES: traj[STATES] + 1.0, RETURNS: traj[RETURNS] * 0 + 5.0,
-            ACTIONS: jnp.broadcast_to(traj[STATES][..., :1].sum(axis=1, keepdims=True), traj[ACTIONS].shape)}
+    return {
+      STATES: traj[STATES] + 1.0,
+      RETURNS: traj[RETURNS] * 0 + 5.0,
+      ACTIONS: jnp.broadcast_to(traj[STATES][..., :1].sum(axis=1, keepdims=True), traj[ACTIONS].shape),
+    }
 
   inputs = (jnp.ones((1, 3, 2)), jnp.zeros((1, 3, 1)), jnp.zeros((1, 3, 1)), jnp.zeros((1, 3), jnp.int32))
   with jax.disable_jit():

@@ -52,8 +52,12 @@ def test_plot_metrics_draws_several_runs(tmp_path):
     log.write(10, {"eval/reconstruct": 0.5, "rollout/bc/score": 40.0})
   out = tmp_path / "curves.png"
   script = os.path.join(REPO, "experiments", "plot_metrics.py")
-  result = subprocess.run([sys.executable, script, str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)],
-                          capture_output=True, text=True, env=process_env())
+  result = subprocess.run(
+    [sys.executable, script, str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)],
+    capture_output=True,
+    text=True,
+    env=process_env(),
+  )
   assert result.returncode == 0, result.stderr
   assert out.stat().st_size > 10_000
   missing = subprocess.run([sys.executable, script, str(tmp_path / "none")], capture_output=True, text=True)

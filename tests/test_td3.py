@@ -14,15 +14,22 @@ def bandit_episodes(n=2000, seed=0):
   episodes = []
   for _ in range(n):
     a = rng.uniform(-1, 1, (1, 1))
-    episodes.append({"observations": rng.uniform(-1, 1, (2, 2)), "actions": a, "rewards": 1 - (a[:, 0] - 0.5) ** 2,
-                     "terminations": [True]})
+    episodes.append(
+      {"observations": rng.uniform(-1, 1, (2, 2)), "actions": a, "rewards": 1 - (a[:, 0] - 0.5) ** 2, "terminations": [True]}
+    )
   return episodes
 
 
 def test_offline_replay_holds_every_transition_in_order():
-  episodes = [{"observations": np.arange(8.0).reshape(4, 2), "actions": np.zeros((3, 1)), "rewards": [1, 2, 3],
-               "terminations": [False, False, False]},
-              {"observations": np.ones((3, 2)), "actions": np.ones((2, 1)), "rewards": [4, 5], "terminations": [False, True]}]
+  episodes = [
+    {
+      "observations": np.arange(8.0).reshape(4, 2),
+      "actions": np.zeros((3, 1)),
+      "rewards": [1, 2, 3],
+      "terminations": [False, False, False],
+    },
+    {"observations": np.ones((3, 2)), "actions": np.ones((2, 1)), "rewards": [4, 5], "terminations": [False, True]},
+  ]
   r = replay_lib.from_episodes(episodes)
   assert int(r.size) == r.capacity == 5
   np.testing.assert_array_equal(r.rewards, [1, 2, 3, 4, 5])
@@ -69,8 +76,13 @@ def mtm_checkpoint(obs_dim=2, action_dim=1, width=16):
 
   config = locomotion.get_config("smoke")
   config.model.width = width
-  spec = DatasetSpec((ModalitySpec("states", CONTINUOUS, obs_dim), ModalitySpec("actions", CONTINUOUS, action_dim),
-                      ModalitySpec("returns", CONTINUOUS, 1)))
+  spec = DatasetSpec(
+    (
+      ModalitySpec("states", CONTINUOUS, obs_dim),
+      ModalitySpec("actions", CONTINUOUS, action_dim),
+      ModalitySpec("returns", CONTINUOUS, 1),
+    )
+  )
   exp = parse({**config.to_dict(), "spec": spec.to_dict()}, training=False)
   model = build_model(exp.model, spec, exp.window)
   params = jax.jit(model.init)(jax.random.key(0), *dummy_inputs(spec, exp.window))
@@ -86,8 +98,11 @@ def test_the_one_step_representation_is_the_trained_windows_encoder_output_at_a_
   rep = MTMRepresentation(ckpt, -np.ones(1), np.ones(1))
   obs = np.random.default_rng(0).normal(size=(5, 2)).astype(np.float32)
   T = ckpt.config.window
-  traj = {"states": np.zeros((5, T, 2), np.float32), "actions": np.zeros((5, T, 1), np.float32),
-          "returns": np.zeros((5, T, 1), np.float32)}
+  traj = {
+    "states": np.zeros((5, T, 2), np.float32),
+    "actions": np.zeros((5, T, 1), np.float32),
+    "returns": np.zeros((5, T, 1), np.float32),
+  }
   traj["states"][:, 0] = obs
   visible = {m: np.zeros((5, T), bool) for m in traj}
   visible["states"][:, 0] = True
@@ -105,11 +120,16 @@ def test_td3_learns_on_mtm_representations_and_only_fine_tuning_moves_the_encode
   rep = MTMRepresentation(mtm_checkpoint()[0], -np.ones(1), np.ones(1))
   agent = TD3(TD3Config(hidden=(32, 32), batch_size=32, inputs=inputs), obs_dim=2, action_dim=1, representation=rep)
   state = jax.jit(agent.init)(jax.random.key(0))
-  state, metrics = jax.jit(agent.learn, static_argnums=3)(state, replay_lib.from_episodes(bandit_episodes(200)),
-                                                          jax.random.key(1), 20)
+  state, metrics = jax.jit(agent.learn, static_argnums=3)(
+    state, replay_lib.from_episodes(bandit_episodes(200)), jax.random.key(1), 20
+  )
   assert np.isfinite(float(metrics["critic_loss"])) and np.isfinite(float(metrics["actor_loss"]))
-  moved = lambda part: [not np.allclose(a, b) for a, b in zip(  # noqa: E731
-      jax.tree_util.tree_leaves(state.critic["encoder"][part]), jax.tree_util.tree_leaves(rep.params[part]))]
+  moved = lambda part: [
+    not np.allclose(a, b)
+    for a, b in zip(  # noqa: E731
+      jax.tree_util.tree_leaves(state.critic["encoder"][part]), jax.tree_util.tree_leaves(rep.params[part])
+    )
+  ]
   assert any(moved("model")) == (inputs == "state_finetune") and not any(moved("norm"))
   assert agent.act(state, np.zeros((3, 2), np.float32)).shape == (3, 1)
 

@@ -30,8 +30,8 @@ def test_two_devices_match_one(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "regime,tasks",
-    [("single_task", ("bc",)), ("multi_task", ("bc", "rcbc", "forward_dynamics")), ("random", ()), ("random_autoregressive", ())],
+  "regime,tasks",
+  [("single_task", ("bc",)), ("multi_task", ("bc", "rcbc", "forward_dynamics")), ("random", ()), ("random_autoregressive", ())],
 )
 def test_regimes_train_and_predict(minari_root, tmp_path, regime, tasks):
   config = pendulum_config(**{"train.regime": regime, "masks.tasks": tasks or ("bc",), "model.token_layout": "stacked"})
@@ -39,20 +39,30 @@ def test_regimes_train_and_predict(minari_root, tmp_path, regime, tasks):
   assert all(np.isfinite(losses(str(tmp_path))))
   ckpt = load_checkpoint(str(tmp_path))
   assert ckpt.step == config.train.num_steps and ckpt.spec.names == ("states", "actions", "returns")
-  traj = {"states": np.zeros((2, 5, 3), np.float32), "returns": np.zeros((2, 5, 1), np.float32),
-          "steps_remaining": np.full((2, 5), 30, np.int32)}
+  traj = {
+    "states": np.zeros((2, 5, 3), np.float32),
+    "returns": np.zeros((2, 5, 1), np.float32),
+    "steps_remaining": np.full((2, 5), 30, np.int32),
+  }
   out = make_predict(ckpt.config)(ckpt.params, traj, masks.fixed(ckpt.spec, 5, states=[0, 1], returns=[0]))
   assert out["actions"].shape == (2, 5, 1)
 
 
 def test_reference_mtm_options_train(tmp_path):
   """The options that reproduce the reference MTM's choices (benchmarks/parity_reference.py) train end to end."""
-  config = smoke_config(**{
-      "train.mask_granularity": "batch", "masks.task_params.random_autoregressive.ratio_per_modality": True,
-      "model.dropout": 0.1, "model.dropout_placement": "torch", "model.token_init": "zeros",
-      "model.decoder_embed": "per_modality", "model.param_init": "torch", "data.unscaled_below_std": 0.1,
+  config = smoke_config(
+    **{
+      "train.mask_granularity": "batch",
+      "masks.task_params.random_autoregressive.ratio_per_modality": True,
+      "model.dropout": 0.1,
+      "model.dropout_placement": "torch",
+      "model.token_init": "zeros",
+      "model.decoder_embed": "per_modality",
+      "model.param_init": "torch",
+      "data.unscaled_below_std": 0.1,
       "train.num_steps": 3,
-  })
+    }
+  )
   state = train_and_evaluate(config, str(tmp_path))
   assert int(state.step) == 3 and all(np.isfinite(losses(str(tmp_path))))
   assert "decoder_embed_states" in load_checkpoint(str(tmp_path)).params["model"]["params"]
@@ -61,10 +71,16 @@ def test_reference_mtm_options_train(tmp_path):
 def test_finetune_starts_from_pretrained(minari_root, tmp_path):
   pre = str(tmp_path / "pre")
   train_and_evaluate(pendulum_config(**{"train.regime": "random"}), pre)
-  fine = pendulum_config(**{
-      "train.regime": "finetune", "masks.tasks": ("bc",), "train.init_from": pre, "train.learning_rate": 1e-4,
-      "train.num_steps": 2, "train.warmup_steps": 1,
-  })
+  fine = pendulum_config(
+    **{
+      "train.regime": "finetune",
+      "masks.tasks": ("bc",),
+      "train.init_from": pre,
+      "train.learning_rate": 1e-4,
+      "train.num_steps": 2,
+      "train.warmup_steps": 1,
+    }
+  )
   train_and_evaluate(fine, str(tmp_path / "fine"))
   a, b = load_checkpoint(pre).params, load_checkpoint(str(tmp_path / "fine")).params
   # One small step away from the pretrained weights, not a fresh initialisation.
@@ -89,8 +105,12 @@ def test_nonfinite_guard_stops_with_clear_error(tmp_path):
 
 
 def test_weight_decay_only_on_kernels():
-  params = {"Dense_0": {"kernel": np.ones((2, 2)), "bias": np.ones(2)}, "LayerNorm_0": {"scale": np.ones(2)},
-            "enc_mask_token_states": np.ones(2), "Embed_0": {"embedding": np.ones((3, 2))}}
+  params = {
+    "Dense_0": {"kernel": np.ones((2, 2)), "bias": np.ones(2)},
+    "LayerNorm_0": {"scale": np.ones(2)},
+    "enc_mask_token_states": np.ones(2),
+    "Embed_0": {"embedding": np.ones((3, 2))},
+  }
   mask = decay_mask(params)
   assert mask["Dense_0"]["kernel"] and not mask["Dense_0"]["bias"] and not mask["LayerNorm_0"]["scale"]
   assert not mask["enc_mask_token_states"] and not mask["Embed_0"]["embedding"]

@@ -94,7 +94,7 @@ class Critics(nn.Module):
   def __call__(self, *inputs):
     """Q of the inputs concatenated: (obs, action), or one state-action representation."""
     ensemble = nn.vmap(
-        MLP, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None, out_axes=0, axis_size=self.num
+      MLP, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None, out_axes=0, axis_size=self.num
     )
     return ensemble(self.hidden, 1, self.init_scheme)(jnp.concatenate(inputs, axis=-1))[..., 0]
 
@@ -104,8 +104,7 @@ def polyak(target, online, tau: float):
   return jax.tree_util.tree_map(lambda t, o: (1.0 - tau) * t + tau * o, target, online)
 
 
-def critic_update(q_fn, opt: optax.GradientTransformation, params, opt_state, batch: dict, next_value,
-                  discount: float):
+def critic_update(q_fn, opt: optax.GradientTransformation, params, opt_state, batch: dict, next_value, discount: float):
   """One step of the critics ``q_fn(params, obs, action) -> [num, B]`` towards r + discount * (1 - terminated) *
   next_value (held fixed).
 

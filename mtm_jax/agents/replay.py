@@ -30,24 +30,42 @@ class Replay(NamedTuple):
 
 def init(capacity: int, obs_dim: int, action_dim: int) -> Replay:
   z = lambda *shape, dtype=jnp.float32: jnp.zeros(shape, dtype)  # noqa: E731
-  return Replay(z(capacity, obs_dim), z(capacity, action_dim), z(capacity), z(capacity, obs_dim),
-                z(capacity, dtype=bool), z(capacity, dtype=bool), jnp.zeros((), jnp.int32))
+  return Replay(
+    z(capacity, obs_dim),
+    z(capacity, action_dim),
+    z(capacity),
+    z(capacity, obs_dim),
+    z(capacity, dtype=bool),
+    z(capacity, dtype=bool),
+    jnp.zeros((), jnp.int32),
+  )
 
 
 def add(replay: Replay, obs, actions, rewards, next_obs, terminated, truncated) -> Replay:
   """Appends E rows; the capacity must hold every transition of the run (a full buffer is a user error)."""
   cursor = replay.size
   put = lambda buf, rows: jax.lax.dynamic_update_slice_in_dim(buf, jnp.asarray(rows, buf.dtype), cursor, axis=0)  # noqa: E731
-  return Replay(put(replay.obs, obs), put(replay.actions, actions), put(replay.rewards, rewards),
-                put(replay.next_obs, next_obs), put(replay.terminated, terminated), put(replay.truncated, truncated),
-                cursor + jnp.shape(rewards)[0])
+  return Replay(
+    put(replay.obs, obs),
+    put(replay.actions, actions),
+    put(replay.rewards, rewards),
+    put(replay.next_obs, next_obs),
+    put(replay.terminated, terminated),
+    put(replay.truncated, truncated),
+    cursor + jnp.shape(rewards)[0],
+  )
 
 
 def sample(replay: Replay, key: jax.Array, batch_size: int) -> dict:
   """Uniform over the rows written so far."""
   idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(replay.size, 1))
-  return {"obs": replay.obs[idx], "actions": replay.actions[idx], "rewards": replay.rewards[idx],
-          "next_obs": replay.next_obs[idx], "terminated": replay.terminated[idx]}
+  return {
+    "obs": replay.obs[idx],
+    "actions": replay.actions[idx],
+    "rewards": replay.rewards[idx],
+    "next_obs": replay.next_obs[idx],
+    "terminated": replay.terminated[idx],
+  }
 
 
 def scan_updates(update, state, replay: Replay, key: jax.Array, num_updates: int, batch_size: int):
@@ -72,8 +90,15 @@ def from_episodes(episodes) -> Replay:
   terminated = np.concatenate([np.asarray(e["terminations"], bool) for e in episodes])
   ends = np.concatenate([np.arange(len(e["actions"])) == len(e["actions"]) - 1 for e in episodes])
   f = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
-  return Replay(f(obs), f(actions), f(rewards), f(next_obs), jnp.asarray(terminated), jnp.asarray(ends & ~terminated),
-                jnp.asarray(len(rewards), jnp.int32))
+  return Replay(
+    f(obs),
+    f(actions),
+    f(rewards),
+    f(next_obs),
+    jnp.asarray(terminated),
+    jnp.asarray(ends & ~terminated),
+    jnp.asarray(len(rewards), jnp.int32),
+  )
 
 
 def mark_truncated(replay: Replay, num_envs: int) -> Replay:
@@ -103,12 +128,14 @@ def episodes(replay: Replay, num_envs: int, rows: int | None = None) -> list[dic
       part = idx[start:stop]
       truncations = host.truncated[part].copy()
       truncations[-1] = not host.terminated[part[-1]]
-      out.append({
+      out.append(
+        {
           "observations": np.concatenate([host.obs[part], host.next_obs[part[-1:]]]),
           "actions": host.actions[part],
           "rewards": host.rewards[part],
           "terminations": host.terminated[part],
           "truncations": truncations,
-      })
+        }
+      )
       start = stop
   return out

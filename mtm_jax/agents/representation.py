@@ -49,8 +49,9 @@ class MTMRepresentation:
     traj, visible = {}, {}
     for m in self.spec:
       shape = (B, 1) + m.trailing_shape()
-      traj[m.name] = values[m.name][:, None] if m.name in values else jnp.zeros(shape, jnp.int32 if m.is_discrete
-                                                                                  else jnp.float32)
+      traj[m.name] = (
+        values[m.name][:, None] if m.name in values else jnp.zeros(shape, jnp.int32 if m.is_discrete else jnp.float32)
+      )
       visible[m.name] = jnp.full((B, 1), m.name in values)
     if self.max_horizon > 0:  # embedded only beside a visible return, and none is
       traj["steps_remaining"] = jnp.zeros((B, 1), jnp.int32)

@@ -41,8 +41,16 @@ class SACConfig:
   @classmethod
   def first(cls, **overrides) -> SACConfig:
     """The settings this project's datasets were first made with (kept to compare learning curves against)."""
-    return cls(**{"critic_learning_rate": 3e-4, "target_entropy_scale": 1.0, "policy_delay": 1, "init": "lecun",
-                  "log_std_bound": "tanh", **overrides})
+    return cls(
+      **{
+        "critic_learning_rate": 3e-4,
+        "target_entropy_scale": 1.0,
+        "policy_delay": 1,
+        "init": "lecun",
+        "log_std_bound": "tanh",
+        **overrides,
+      }
+    )
 
 
 @flax.struct.dataclass
@@ -79,8 +87,16 @@ class SAC:
     critic = self.critics.init(critic_key, obs, action)
     log_alpha = jnp.asarray(jnp.log(self.config.init_temperature), jnp.float32)
     target = jax.tree_util.tree_map(jnp.copy, critic)  # its own buffers: the state is donated
-    return SACState(actor, critic, target, log_alpha, self.opt.init(actor), self.critic_opt.init(critic),
-                    self.opt.init(log_alpha), jnp.zeros((), jnp.int32))
+    return SACState(
+      actor,
+      critic,
+      target,
+      log_alpha,
+      self.opt.init(actor),
+      self.critic_opt.init(critic),
+      self.opt.init(log_alpha),
+      jnp.zeros((), jnp.int32),
+    )
 
   def act(self, actor_params, obs, key: jax.Array | None = None):
     """Actions in [-1, 1]: sampled with a key, the distribution's mode without one."""
@@ -98,8 +114,9 @@ class SAC:
     mean, log_std = self.actor.apply(state.actor, batch["next_obs"])
     next_action, next_log_prob = sample_tanh_gaussian(mean, log_std, next_key)
     next_q = self.critics.apply(state.target_critic, batch["next_obs"], next_action).min(axis=0)
-    critic, critic_opt, q_loss, q_mean = critic_update(self.critics.apply, self.critic_opt, state.critic, state.critic_opt,
-                                                       batch, next_q - alpha * next_log_prob, c.discount)
+    critic, critic_opt, q_loss, q_mean = critic_update(
+      self.critics.apply, self.critic_opt, state.critic, state.critic_opt, batch, next_q - alpha * next_log_prob, c.discount
+    )
 
     def actor_step(operands):
       actor, actor_opt, log_alpha, alpha_opt = operands
@@ -124,10 +141,12 @@ class SAC:
     operands = (state.actor, state.actor_opt, state.log_alpha, state.alpha_opt)
     # lax.cond runs one branch on CPU and GPU alike, so a skipped actor step costs nothing.
     (actor, actor_opt, log_alpha, alpha_opt), (pi_loss, entropy) = jax.lax.cond(
-        state.updates % c.policy_delay == 0, actor_step, skip, operands)
+      state.updates % c.policy_delay == 0, actor_step, skip, operands
+    )
 
-    new_state = SACState(actor, critic, polyak(state.target_critic, critic, c.tau), log_alpha, actor_opt, critic_opt,
-                         alpha_opt, state.updates + 1)
+    new_state = SACState(
+      actor, critic, polyak(state.target_critic, critic, c.tau), log_alpha, actor_opt, critic_opt, alpha_opt, state.updates + 1
+    )
     metrics = {"critic_loss": q_loss, "actor_loss": pi_loss, "q": q_mean, "entropy": entropy, "alpha": alpha}
     return new_state, metrics
 

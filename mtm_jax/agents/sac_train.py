@@ -109,9 +109,9 @@ def train(config: RunConfig, workdir: str, progress: bool = True) -> Result:
   init_key, base_key = jax.random.split(base_key)
   state = jax.jit(agent.init)(init_key)  # one compile, not one per eager op
   tree = {
-      "agent": state,
-      "replay": replay_lib.init(config.total_steps, obs_dim, action_dim),
-      "snapshots": jax.tree_util.tree_map(lambda x: jnp.zeros((num_evals,) + x.shape, x.dtype), state.actor),
+    "agent": state,
+    "replay": replay_lib.init(config.total_steps, obs_dim, action_dim),
+    "snapshots": jax.tree_util.tree_map(lambda x: jnp.zeros((num_evals,) + x.shape, x.dtype), state.actor),
   }
   mngr = checkpoint.manager(workdir, max_to_keep=2, items=checkpoint.STATE_ITEMS)
   start, evals = mngr.latest_step(), []
@@ -145,23 +145,30 @@ def train(config: RunConfig, workdir: str, progress: bool = True) -> Result:
     state, action, metrics = act_and_learn(tree["agent"], replay, new_obs, key, learn=learn)
     return {**tree, "agent": state, "replay": replay}, action, metrics
 
-  snapshot = jax.jit(lambda snaps, actor, i: jax.tree_util.tree_map(lambda s, a: s.at[i].set(a), snaps, actor),
-                     donate_argnums=0)
+  snapshot = jax.jit(lambda snaps, actor, i: jax.tree_util.tree_map(lambda s, a: s.at[i].set(a), snaps, actor), donate_argnums=0)
 
   def evaluate_now(step):
     nonlocal tree
     index = step // config.eval_every
     tree["snapshots"] = snapshot(tree["snapshots"], tree["agent"].actor, index)
     run = evaluate(agent, tree["agent"].actor, eval_envs, low, high, seed=10_000 * (config.seed + 1) + step)
-    evals.append({"step": step, "return_mean": float(run.returns.mean()), "return_std": float(run.returns.std()),
-                  "episodes": len(eval_envs), "length_mean": float(run.lengths.mean())})
+    evals.append(
+      {
+        "step": step,
+        "return_mean": float(run.returns.mean()),
+        "return_std": float(run.returns.std()),
+        "episodes": len(eval_envs),
+        "length_mean": float(run.lengths.mean()),
+      }
+    )
 
   if start == 0:
     evaluate_now(0)
   obs = np.stack([rollout.flat_obs(env, env.reset(seed=config.seed * 1_000_003 + start + i)[0]) for i, env in enumerate(envs)])
   action = np.asarray(jax.random.uniform(jax.random.fold_in(base_key, start), (E, action_dim), minval=-1.0, maxval=1.0))
-  bar = tqdm(total=config.total_steps, initial=start, unit="step", disable=not progress, mininterval=2.0,
-             desc=f"SAC {config.env_id}")
+  bar = tqdm(
+    total=config.total_steps, initial=start, unit="step", disable=not progress, mininterval=2.0, desc=f"SAC {config.env_id}"
+  )
   metrics = {}
   for step in range(start + E, config.total_steps + 1, E):
     next_obs = np.empty_like(obs)
@@ -174,8 +181,9 @@ def train(config: RunConfig, workdir: str, progress: bool = True) -> Result:
       if terminated[i] or truncated[i]:
         new_obs[i] = rollout.flat_obs(env, env.reset()[0])
     transition = (obs, action, rewards, next_obs, terminated, truncated)
-    tree, action, metrics = collect(tree, transition, new_obs.astype(np.float32), jax.random.fold_in(base_key, step),
-                                    learn=step > config.start_steps)
+    tree, action, metrics = collect(
+      tree, transition, new_obs.astype(np.float32), jax.random.fold_in(base_key, step), learn=step > config.start_steps
+    )
     action, obs = np.asarray(action), new_obs
     if step % config.eval_every == 0:
       evaluate_now(step)

@@ -67,8 +67,7 @@ class TD3:
     if config.inputs == "raw" and representation is not None:
       raise ValueError("TD3Config.inputs='raw' takes no representation; choose another inputs to use one")
     if config.inputs != "raw" and representation is None:
-      raise ValueError(f"TD3Config.inputs={config.inputs!r} needs a representation (an MTMRepresentation of a "
-                       "trained MTM)")
+      raise ValueError(f"TD3Config.inputs={config.inputs!r} needs a representation (an MTMRepresentation of a trained MTM)")
     self.config, self.obs_dim, self.action_dim, self.rep = config, obs_dim, action_dim, representation
     self.actor = DeterministicActor(config.hidden, action_dim)
     self.critics = Critics(config.hidden)
@@ -76,8 +75,7 @@ class TD3:
     encoder_opt = optax.adam(config.encoder_learning_rate) if config.inputs == "state_finetune" else optax.set_to_zero()
     # The encoder's normalisation statistics stay those of its data, fine-tuned or not.
     labels = lambda tree: {"q": "q", "encoder": {k: "encoder" if k == "model" else "fixed" for k in tree["encoder"]}}  # noqa: E731
-    self.critic_opt = optax.multi_transform({"q": self.opt, "encoder": encoder_opt, "fixed": optax.set_to_zero()},
-                                            labels)
+    self.critic_opt = optax.multi_transform({"q": self.opt, "encoder": encoder_opt, "fixed": optax.set_to_zero()}, labels)
 
   def init(self, key: jax.Array) -> TD3State:
     actor_key, critic_key = jax.random.split(key)
@@ -89,8 +87,9 @@ class TD3:
       q = self.critics.init(critic_key, self._state(encoder, obs), action)
     copy = lambda tree: jax.tree_util.tree_map(jnp.copy, tree)  # noqa: E731  (own buffers: the state is donated)
     actor, critic = self.actor.init(actor_key, self._state(encoder, obs)), {"q": q, "encoder": copy(encoder)}
-    return TD3State(actor, critic, copy(actor), copy(critic), self.opt.init(actor), self.critic_opt.init(critic),
-                    jnp.zeros((), jnp.int32))
+    return TD3State(
+      actor, critic, copy(actor), copy(critic), self.opt.init(actor), self.critic_opt.init(critic), jnp.zeros((), jnp.int32)
+    )
 
   def _state(self, encoder, obs):
     """What the actor (and, but for state_action, the critics) see of a state."""
@@ -116,8 +115,9 @@ class TD3:
     noise = jnp.clip(c.policy_noise * jax.random.normal(key, batch["actions"].shape), -c.noise_clip, c.noise_clip)
     next_action = jnp.clip(self._pi(state.target_actor, state.target_critic, batch["next_obs"]) + noise, -1.0, 1.0)
     next_q = self._q(state.target_critic, batch["next_obs"], next_action).min(axis=0)
-    critic, critic_opt, q_loss, q_mean = critic_update(self._q, self.critic_opt, state.critic, state.critic_opt,
-                                                       batch, next_q, c.discount)
+    critic, critic_opt, q_loss, q_mean = critic_update(
+      self._q, self.critic_opt, state.critic, state.critic_opt, batch, next_q, c.discount
+    )
 
     def actor_loss(actor):
       action = self._pi(actor, critic, batch["obs"])
@@ -133,10 +133,14 @@ class TD3:
     pick = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(delayed, n, o), new, old)  # noqa: E731
     actor = pick(optax.apply_updates(state.actor, updates), state.actor)
     new_state = TD3State(
-        actor=actor, critic=critic,
-        target_actor=pick(polyak(state.target_actor, actor, c.tau), state.target_actor),
-        target_critic=pick(polyak(state.target_critic, critic, c.tau), state.target_critic),
-        actor_opt=pick(actor_opt, state.actor_opt), critic_opt=critic_opt, step=state.step + 1)
+      actor=actor,
+      critic=critic,
+      target_actor=pick(polyak(state.target_actor, actor, c.tau), state.target_actor),
+      target_critic=pick(polyak(state.target_critic, critic, c.tau), state.target_critic),
+      actor_opt=pick(actor_opt, state.actor_opt),
+      critic_opt=critic_opt,
+      step=state.step + 1,
+    )
     return new_state, {"critic_loss": q_loss, "actor_loss": pi_loss, "q": q_mean}
 
   def learn(self, state: TD3State, replay: replay_lib.Replay, key: jax.Array, num_updates: int):

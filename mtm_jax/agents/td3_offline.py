@@ -59,9 +59,15 @@ def load(dataset_id: str):
   low, high = np.asarray(space.low, np.float64), np.asarray(space.high, np.float64)
   if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
     raise UserError(f"{dataset_id}: TD3 needs a bounded action space, got {space}")
-  episodes = [{"observations": np.asarray(e.observations, np.float32),
-               "actions": (2.0 * (np.asarray(e.actions) - low) / (high - low) - 1.0).astype(np.float32),
-               "rewards": e.rewards, "terminations": e.terminations} for e in dataset.iterate_episodes()]
+  episodes = [
+    {
+      "observations": np.asarray(e.observations, np.float32),
+      "actions": (2.0 * (np.asarray(e.actions) - low) / (high - low) - 1.0).astype(np.float32),
+      "rewards": e.rewards,
+      "terminations": e.terminations,
+    }
+    for e in dataset.iterate_episodes()
+  ]
   return dataset, episodes, low, high, score.references(dataset.storage.metadata, dataset_id)
 
 
@@ -90,6 +96,7 @@ def train(config: OfflineConfig, workdir: str, progress: bool = False) -> list[d
     def policy(history, t):
       o = (np.asarray(history.observations[:, t], np.float32) - mean) / std
       return to_env_units(act(state, jnp.asarray(o)), low, high)
+
     returns = rollout.run(envs, policy, seeds=range(EVAL_SEED + step, EVAL_SEED + step + len(envs))).returns
     return {"step": step, "score": score.mean_se(score.normalized(returns, *refs)), "return": score.mean_se(returns)}
 

@@ -11,9 +11,7 @@ SOURCES = ("sinusoid", "minari")
 def load(data_config):
   """Returns (spec, episodes) for a ``DataConfig``'s source."""
   if data_config.source == "sinusoid":
-    episodes = sinusoid.generate(
-        data_config.num_episodes, data_config.episode_length, data_config.noise, data_config.seed
-    )
+    episodes = sinusoid.generate(data_config.num_episodes, data_config.episode_length, data_config.noise, data_config.seed)
     return sinusoid.SPEC, episodes
   if data_config.source == "minari":
     spec, episodes, _ = load_minari(data_config)
@@ -26,10 +24,10 @@ def load_minari(data_config):
   if not data_config.dataset_id:
     raise UserError("data.source='minari' needs --config.data.dataset_id=NAMESPACE/NAME-vN")
   return minari_data.load(
-      data_config.dataset_id,
-      download=data_config.download,
-      include_rewards=data_config.include_rewards,
-      return_discount=data_config.return_discount,
-      returns=data_config.returns,
-      on_nonfinite=data_config.on_nonfinite,
+    data_config.dataset_id,
+    download=data_config.download,
+    include_rewards=data_config.include_rewards,
+    return_discount=data_config.return_discount,
+    returns=data_config.returns,
+    on_nonfinite=data_config.on_nonfinite,
   )

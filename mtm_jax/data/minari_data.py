@@ -43,8 +43,15 @@ RETURN_KINDS = ("sum", "average")
 ON_NONFINITE = ("error", "drop_episode")
 
 
-def load(dataset_id: str, *, download: bool = False, include_rewards: bool = False, return_discount: float = 1.0,
-         returns: str = "sum", on_nonfinite: str = "error"):
+def load(
+  dataset_id: str,
+  *,
+  download: bool = False,
+  include_rewards: bool = False,
+  return_discount: float = 1.0,
+  returns: str = "sum",
+  on_nonfinite: str = "error",
+):
   """Returns (spec, episodes, metadata) of a locally present (or, if asked, downloaded) dataset.
 
   returns: ``sum`` (return-to-go, discounted by return_discount) or ``average`` (MTM's D4RL recipe: the
@@ -73,9 +80,9 @@ def load(dataset_id: str, *, download: bool = False, include_rewards: bool = Fal
       dataset = minari.load_dataset(dataset_id, download=download)
   except FileNotFoundError as err:
     raise UserError(
-        f"Minari dataset {dataset_id!r} is not on this machine (looked under "
-        f"{writer.dataset_folder('')}); set --config.data.download=True to "
-        f"download it, or point MINARI_DATASETS_PATH at the folder that holds it"
+      f"Minari dataset {dataset_id!r} is not on this machine (looked under "
+      f"{writer.dataset_folder('')}); set --config.data.download=True to "
+      f"download it, or point MINARI_DATASETS_PATH at the folder that holds it"
     ) from err
   except Exception as err:  # hosting errors come in many types; all mean the download failed
     if writer.dataset_folder(dataset_id).exists():
@@ -101,8 +108,10 @@ def _check_reachable(dataset_id: str) -> None:
   try:
     socket.create_connection((host, 443), timeout=10).close()
   except OSError as err:
-    raise UserError(f"cannot download Minari dataset {dataset_id!r}: {host} is unreachable ({err}); connect this "
-                    "machine to the internet, or copy the dataset here and point MINARI_DATASETS_PATH at it") from err
+    raise UserError(
+      f"cannot download Minari dataset {dataset_id!r}: {host} is unreachable ({err}); connect this "
+      "machine to the internet, or copy the dataset here and point MINARI_DATASETS_PATH at it"
+    ) from err
 
 
 @contextlib.contextmanager
@@ -124,8 +133,11 @@ def _unreadable(dataset_id: str, err: Exception) -> UserError:
   """One line for a dataset whose files are on disk but do not read, with the way to make it again."""
   folder = writer.dataset_folder(dataset_id)
   record = writer.provenance(dataset_id)
-  fix = (f"make it again with `{record['command']}`" if record and "command" in record else
-         f"delete {folder} and load it with --config.data.download=True to download it again")
+  fix = (
+    f"make it again with `{record['command']}`"
+    if record and "command" in record
+    else f"delete {folder} and load it with --config.data.download=True to download it again"
+  )
   return UserError(f"Minari dataset {dataset_id!r} at {folder} cannot be read ({_first_line(err)}); {fix}")
 
 
@@ -150,10 +162,10 @@ def _read(dataset_id, stamp, include_rewards, return_discount, returns, on_nonfi
       raise UserError(f"{where} has no steps; remove it from the dataset")
     try:
       episode = {
-          # Minari stores L+1 observations (the final one too); the model sees the L that precede actions.
-          STATES: _flatten(obs_space, ep.observations, length),
-          ACTIONS: _flatten(act_space, ep.actions, length),
-          "rewards": np.asarray(ep.rewards, np.float32)[:, None],
+        # Minari stores L+1 observations (the final one too); the model sees the L that precede actions.
+        STATES: _flatten(obs_space, ep.observations, length),
+        ACTIONS: _flatten(act_space, ep.actions, length),
+        "rewards": np.asarray(ep.rewards, np.float32)[:, None],
       }
     except (ValueError, KeyError, IndexError) as err:
       raise UserError(f"{where}: observations or actions do not fit the dataset's spaces ({str(err)[:150]})") from err
@@ -164,19 +176,26 @@ def _read(dataset_id, stamp, include_rewards, return_discount, returns, on_nonfi
       dropped += 1
       continue
     if bad:
-      raise UserError(f"{where}: {bad[0]} is {bad[1]} at step {bad[2]}; fix the data, or set "
-                      "--config.data.on_nonfinite=drop_episode to train without such episodes")
+      raise UserError(
+        f"{where}: {bad[0]} is {bad[1]} at step {bad[2]}; fix the data, or set "
+        "--config.data.on_nonfinite=drop_episode to train without such episodes"
+      )
     if ACTIONS in episode:
       _check_bounds(where, act_space, episode[ACTIONS])
     episodes.append(episode)
   if dropped:
-    logging.warning("%s: dropped %d of %d episodes with NaN/Inf values (data.on_nonfinite=drop_episode)",
-                    dataset_id, dropped, dropped + len(episodes))
+    logging.warning(
+      "%s: dropped %d of %d episodes with NaN/Inf values (data.on_nonfinite=drop_episode)",
+      dataset_id,
+      dropped,
+      dropped + len(episodes),
+    )
   if not episodes:
     raise UserError(f"Minari dataset {dataset_id!r}: no episodes left to train on")
   if not any(ACTIONS in e for e in episodes):
-    raise UserError(f"Minari dataset {dataset_id!r}: every episode's actions are NaN (unlabelled); at least one "
-                    "episode needs actions")
+    raise UserError(
+      f"Minari dataset {dataset_id!r}: every episode's actions are NaN (unlabelled); at least one episode needs actions"
+    )
   episodes = add_returns(episodes, return_discount)
   metadata = dict(dataset.storage.metadata)
   if returns == "average":
@@ -217,8 +236,10 @@ def _check_bounds(where: str, space: gym.Space, actions: np.ndarray) -> None:
   outside = (actions < low - slack) | (actions > high + slack)
   if outside.any():
     step, dim = (int(i) for i in np.argwhere(outside)[0])
-    raise UserError(f"{where}: actions[{dim}] = {actions[step, dim]:.4g} at step {step} is outside the action space "
-                    f"[{low[dim]:.4g}, {high[dim]:.4g}]; clip or fix the data")
+    raise UserError(
+      f"{where}: actions[{dim}] = {actions[step, dim]:.4g} at step {step} is outside the action space "
+      f"[{low[dim]:.4g}, {high[dim]:.4g}]; clip or fix the data"
+    )
 
 
 def horizon_of(dataset, episodes) -> int:

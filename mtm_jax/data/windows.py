@@ -83,10 +83,10 @@ def build(episodes: Sequence[Episode], spec: DatasetSpec, window: int, complete_
     offset += length
   starts = _repeat_complete(starts, complete, complete_share)
   return WindowData(
-      flat={k: jnp.asarray(v) for k, v in flat.items()},
-      present={k: jnp.asarray(v) for k, v in present.items()},
-      steps_remaining=jnp.asarray(steps_remaining),
-      starts=jnp.asarray(np.concatenate(starts).astype(np.int32)),
+    flat={k: jnp.asarray(v) for k, v in flat.items()},
+    present={k: jnp.asarray(v) for k, v in present.items()},
+    steps_remaining=jnp.asarray(steps_remaining),
+    starts=jnp.asarray(np.concatenate(starts).astype(np.int32)),
   )
 
 

@@ -36,8 +36,9 @@ def code_version() -> str:
   here = os.path.dirname(os.path.abspath(__file__))
   try:
     commit = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
-    dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                           text=True, check=True).stdout
+    dirty = subprocess.run(
+      ["git", "-C", here, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True
+    ).stdout
   except (OSError, subprocess.CalledProcessError):  # not a git checkout (an installed wheel), or no git
     from importlib import metadata
 
@@ -90,8 +91,19 @@ def require_protocol(dataset_id: str, protocol: str, command: str) -> None:
     raise UserError(f"{dataset_id} was made by {made}, and this run needs protocol {protocol!r}; make it with `{command}`")
 
 
-def write(dataset_id: str, buffers: list, *, env: str, algorithm: str, description: str, code_path: str,
-          generator: dict, command: str, ref_min_score: float | None = None, ref_max_score: float | None = None):
+def write(
+  dataset_id: str,
+  buffers: list,
+  *,
+  env: str,
+  algorithm: str,
+  description: str,
+  code_path: str,
+  generator: dict,
+  command: str,
+  ref_min_score: float | None = None,
+  ref_max_score: float | None = None,
+):
   """Writes (replacing any dataset of that id, only once the new one is complete) and returns the MinariDataset.
 
   generator: how the data was made (seed, settings, protocol...); stored in the dataset's metadata under
@@ -112,9 +124,18 @@ def write(dataset_id: str, buffers: list, *, env: str, algorithm: str, descripti
     with _datasets_path(staging), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
       warnings.simplefilter("ignore", UserWarning)  # Minari warns that it cannot serialise the env's spec kwargs
       staged = minari.create_dataset_from_buffers(
-          dataset_id, buffers, env=env, eval_env=env, algorithm_name=algorithm, author=AUTHOR, author_email=CONTACT,
-          code_permalink=f"mtm_jax@{version}:{code_path}", description=description, ref_min_score=ref_min_score,
-          ref_max_score=ref_max_score)
+        dataset_id,
+        buffers,
+        env=env,
+        eval_env=env,
+        algorithm_name=algorithm,
+        author=AUTHOR,
+        author_email=CONTACT,
+        code_permalink=f"mtm_jax@{version}:{code_path}",
+        description=description,
+        ref_min_score=ref_min_score,
+        ref_max_score=ref_max_score,
+      )
       record["checksum"] = checksum(minari.load_dataset(dataset_id))
       staged.storage.update_metadata({"generator": record})
     with open(staging / dataset_id / PROVENANCE, "w") as f:
@@ -126,8 +147,10 @@ def write(dataset_id: str, buffers: list, *, env: str, algorithm: str, descripti
     _swap(staging / dataset_id, root / dataset_id)
   except OSError as err:
     if err.errno == errno.ENOSPC:
-      raise UserError(f"{dataset_id}: the disk under {root} is full; the previous dataset of that id is intact; "
-                      "free space and run the command again") from err
+      raise UserError(
+        f"{dataset_id}: the disk under {root} is full; the previous dataset of that id is intact; "
+        "free space and run the command again"
+      ) from err
     raise
   finally:
     shutil.rmtree(staging, ignore_errors=True)
@@ -150,7 +173,7 @@ def recover(dataset_id: str) -> None:
   it first. Only the two folders a writer uses are looked at: the root (staging) and the dataset's parent (swap)."""
   root, parent = dataset_folder(""), dataset_folder(dataset_id).parent
   for path in {*root.glob(f"{_STAGING}*"), *parent.glob(f"{_STAGING}*")}:
-    pid, _, rest = path.name[len(_STAGING):].partition("-")
+    pid, _, rest = path.name[len(_STAGING) :].partition("-")
     if not pid.isdigit() or _alive(int(pid)):
       continue
     final = path.parent / rest.removeprefix("old-")

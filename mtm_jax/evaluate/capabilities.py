@@ -36,8 +36,9 @@ class HeldOut:
   asked: dict  # {task: how it is asked, e.g. "bc with history"} (coverage.choose)
 
 
-def held_out(spec: DatasetSpec, validation: windows.WindowData, exp: Experiment, tasks=tuple(CAPABILITIES),
-             asked: str = "covered") -> HeldOut:
+def held_out(
+  spec: DatasetSpec, validation: windows.WindowData, exp: Experiment, tasks=tuple(CAPABILITIES), asked: str = "covered"
+) -> HeldOut:
   """``exp.eval.num_windows`` held-out windows and each task's evaluation masks under ``exp.masks``.
 
   asked: ``covered`` asks a task that can be asked in several ways (BC with history or from the current
@@ -52,8 +53,10 @@ def held_out(spec: DatasetSpec, validation: windows.WindowData, exp: Experiment,
     raise UserError(f"asked={asked!r}: choose from {ASKED}")
   batch = windows.evenly_spaced(validation, exp.eval.num_windows, exp.window)
   if not all(bool(np.all(p)) for p in batch["present"].values()):
-    raise UserError(f"held-out episodes shorter than the window ({exp.window}): hold out longer episodes "
-                    "(data.num_validation) or use a shorter window")
+    raise UserError(
+      f"held-out episodes shorter than the window ({exp.window}): hold out longer episodes "
+      "(data.num_validation) or use a shorter window"
+    )
   if asked == "covered":
     training = coverage.TrainingMasks.of(dataclasses.replace(exp, spec=spec))
     chosen = {t: coverage.choose(training, t) for t in tasks}
@@ -62,11 +65,11 @@ def held_out(spec: DatasetSpec, validation: windows.WindowData, exp: Experiment,
     for t in tasks:
       params = {**exp.masks.params(t), **(REFERENCE_ASKED.get(t, {}) if asked == "reference" else {})}
       chosen[t] = params, f"{coverage.describe_params(t, params)} ({asked}'s masks)"
-  configs = {t: dataclasses.replace(exp.masks, task_params={**exp.masks.task_params, t: params})
-             for t, (params, _) in chosen.items()}
+  configs = {
+    t: dataclasses.replace(exp.masks, task_params={**exp.masks.task_params, t: params}) for t, (params, _) in chosen.items()
+  }
   masks = {t: losses.evaluation_masks(spec, exp.window, t, batch, exp.eval.seed, configs[t]) for t in tasks}
-  return HeldOut(batch, masks, {t: params for t, (params, _) in chosen.items()},
-                 {t: line for t, (_, line) in chosen.items()})
+  return HeldOut(batch, masks, {t: params for t, (params, _) in chosen.items()}, {t: line for t, (_, line) in chosen.items()})
 
 
 def predict_tasks(predict, params, held: HeldOut, names) -> dict:

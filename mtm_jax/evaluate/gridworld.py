@@ -63,6 +63,7 @@ def conditions(key: jax.Array, task: str, start: jax.Array, beta: float = 1.0) -
     pick = jax.random.categorical(key, jnp.where(feasible, 0.0, -jnp.inf))
     cond["goal_cell"], cond["goal_state"] = jnp.asarray(cells)[pick], jnp.asarray(states)[pick]
   if task == "waypoint":
+
     def body(state, k):
       nxt, _ = functional.step(state, agent.act(k, state, beta))
       return nxt, state
@@ -83,10 +84,10 @@ def _window_inputs(task: str, t: jax.Array, states_T: jax.Array, actions_T: jax.
   if task == "waypoint":
     planned = planned.at[jnp.asarray(WAYPOINT_STEPS)].set(cond["waypoints"])
   traj = {
-      STATES: jnp.where(steps <= t, states_T, planned),
-      ACTIONS: actions_T,
-      RETURNS: jnp.zeros((T, 1), jnp.float32).at[0, 0].set(cond["target_return"]),
-      "steps_remaining": T - steps,
+    STATES: jnp.where(steps <= t, states_T, planned),
+    ACTIONS: actions_T,
+    RETURNS: jnp.zeros((T, 1), jnp.float32).at[0, 0].set(cond["target_return"]),
+    "steps_remaining": T - steps,
   }
   return traj, visible
 
@@ -117,7 +118,7 @@ def rollout(predict: Callable, params, key: jax.Array, task: str, spec: DatasetS
 
   zeros = jnp.zeros((num_episodes, T), jnp.int32)
   (last, states_ET, actions_ET), rewards_TE = jax.lax.scan(
-      body, (starts, zeros, zeros), (jnp.arange(T), jax.random.split(key_act, T))
+    body, (starts, zeros, zeros), (jnp.arange(T), jax.random.split(key_act, T))
   )
   states_ET1 = jnp.concatenate([states_ET, last[:, None]], axis=1)
   return {"states": states_ET1, "actions": actions_ET, "rewards": rewards_TE.T, **cond}

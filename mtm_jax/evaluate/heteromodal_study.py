@@ -20,21 +20,58 @@ from mtm_jax.evaluate.report import claim_lines, markdown_table, se_cell
 FRACTIONS = (0.01, 0.05, 0.25)  # the paper's 1 %, and two more to draw the curve
 TASKS = ("bc", "rcbc", "inverse_dynamics")
 # column -> (model, what the unlabelled training episodes become); a specialist's column is its task's model.
-COLUMNS = {"MTM (labelled)": ("mtm", "drop"), "heteromodal MTM": ("mtm", "state_only"),
-           "specialist transformer (labelled)": ("{task}", "drop"), "specialist MLP (labelled)": ("mlp_{task}", "drop")}
+COLUMNS = {
+  "MTM (labelled)": ("mtm", "drop"),
+  "heteromodal MTM": ("mtm", "state_only"),
+  "specialist transformer (labelled)": ("{task}", "drop"),
+  "specialist MLP (labelled)": ("mlp_{task}", "drop"),
+}
 _COMMON = dict(levels=("expert",), fractions=FRACTIONS, episodes=100)
 SCALES = {
-    "smoke": dict(envs=("hopper",), levels=("medium",), fractions=(0.25,), specialists=("mlp_bc",), episodes=2,
-                  seeds=dict(heteromodal=1), width=32, layers=1, heads=2, batch=16,
-                  steps=6, warmup=1, mlp_hidden=(32, 32)),
-    # Sized for a 2-core CPU: Hopper only, the transformer and MLP BC specialists (RCBC and inverse dynamics
-    # specialists are in full); no wall time is claimed until it has run.
-    "small": dict(_COMMON, envs=("hopper",), specialists=("bc", "mlp_bc"), seeds=dict(heteromodal=2), width=64,
-                  layers=2, heads=4, batch=128, steps=3000, warmup=300, mlp_hidden=(256, 256)),
-    # The paper's recipe (configs/locomotion.py full), its three environments, every specialist: an accelerator.
-    "full": dict(_COMMON, envs=("hopper", "halfcheetah", "walker2d"),
-                 specialists=tuple(f"{p}{t}" for t in TASKS for p in ("", "mlp_")), seeds=dict(heteromodal=4),
-                 width=512, layers=2, heads=4, batch=2048, steps=140_000, warmup=40_000, mlp_hidden=(1024, 1024)),
+  "smoke": dict(
+    envs=("hopper",),
+    levels=("medium",),
+    fractions=(0.25,),
+    specialists=("mlp_bc",),
+    episodes=2,
+    seeds=dict(heteromodal=1),
+    width=32,
+    layers=1,
+    heads=2,
+    batch=16,
+    steps=6,
+    warmup=1,
+    mlp_hidden=(32, 32),
+  ),
+  # Sized for a 2-core CPU: Hopper only, the transformer and MLP BC specialists (RCBC and inverse dynamics
+  # specialists are in full); no wall time is claimed until it has run.
+  "small": dict(
+    _COMMON,
+    envs=("hopper",),
+    specialists=("bc", "mlp_bc"),
+    seeds=dict(heteromodal=2),
+    width=64,
+    layers=2,
+    heads=4,
+    batch=128,
+    steps=3000,
+    warmup=300,
+    mlp_hidden=(256, 256),
+  ),
+  # The paper's recipe (configs/locomotion.py full), its three environments, every specialist: an accelerator.
+  "full": dict(
+    _COMMON,
+    envs=("hopper", "halfcheetah", "walker2d"),
+    specialists=tuple(f"{p}{t}" for t in TASKS for p in ("", "mlp_")),
+    seeds=dict(heteromodal=4),
+    width=512,
+    layers=2,
+    heads=4,
+    batch=2048,
+    steps=140_000,
+    warmup=40_000,
+    mlp_hidden=(1024, 1024),
+  ),
 }
 # The paper's numbers at f = 1 % on D4RL expert data (normalised return): MTM on the labelled 1 %, heteromodal
 # MTM, and an MLP BC on fully labelled data. Reference points, not comparisons: our sources do not say which
@@ -47,8 +84,7 @@ class HeteromodalStudy(Study):
 
   scales = SCALES
 
-  def config(self, env: str, level: str, model: str = "mtm", seed: int = 0, labels: float = 1.0,
-             unlabelled: str = "state_only"):
+  def config(self, env: str, level: str, model: str = "mtm", seed: int = 0, labels: float = 1.0, unlabelled: str = "state_only"):
     c = super().config(env, level, model, seed)
     c.data.action_fraction, c.data.action_seed, c.data.unlabelled = labels, seed, unlabelled
     return c
@@ -71,8 +107,7 @@ class HeteromodalStudy(Study):
             continue
           workdir = self.trained("heteromodal", env, level, model, seed, labels, unlabelled)
           if task == "inverse_dynamics":
-            values[task][column].append(
-                self.capability_errors("heteromodal", workdir, env, level)["normalised"][task])
+            values[task][column].append(self.capability_errors("heteromodal", workdir, env, level)["normalised"][task])
           else:
             values[task][column].append(self.rollout_score("heteromodal", workdir, task)["score"])
     return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}
@@ -87,16 +122,18 @@ class HeteromodalStudy(Study):
   def _recipe(self) -> str:
     s = self.scale
     share = self.config(self.envs[0], self.levels[0]).data.labelled_share  # the configs' value, not a copy of it
-    return (f"Our datasets (`experiments/make_dataset.py locomotion`), D4RL-normalised with their own references. "
-            f"At each share f of the training episodes that keeps its actions: models at width {s['width']}, "
-            f"{s['layers']} encoder layer(s) + 1 decoder, batch {s['batch']}, {s['steps']} steps; MLPs "
-            f"{tuple(s['mlp_hidden'])}; {len(self.seeds['heteromodal'])} seed(s), each drawing its own labelled "
-            f"episodes, heteromodal MTM drawing at least {share:.0%} of its training windows from the labelled ones "
-            f"(`data.labelled_share` {share:g}; the reference MTM alternates labelled and state-only batches); final "
-            f"checkpoints; {s['episodes']} rollout episodes per model and seed, RCBC at the return "
-            "target `fraction:1.0`; inverse dynamics as held-out MSE over the data's mean squared one-step change "
-            "(the last 5 % of episodes, all labelled, are held out). Cells: mean ± s.e. over seeds (over "
-            "episodes with one seed); n/a: not trained at this scale.")
+    return (
+      f"Our datasets (`experiments/make_dataset.py locomotion`), D4RL-normalised with their own references. "
+      f"At each share f of the training episodes that keeps its actions: models at width {s['width']}, "
+      f"{s['layers']} encoder layer(s) + 1 decoder, batch {s['batch']}, {s['steps']} steps; MLPs "
+      f"{tuple(s['mlp_hidden'])}; {len(self.seeds['heteromodal'])} seed(s), each drawing its own labelled "
+      f"episodes, heteromodal MTM drawing at least {share:.0%} of its training windows from the labelled ones "
+      f"(`data.labelled_share` {share:g}; the reference MTM alternates labelled and state-only batches); final "
+      f"checkpoints; {s['episodes']} rollout episodes per model and seed, RCBC at the return "
+      "target `fraction:1.0`; inverse dynamics as held-out MSE over the data's mean squared one-step change "
+      "(the last 5 % of episodes, all labelled, are held out). Cells: mean ± s.e. over seeds (over "
+      "episodes with one seed); n/a: not trained at this scale."
+    )
 
   def _section(self, env: str, level: str, tables: dict) -> list:
     out = [f"## {env} {level}"]
@@ -106,16 +143,25 @@ class HeteromodalStudy(Study):
       rows = [[f"{f:.0%}", *[se_cell(t[task][col], fmt) for col in COLUMNS]] for f, t in tables.items()]
       out += [f"### {label}", markdown_table(["labelled share f", *COLUMNS], rows)]
     name = f"heteromodal_{env}_{level}.png"
-    plots.lines(os.path.join(self.out, name),
-                {f"{col} {task.upper()}": {f: t[task][col] for f, t in tables.items()}
-                 for task in ("bc", "rcbc") for col in ("MTM (labelled)", "heteromodal MTM")},
-                "share of training episodes with actions", "normalised score", f"Heteromodal MTM: {env} {level}",
-                log_x=True)
+    plots.lines(
+      os.path.join(self.out, name),
+      {
+        f"{col} {task.upper()}": {f: t[task][col] for f, t in tables.items()}
+        for task in ("bc", "rcbc")
+        for col in ("MTM (labelled)", "heteromodal MTM")
+      },
+      "share of training episodes with actions",
+      "normalised score",
+      f"Heteromodal MTM: {env} {level}",
+      log_x=True,
+    )
     out.append(f"![{env}]({name})")
     out.append(claim_lines(heteromodal_claims(tables)))
     if env in PAPER:
-      out.append("The paper at f = 1 % on D4RL {} expert: MTM (labelled) {:g}, heteromodal MTM {:g}, MLP BC on all "
-                 "labels {:g} (reference points on other data).".format(env, *PAPER[env]))
+      out.append(
+        "The paper at f = 1 % on D4RL {} expert: MTM (labelled) {:g}, heteromodal MTM {:g}, MLP BC on all "
+        "labels {:g} (reference points on other data).".format(env, *PAPER[env])
+      )
     return out
 
 
@@ -123,16 +169,22 @@ def heteromodal_claims(tables: dict) -> list:
   """(claim, holds, evidence): heteromodal MTM beats the labelled-only MTM (BC and RCBC), most at the smallest f."""
   out = []
   for task in ("bc", "rcbc"):
-    gains = {f: t[task]["heteromodal MTM"][0] - t[task]["MTM (labelled)"][0] for f, t in tables.items()
-             if t[task]["heteromodal MTM"] and t[task]["MTM (labelled)"]}
+    gains = {
+      f: t[task]["heteromodal MTM"][0] - t[task]["MTM (labelled)"][0]
+      for f, t in tables.items()
+      if t[task]["heteromodal MTM"] and t[task]["MTM (labelled)"]
+    }
     if not gains:
       continue
     evidence = ", ".join(f"f={f:.0%}: {g:+.1f}" for f, g in gains.items())
-    out.append((f"heteromodal MTM beats MTM on the labelled episodes ({task.upper()}, every f)",
-                all(g > 0 for g in gains.values()), evidence))
+    out.append(
+      (
+        f"heteromodal MTM beats MTM on the labelled episodes ({task.upper()}, every f)",
+        all(g > 0 for g in gains.values()),
+        evidence,
+      )
+    )
     if len(gains) > 1:
       smallest = min(gains)
-      out.append((f"the gain is largest at the smallest f ({task.upper()})",
-                  gains[smallest] == max(gains.values()), evidence))
+      out.append((f"the gain is largest at the smallest f ({task.upper()})", gains[smallest] == max(gains.values()), evidence))
   return out
-

@@ -15,8 +15,9 @@ def normalize_columns(losses, floor: float = NORMALIZE_FLOOR) -> np.ndarray:
   return losses / np.maximum(np.nanmin(losses, axis=0), floor)[None]
 
 
-def findings(normalized, rows, columns, *, random_row="random", multi_row="multi_task", finetune_row="finetune",
-             tolerance=0.05) -> list[tuple[str, bool, str]]:
+def findings(
+  normalized, rows, columns, *, random_row="random", multi_row="multi_task", finetune_row="finetune", tolerance=0.05
+) -> list[tuple[str, bool, str]]:
   """The paper's claims checked on a column-normalised matrix: (claim, holds, evidence) each.
 
   1. finetune within ``tolerance`` of the best on every column;
@@ -30,26 +31,32 @@ def findings(normalized, rows, columns, *, random_row="random", multi_row="multi
   # Relative to each column's best row (below 1 where the floor replaced a near-zero minimum).
   ft = n[r[finetune_row]] / np.nanmin(n, axis=0)
   worst = int(np.nanargmax(ft))
-  out.append((
+  out.append(
+    (
       f"random-mask + finetune within {tolerance:.0%} of the best on every column",
       bool(np.nanmax(ft) <= 1 + tolerance),
       f"worst column {columns[worst]}: {ft[worst]:.3f}x the best",
-  ))
+    )
+  )
   wins = [c for j, c in enumerate(columns) if n[r[random_row], j] < n[r[multi_row], j]]
-  out.append((
+  out.append(
+    (
       "random-mask beats multi-task on most columns",
       len(wins) > len(columns) / 2,
       f"random lower on {len(wins)}/{len(columns)}: {', '.join(wins) or 'none'}",
-  ))
+    )
+  )
   singles = [c for c in columns if c in r]
   own_best = [c for c in singles if n[r[c], columns.index(c)] <= min(n[r[s], columns.index(c)] for s in singles)]
   off = {c: np.nanmean([n[r[c], j] for j, other in enumerate(columns) if other != c]) for c in singles}
   random_mean = np.nanmean(n[r[random_row]])
   poor = [c for c in singles if off[c] > random_mean]
-  out.append((
+  out.append(
+    (
       "single-task models best (among single-task models) on their own column and poor elsewhere",
       len(own_best) == len(singles) and len(poor) == len(singles),
       f"diagonal best among single-task models on {len(own_best)}/{len(singles)}; off-diagonal mean above the "
       f"random model's ({random_mean:.2f}) for {len(poor)}/{len(singles)}",
-  ))
+    )
+  )
   return out

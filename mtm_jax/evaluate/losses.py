@@ -23,8 +23,9 @@ def task_key(seed: int, task: str) -> jax.Array:
   return jax.random.fold_in(jax.random.key(seed), zlib.crc32(task.encode()) & 0x7FFFFFFF)
 
 
-def evaluation_masks(spec: DatasetSpec, window: int, task: str, batch: dict, seed: int,
-                     mask_config: MaskConfig) -> tuple[dict, dict]:
+def evaluation_masks(
+  spec: DatasetSpec, window: int, task: str, batch: dict, seed: int, mask_config: MaskConfig
+) -> tuple[dict, dict]:
   sampler = mask_config.sampler(spec, window, [task])
   size = next(iter(batch["present"].values())).shape[0]
   visible, target = masks.sample_batch(sampler, task_key(seed, task), size)
@@ -43,8 +44,7 @@ def make_scorer(model, spec: DatasetSpec):
   return score
 
 
-def task_losses(model, params, data: windows.WindowData, spec: DatasetSpec, exp: Experiment, tasks=None,
-                score=None) -> dict:
+def task_losses(model, params, data: windows.WindowData, spec: DatasetSpec, exp: Experiment, tasks=None, score=None) -> dict:
   """{task: {"loss": sum over modalities of the mean target loss, "<modality>": mean}} (None: nothing scored).
 
   Scores ``exp.eval``'s windows under ``exp.masks``' task parameters. ``score``: a ``make_scorer`` result

@@ -32,8 +32,16 @@ def _dataset(config):
   return dataset
 
 
-def score_checkpoint(ckpt: Checkpoint, task: str, episodes: int, *, target_rule: str | None = None, num_envs: int = 50,
-                     seed: int = EVAL_SEED, planner: dict | None = None) -> dict:
+def score_checkpoint(
+  ckpt: Checkpoint,
+  task: str,
+  episodes: int,
+  *,
+  target_rule: str | None = None,
+  num_envs: int = 50,
+  seed: int = EVAL_SEED,
+  planner: dict | None = None,
+) -> dict:
   """Mean ± s.e. return and normalised score of ``episodes`` rollouts, beside the dataset's own behaviour.
 
   The return target (rcbc tasks) comes from ``target_rule`` (default: the run's eval.target_rule) over the
@@ -47,8 +55,9 @@ def score_checkpoint(ckpt: Checkpoint, task: str, episodes: int, *, target_rule:
   returns_kind = config.data.returns
   # The episodes exactly as training read them (on_nonfinite included), so the target comes from its data.
   spec, all_episodes, metadata = data.load_minari(config.data)
-  train, _ = windows.split_episodes(all_episodes, config.data.validation_fraction, config.data.num_validation,
-                                    config.data.num_train)
+  train, _ = windows.split_episodes(
+    all_episodes, config.data.validation_fraction, config.data.num_validation, config.data.num_train
+  )
   rule = target_rule or config.eval.target_rule
   target = rollout.return_target(rule, np.concatenate([e[RETURNS][:, 0] for e in train])) if task != "bc" else None
   envs = [dataset.recover_environment() for _ in range(min(num_envs, episodes))]
@@ -62,15 +71,21 @@ def score_checkpoint(ckpt: Checkpoint, task: str, episodes: int, *, target_rule:
       print(notice)
   if planner is None:
     params = chosen.get(task, {})
-    act = rollout.make_act(make_predict(config, spec), config.window, task, config.masks.return_policy,
-                           params.get("past_actions", True), params.get("history", True))
+    act = rollout.make_act(
+      make_predict(config, spec),
+      config.window,
+      task,
+      config.masks.return_policy,
+      params.get("past_actions", True),
+      params.get("history", True),
+    )
   else:
     low, high = planning.action_bounds(envs[0].action_space)
-    act = planning.make_planner(make_predict(config, spec), action_low=low, action_high=high,
-                                return_policy=config.masks.return_policy, **planner)
+    act = planning.make_planner(
+      make_predict(config, spec), action_low=low, action_high=high, return_policy=config.masks.return_policy, **planner
+    )
   params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
-  policy = rollout.make_policy(act, params, config.window, task=task, targets=target, return_kind=returns_kind,
-                               horizon=horizon)
+  policy = rollout.make_policy(act, params, config.window, task=task, targets=target, return_kind=returns_kind, horizon=horizon)
   returns, steps, started = [], 0, time.perf_counter()
   for first in range(0, episodes, len(envs)):
     batch = envs[: min(len(envs), episodes - first)]
@@ -80,12 +95,22 @@ def score_checkpoint(ckpt: Checkpoint, task: str, episodes: int, *, target_rule:
   seconds = time.perf_counter() - started
   returns = np.concatenate(returns)
   behaviour = np.array([e.rewards.sum() for e in dataset.iterate_episodes()])
-  out = {"task": task, "episodes": episodes, "target_rule": rule if target is not None else None, "target": target,
-         "return": score.mean_se(returns), "dataset_return": score.mean_se(behaviour), "step": ckpt.step,
-         "env_id": envs[0].spec.id, "seconds": seconds, "policy_calls": steps, "planner": planner, "asked": asked}
+  out = {
+    "task": task,
+    "episodes": episodes,
+    "target_rule": rule if target is not None else None,
+    "target": target,
+    "return": score.mean_se(returns),
+    "dataset_return": score.mean_se(behaviour),
+    "step": ckpt.step,
+    "env_id": envs[0].spec.id,
+    "seconds": seconds,
+    "policy_calls": steps,
+    "planner": planner,
+    "asked": asked,
+  }
   if metadata.get("ref_min_score") is not None:
     low, high = score.references(metadata, config.data.dataset_id)
     out["score"] = score.mean_se(score.normalized(returns, low, high))
     out["dataset_score"] = score.mean_se(score.normalized(behaviour, low, high))
   return out
-

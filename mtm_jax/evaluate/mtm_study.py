@@ -46,44 +46,101 @@ EFFICIENCY_FRACTIONS = (0.95, 0.05, 0.02, 0.01, 0.005)  # the paper's shares of 
 VALIDATION_EPISODES = 20  # per target, to choose one; fewer where a scale reports fewer
 
 # What the paper measures: its environments and levels, Hopper for versatility and data efficiency.
-PROTOCOL = dict(envs=("hopper", "halfcheetah", "walker2d"), levels=("medium", "medium-replay", "medium-expert"),
-                versatility=("expert", "medium-replay"), efficiency="expert", fractions=EFFICIENCY_FRACTIONS,
-                specialists=(*SPECIALIST_TASKS, *(f"mlp_{t}" for t in SPECIALIST_TASKS)), targets=TARGET_FRACTIONS,
-                episodes=100, planner=dict(num_candidates=32, noise=0.1))
+PROTOCOL = dict(
+  envs=("hopper", "halfcheetah", "walker2d"),
+  levels=("medium", "medium-replay", "medium-expert"),
+  versatility=("expert", "medium-replay"),
+  efficiency="expert",
+  fractions=EFFICIENCY_FRACTIONS,
+  specialists=(*SPECIALIST_TASKS, *(f"mlp_{t}" for t in SPECIALIST_TASKS)),
+  targets=TARGET_FRACTIONS,
+  episodes=100,
+  planner=dict(num_candidates=32, noise=0.1),
+)
 SCALES = {
-    # A tiny pipeline check: one env and level, two models plus the offline-RL and efficiency ones.
-    "smoke": dict(envs=("hopper",), levels=("medium",), versatility=("medium",), efficiency="medium",
-                  fractions=(0.95,), specialists=("mlp_rcbc",), targets=(0.9, 1.0), episodes=2,
-                  planner=dict(num_candidates=4, noise=0.1),
-                  seeds=dict(versatility=1, offline_rl=1, efficiency=1),
-                  width=32, layers=1, heads=2, batch=16, steps=6, warmup=1,
-                  mlp_hidden=(32, 32)),
-    # Sized for a 2-core CPU: Hopper alone (--envs adds walker2d and halfcheetah, whose datasets take about
-    # 25 min each to make here), every part, the heteromodal and representation studies' model size. Measured:
-    # 91 min for its 65 models and measurements as two invocations side by side (results/mtm_small).
-    "small": dict(PROTOCOL, envs=("hopper",), seeds=dict(versatility=2, offline_rl=1, efficiency=2), width=64,
-                  layers=2, heads=4, batch=128, steps=3000, warmup=300, mlp_hidden=(256, 256)),
-    # The paper's recipe (configs/locomotion.py full: width 512, batch 2048, 140k steps), for an accelerator.
-    "full": dict(PROTOCOL, seeds=dict(versatility=4, offline_rl=4, efficiency=4), width=512, layers=2, heads=4,
-                 batch=2048, steps=140_000, warmup=40_000, mlp_hidden=(1024, 1024)),
+  # A tiny pipeline check: one env and level, two models plus the offline-RL and efficiency ones.
+  "smoke": dict(
+    envs=("hopper",),
+    levels=("medium",),
+    versatility=("medium",),
+    efficiency="medium",
+    fractions=(0.95,),
+    specialists=("mlp_rcbc",),
+    targets=(0.9, 1.0),
+    episodes=2,
+    planner=dict(num_candidates=4, noise=0.1),
+    seeds=dict(versatility=1, offline_rl=1, efficiency=1),
+    width=32,
+    layers=1,
+    heads=2,
+    batch=16,
+    steps=6,
+    warmup=1,
+    mlp_hidden=(32, 32),
+  ),
+  # Sized for a 2-core CPU: Hopper alone (--envs adds walker2d and halfcheetah, whose datasets take about
+  # 25 min each to make here), every part, the heteromodal and representation studies' model size. Measured:
+  # 91 min for its 65 models and measurements as two invocations side by side (results/mtm_small).
+  "small": dict(
+    PROTOCOL,
+    envs=("hopper",),
+    seeds=dict(versatility=2, offline_rl=1, efficiency=2),
+    width=64,
+    layers=2,
+    heads=4,
+    batch=128,
+    steps=3000,
+    warmup=300,
+    mlp_hidden=(256, 256),
+  ),
+  # The paper's recipe (configs/locomotion.py full: width 512, batch 2048, 140k steps), for an accelerator.
+  "full": dict(
+    PROTOCOL,
+    seeds=dict(versatility=4, offline_rl=4, efficiency=4),
+    width=512,
+    layers=2,
+    heads=4,
+    batch=2048,
+    steps=140_000,
+    warmup=40_000,
+    mlp_hidden=(1024, 1024),
+  ),
 }
 
 # The paper's numbers (its authors' table scripts), on D4RL data, not ours: reference rows only.
 PAPER_RCBC = {  # D4RL normalised RCBC score, best-of protocol
-    ("hopper", "medium"): 64.1, ("hopper", "medium-replay"): 92.3, ("hopper", "medium-expert"): 110.9,
-    ("halfcheetah", "medium"): 43.3, ("halfcheetah", "medium-replay"): 42.0, ("halfcheetah", "medium-expert"): 91.6,
-    ("walker2d", "medium"): 77.0, ("walker2d", "medium-replay"): 78.3, ("walker2d", "medium-expert"): 109.5,
+  ("hopper", "medium"): 64.1,
+  ("hopper", "medium-replay"): 92.3,
+  ("hopper", "medium-expert"): 110.9,
+  ("halfcheetah", "medium"): 43.3,
+  ("halfcheetah", "medium-replay"): 42.0,
+  ("halfcheetah", "medium-expert"): 91.6,
+  ("walker2d", "medium"): 77.0,
+  ("walker2d", "medium-replay"): 78.3,
+  ("walker2d", "medium-expert"): 109.5,
 }
 PAPER_VERSATILITY = {  # (env, level): {capability: {column: value}}
-    ("hopper", "expert"): {"rcbc": {"MTM": 111.0, "MLP": 111.8}, "forward_dynamics": {"MTM": 0.026, "MLP": 0.063,
-                           "specialist": 0.94}, "inverse_dynamics": {"MTM": 0.028, "MLP": 0.004}},
-    ("hopper", "medium-replay"): {"bc": {"MTM": 19.8, "specialist": 43.1}},
+  ("hopper", "expert"): {
+    "rcbc": {"MTM": 111.0, "MLP": 111.8},
+    "forward_dynamics": {"MTM": 0.026, "MLP": 0.063, "specialist": 0.94},
+    "inverse_dynamics": {"MTM": 0.028, "MLP": 0.004},
+  },
+  ("hopper", "medium-replay"): {"bc": {"MTM": 19.8, "specialist": 43.1}},
 }
 PAPER_EFFICIENCY = {  # Hopper expert RCBC score at each share of the data: (MLP, MTM)
-    0.95: (110.7, 110.8), 0.05: (99.5, 107.0), 0.02: (81.5, 75.6), 0.01: (45.4, 73.7), 0.005: (20.6, 53.1)}
+  0.95: (110.7, 110.8),
+  0.05: (99.5, 107.0),
+  0.02: (81.5, 75.6),
+  0.01: (45.4, 73.7),
+  0.005: (20.6, 53.1),
+}
 COLUMNS = {"MTM": "mtm", "specialist": "{task}", "MLP": "mlp_{task}"}  # versatility column -> model name
-CAPABILITY_ROWS = {"bc": "BC score", "rcbc": "RCBC score", "inverse_dynamics": "inverse dynamics (MSE / one-step)",
-                   "forward_dynamics": "forward dynamics (MSE / one-step)"}
+CAPABILITY_ROWS = {
+  "bc": "BC score",
+  "rcbc": "RCBC score",
+  "inverse_dynamics": "inverse dynamics (MSE / one-step)",
+  "forward_dynamics": "forward dynamics (MSE / one-step)",
+}
 
 
 class Study:
@@ -94,8 +151,7 @@ class Study:
 
   scales = SCALES  # a study built on this one brings its own
 
-  def __init__(self, out: str, scale: str, get_config: Callable, envs=None, levels=None, seeds: int = 0,
-               log: Callable = print):
+  def __init__(self, out: str, scale: str, get_config: Callable, envs=None, levels=None, seeds: int = 0, log: Callable = print):
     if scale not in self.scales:
       raise UserError(f"unknown scale {scale!r}; choose from {list(self.scales)}")
     self.out, self.scale_name, self.get_config, self.log = out, scale, get_config, log
@@ -111,8 +167,9 @@ class Study:
     # Models and measurements are cached by name: another scale's settings in the same folder would mix in.
     settings = json.loads(json.dumps(self.scale))
     if self.results.setdefault("settings", settings) != settings:
-      raise UserError(f"{self.cache} was written with other scale settings ({self.results['settings']}); "
-                      "use a fresh --out for this scale")
+      raise UserError(
+        f"{self.cache} was written with other scale settings ({self.results['settings']}); use a fresh --out for this scale"
+      )
     # part -> seconds this invocation spent; every invocation's are kept under its own id in the cache
     self.wall = {}
     self.invocation = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {uuid.uuid4().hex[:8]}"
@@ -120,8 +177,7 @@ class Study:
 
   # -- models ---------------------------------------------------------------------------------------------
 
-  def config(self, env: str, level: str, model: str = "mtm", seed: int = 0, fraction: float = 0.95,
-             returns: str = "average"):
+  def config(self, env: str, level: str, model: str = "mtm", seed: int = 0, fraction: float = 0.95, returns: str = "average"):
     s = self.scale
     c = self.get_config(f"{self.scale_name},{env},{level},{model}")
     c.seed = seed
@@ -140,8 +196,12 @@ class Study:
     return c
 
   def workdir(self, env, level, model="mtm", seed=0, fraction=0.95, returns="average") -> str:
-    name = f"{env}_{level}_{model}" + (f"_f{fraction:g}" if fraction != 0.95 else "") + \
-        ("_sum" if returns == "sum" else "") + f"_seed{seed}"
+    name = (
+      f"{env}_{level}_{model}"
+      + (f"_f{fraction:g}" if fraction != 0.95 else "")
+      + ("_sum" if returns == "sum" else "")
+      + f"_seed{seed}"
+    )
     return os.path.join(self.out, "models", name)
 
   def trained(self, part: str, *args, **kwargs) -> str:
@@ -199,14 +259,20 @@ class Study:
     with open(self.cache + ".lock", "w") as lock:
       fcntl.flock(lock, fcntl.LOCK_EX)
       on_disk = read_results(self.cache)
-      self.results = {**on_disk, **self.results,
-                      "wall_seconds": {**on_disk.get("wall_seconds", {}), self.invocation: self.wall}}
+      self.results = {**on_disk, **self.results, "wall_seconds": {**on_disk.get("wall_seconds", {}), self.invocation: self.wall}}
       with open(self.cache + ".tmp", "w") as f:
         json.dump(self.results, f, indent=1)
       os.replace(self.cache + ".tmp", self.cache)  # a killed write never replaces the good cache
 
-  def rollout_score(self, part: str, workdir: str, task: str, target_rule: str = PRIMARY_TARGET,
-                    planner: dict | None = None, validation: bool = False) -> dict:
+  def rollout_score(
+    self,
+    part: str,
+    workdir: str,
+    task: str,
+    target_rule: str = PRIMARY_TARGET,
+    planner: dict | None = None,
+    validation: bool = False,
+  ) -> dict:
     """{"score": [mean, s.e. over episodes], "dataset_score": the data's own, "target", "ms_per_step"}.
 
     ms_per_step: wall time of one lock-step policy call for every environment, with the environments'
@@ -218,13 +284,21 @@ class Study:
 
     def compute():
       started = time.time()
-      out = model_rollouts.score_checkpoint(load_checkpoint(workdir), task, episodes, target_rule=target_rule,
-                                            planner=planner, seed=seed)
+      out = model_rollouts.score_checkpoint(
+        load_checkpoint(workdir), task, episodes, target_rule=target_rule, planner=planner, seed=seed
+      )
       self._spent(part, started)
-      self.log(f"  {os.path.basename(workdir)} {task} {target_rule}{' planned' if planner else ''}"
-               f"{' validation' if validation else ''}: score {out['score'][0]:.1f}")
-      return {"score": out["score"], "dataset_score": out["dataset_score"], "target": out["target"],
-              "ms_per_step": 1e3 * out["seconds"] / out["policy_calls"]}
+      self.log(
+        f"  {os.path.basename(workdir)} {task} {target_rule}{' planned' if planner else ''}"
+        f"{' validation' if validation else ''}: score {out['score'][0]:.1f}"
+      )
+      return {
+        "score": out["score"],
+        "dataset_score": out["dataset_score"],
+        "target": out["target"],
+        "ms_per_step": 1e3 * out["seconds"] / out["policy_calls"],
+      }
+
     plan = "" if planner is None else "|plan " + ",".join(f"{k}={v}" for k, v in sorted(planner.items()))
     key = f"rollout|{os.path.basename(workdir)}|{task}|{target_rule}{plan}" + ("|validation" if validation else "")
     return self.measured(key, compute)
@@ -239,6 +313,7 @@ class Study:
 
   def capability_errors(self, part: str, workdir: str, env: str, level: str) -> dict:
     """{"mse": {task: raw MSE}, "normalised": {task: MSE / one-step change}} for forward and inverse dynamics."""
+
     def compute():
       started = time.time()
       spec, held = self.held_out(env, level)
@@ -253,6 +328,7 @@ class Study:
           print(notice)
       self._spent(part, started)
       return {"mse": errors, "normalised": capabilities.normalised(errors, held)}
+
     return self.measured(f"capabilities|{os.path.basename(workdir)}", compute)
 
   def _spent(self, part: str, started: float) -> None:
@@ -281,14 +357,15 @@ class Study:
   def offline_rl(self, env: str, level: str) -> dict:
     """The MTM's RCBC scores: primary target, the target chosen on validation episodes, DT's rule, rcbc_imagine,
     the paper's best-of, the target curve; "chosen": the validated target p of each seed."""
-    rows = {"primary": [], "validated": [], "dt_rule": [], "imagine": [], "best_of": [],
-            **{p: [] for p in self.scale["targets"]}}
+    rows = {"primary": [], "validated": [], "dt_rule": [], "imagine": [], "best_of": [], **{p: [] for p in self.scale["targets"]}}
     dataset, chosen = None, []
     for seed in self.seeds["offline_rl"]:
       workdir = self.trained("offline RL", env, level, "mtm", seed)
       curve = {p: self.rollout_score("offline RL", workdir, "rcbc", f"fraction:{p}") for p in self.scale["targets"]}
-      valid = {p: self.rollout_score("offline RL", workdir, "rcbc", f"fraction:{p}", validation=True)["score"][0]
-               for p in self.scale["targets"]}
+      valid = {
+        p: self.rollout_score("offline RL", workdir, "rcbc", f"fraction:{p}", validation=True)["score"][0]
+        for p in self.scale["targets"]
+      }
       chosen.append(max(valid, key=valid.get))
       rows["validated"].append(curve[chosen[-1]]["score"])
       primary = self.rollout_score("offline RL", workdir, "rcbc")
@@ -314,8 +391,11 @@ class Study:
       for seed in self.seeds["efficiency"]:
         for col, task in (("MTM", "rcbc"), ("MTM", "forward_dynamics"), ("MLP", "rcbc"), ("MLP", "forward_dynamics")):
           workdir = self.trained("data efficiency", env, level, "mtm" if col == "MTM" else f"mlp_{task}", seed, fraction)
-          cells[col][task].append(self.rollout_score("data efficiency", workdir, task)["score"] if task == "rcbc" else
-                                  self.capability_errors("data efficiency", workdir, env, level)["normalised"][task])
+          cells[col][task].append(
+            self.rollout_score("data efficiency", workdir, task)["score"]
+            if task == "rcbc"
+            else self.capability_errors("data efficiency", workdir, env, level)["normalised"][task]
+          )
       out[fraction] = {col: {k: combine(v) for k, v in d.items()} for col, d in cells.items()}
     return out
 
@@ -331,8 +411,13 @@ class Study:
       ms_plain.append(a["ms_per_step"])
       ms_planned.append(b["ms_per_step"])
     gains = [p[0] - q[0] for p, q in zip(planned, plain)]
-    return {"plain": combine(plain), "planned": combine(planned), "gain": mean_se(gains) if len(gains) > 1 else
-            (gains[0], float("nan")), "ms_plain": float(np.mean(ms_plain)), "ms_planned": float(np.mean(ms_planned))}
+    return {
+      "plain": combine(plain),
+      "planned": combine(planned),
+      "gain": mean_se(gains) if len(gains) > 1 else (gains[0], float("nan")),
+      "ms_plain": float(np.mean(ms_plain)),
+      "ms_planned": float(np.mean(ms_planned)),
+    }
 
   # -- the report --------------------------------------------------------------------------------------------
 
@@ -371,12 +456,15 @@ class Study:
     for spent in read_results(self.cache).get("wall_seconds", {}).values():
       for part, seconds in spent.items():
         summed[part] = summed.get(part, 0.0) + seconds
-    rows = [[part, f"{self.wall.get(part, 0.0) / 60:.1f} min", f"{seconds / 60:.1f} min"]
-            for part, seconds in summed.items()]
-    sections = [*sections, "## Wall time", markdown_table(["part", "this invocation", "all invocations"], rows),
-                f"This invocation took {(time.time() - started) / 60:.1f} min in all; cached models and measurements "
-                "are read back, not redone. The last column sums the work of every invocation into this folder "
-                "(training and measuring; a killed invocation's unfinished model is not counted)."]
+    rows = [[part, f"{self.wall.get(part, 0.0) / 60:.1f} min", f"{seconds / 60:.1f} min"] for part, seconds in summed.items()]
+    sections = [
+      *sections,
+      "## Wall time",
+      markdown_table(["part", "this invocation", "all invocations"], rows),
+      f"This invocation took {(time.time() - started) / 60:.1f} min in all; cached models and measurements "
+      "are read back, not redone. The last column sums the work of every invocation into this folder "
+      "(training and measuring; a killed invocation's unfinished model is not counted).",
+    ]
     path = os.path.join(self.out, "report.md")
     with open(path, "w") as f:
       f.write("\n\n".join(sections) + "\n")
@@ -385,14 +473,16 @@ class Study:
   def _recipe(self) -> str:
     s = self.scale
     seeds = ", ".join(f"{part} {len(v)}" for part, v in self.seeds.items())
-    return (f"Our datasets (`experiments/make_dataset.py locomotion`: SAC, D4RL's levels), scored with their own "
-            "random and expert references; the paper's numbers are on D4RL data: reference points, not "
-            f"comparisons. Models: `configs/locomotion.py` at width {s['width']}, {s['layers']} encoder layer(s) + 1 "
-            f"decoder, {s['heads']} heads, batch {s['batch']}, {s['steps']} steps ({s['warmup']} warmup); MLP "
-            f"specialists with hidden sizes {tuple(s['mlp_hidden'])}. Seeds: {seeds}. Primary numbers: the final "
-            f"checkpoint, the return target `{PRIMARY_TARGET}` fixed in advance, {s['episodes']} episodes per model "
-            "and seed. Cells are mean ± s.e. over seeds (over episodes where a part has one seed). The last 5 % "
-            "of each dataset's episodes are held out for the dynamics errors.")
+    return (
+      f"Our datasets (`experiments/make_dataset.py locomotion`: SAC, D4RL's levels), scored with their own "
+      "random and expert references; the paper's numbers are on D4RL data: reference points, not "
+      f"comparisons. Models: `configs/locomotion.py` at width {s['width']}, {s['layers']} encoder layer(s) + 1 "
+      f"decoder, {s['heads']} heads, batch {s['batch']}, {s['steps']} steps ({s['warmup']} warmup); MLP "
+      f"specialists with hidden sizes {tuple(s['mlp_hidden'])}. Seeds: {seeds}. Primary numbers: the final "
+      f"checkpoint, the return target `{PRIMARY_TARGET}` fixed in advance, {s['episodes']} episodes per model "
+      "and seed. Cells are mean ± s.e. over seeds (over episodes where a part has one seed). The last 5 % "
+      "of each dataset's episodes are held out for the dynamics errors."
+    )
 
   def _versatility_section(self, level, table) -> list:
     paper = PAPER_VERSATILITY.get((VERSATILITY_ENV, level), {})
@@ -403,61 +493,117 @@ class Study:
       rows.append([label, *[se_cell(table[task][col], fmt) for col in COLUMNS], refs])
     header = ["capability", "MTM (one model)", "specialist transformer", "specialist MLP", "paper (D4RL)"]
     claims = versatility_claims(table, level)
-    return [f"## One model against specialists: {VERSATILITY_ENV} {level}", markdown_table(header, rows),
-            claim_lines(claims)]
+    return [f"## One model against specialists: {VERSATILITY_ENV} {level}", markdown_table(header, rows), claim_lines(claims)]
 
   def _offline_rl_section(self, results: dict) -> list:
-    rows = [[f"{env} {level}", se_cell(r["dataset"]), se_cell(r["primary"]),
-             se_cell(r["validated"]) + " (p " + ", ".join(f"{p:g}" for p in r["chosen"]) + ")", se_cell(r["dt_rule"]),
-             se_cell(r["imagine"]), se_cell(r["best_of"]),
-             f"{PAPER_RCBC[env, level]:g}" if (env, level) in PAPER_RCBC else ""]
-            for (env, level), r in results.items()]
-    plots.lines(os.path.join(self.out, "offline_rl_targets.png"),
-                {f"{e} {lvl}": {p: r[p] for p in self.scale["targets"]} for (e, lvl), r in results.items()},
-                "return target p: min + p (max - min) of the data's return tokens", "normalised score",
-                "MTM RCBC score against the return target")
-    header = ["dataset", "behaviour (the data)", f"MTM RCBC ({PRIMARY_TARGET})", "MTM RCBC (p chosen on validation)",
-              "DT rule", "rcbc_imagine", "best of (labelled: the paper's protocol)", "paper (D4RL, best of)"]
+    rows = [
+      [
+        f"{env} {level}",
+        se_cell(r["dataset"]),
+        se_cell(r["primary"]),
+        se_cell(r["validated"]) + " (p " + ", ".join(f"{p:g}" for p in r["chosen"]) + ")",
+        se_cell(r["dt_rule"]),
+        se_cell(r["imagine"]),
+        se_cell(r["best_of"]),
+        f"{PAPER_RCBC[env, level]:g}" if (env, level) in PAPER_RCBC else "",
+      ]
+      for (env, level), r in results.items()
+    ]
+    plots.lines(
+      os.path.join(self.out, "offline_rl_targets.png"),
+      {f"{e} {lvl}": {p: r[p] for p in self.scale["targets"]} for (e, lvl), r in results.items()},
+      "return target p: min + p (max - min) of the data's return tokens",
+      "normalised score",
+      "MTM RCBC score against the return target",
+    )
+    header = [
+      "dataset",
+      "behaviour (the data)",
+      f"MTM RCBC ({PRIMARY_TARGET})",
+      "MTM RCBC (p chosen on validation)",
+      "DT rule",
+      "rcbc_imagine",
+      "best of (labelled: the paper's protocol)",
+      "paper (D4RL, best of)",
+    ]
     validation = min(VALIDATION_EPISODES, self.scale["episodes"])
-    return ["## Offline RL: RCBC normalised score", markdown_table(header, rows), claim_lines(offline_rl_claims(results)),
-            "The DT-rule column is a second MTM trained on return-to-go sums; its target, the best return in the "
-            "training data, is decremented by the reward received. The other columns hold MTM's average-reward "
-            "target constant. The validated column scores, on the reported episodes, the target p of the curve "
-            f"below that did best on {validation} validation episodes (seeds the reported episodes never use); "
-            "the p chosen for each seed is in brackets. "
-            "`rcbc_imagine` is MTM's two-stage control at the primary target. Best-of is the "
-            f"best over the {len(self.scale['targets'])} return targets of the curve below and rcbc_imagine, chosen on "
-            "the reported episodes (optimistic by construction; the paper also took the best training-time "
-            "checkpoint, which we do not).",
-            "![targets](offline_rl_targets.png)"]
+    return [
+      "## Offline RL: RCBC normalised score",
+      markdown_table(header, rows),
+      claim_lines(offline_rl_claims(results)),
+      "The DT-rule column is a second MTM trained on return-to-go sums; its target, the best return in the "
+      "training data, is decremented by the reward received. The other columns hold MTM's average-reward "
+      "target constant. The validated column scores, on the reported episodes, the target p of the curve "
+      f"below that did best on {validation} validation episodes (seeds the reported episodes never use); "
+      "the p chosen for each seed is in brackets. "
+      "`rcbc_imagine` is MTM's two-stage control at the primary target. Best-of is the "
+      f"best over the {len(self.scale['targets'])} return targets of the curve below and rcbc_imagine, chosen on "
+      "the reported episodes (optimistic by construction; the paper also took the best training-time "
+      "checkpoint, which we do not).",
+      "![targets](offline_rl_targets.png)",
+    ]
 
   def _efficiency_section(self, table: dict) -> list:
-    rows = [[f"{f:.1%}", se_cell(c["MTM"]["rcbc"]), se_cell(c["MLP"]["rcbc"]), se_cell(c["MTM"]["forward_dynamics"], "{:.3g}"),
-             se_cell(c["MLP"]["forward_dynamics"], "{:.3g}"),
-             "MLP {:g}, MTM {:g}".format(*PAPER_EFFICIENCY[f]) if f in PAPER_EFFICIENCY else ""]
-            for f, c in table.items()]
-    plots.lines(os.path.join(self.out, "data_efficiency.png"),
-                {col: {f: c[col]["rcbc"] for f, c in table.items()} for col in ("MTM", "MLP")},
-                "share of the training episodes", "RCBC normalised score", "Data efficiency", log_x=True)
-    header = ["share of the data", "MTM RCBC", "MLP RCBC", "MTM forward dyn. (MSE / one-step)", "MLP forward dyn.",
-              "paper RCBC (D4RL Hopper expert)"]
-    return [f"## Data efficiency: {VERSATILITY_ENV} {self.scale['efficiency']}", markdown_table(header, rows),
-            claim_lines(efficiency_claims(table)), "![efficiency](data_efficiency.png)"]
+    rows = [
+      [
+        f"{f:.1%}",
+        se_cell(c["MTM"]["rcbc"]),
+        se_cell(c["MLP"]["rcbc"]),
+        se_cell(c["MTM"]["forward_dynamics"], "{:.3g}"),
+        se_cell(c["MLP"]["forward_dynamics"], "{:.3g}"),
+        "MLP {:g}, MTM {:g}".format(*PAPER_EFFICIENCY[f]) if f in PAPER_EFFICIENCY else "",
+      ]
+      for f, c in table.items()
+    ]
+    plots.lines(
+      os.path.join(self.out, "data_efficiency.png"),
+      {col: {f: c[col]["rcbc"] for f, c in table.items()} for col in ("MTM", "MLP")},
+      "share of the training episodes",
+      "RCBC normalised score",
+      "Data efficiency",
+      log_x=True,
+    )
+    header = [
+      "share of the data",
+      "MTM RCBC",
+      "MLP RCBC",
+      "MTM forward dyn. (MSE / one-step)",
+      "MLP forward dyn.",
+      "paper RCBC (D4RL Hopper expert)",
+    ]
+    return [
+      f"## Data efficiency: {VERSATILITY_ENV} {self.scale['efficiency']}",
+      markdown_table(header, rows),
+      claim_lines(efficiency_claims(table)),
+      "![efficiency](data_efficiency.png)",
+    ]
 
   def _planning_section(self, results: dict) -> list:
     p = self.scale["planner"]
-    rows = [[f"{env} {level}", se_cell(r["plain"]), se_cell(r["planned"]), se_cell(r["gain"], "{:+.1f}"),
-             f"{r['ms_plain']:.1f}", f"{r['ms_planned']:.1f}"] for (env, level), r in results.items()]
+    rows = [
+      [
+        f"{env} {level}",
+        se_cell(r["plain"]),
+        se_cell(r["planned"]),
+        se_cell(r["gain"], "{:+.1f}"),
+        f"{r['ms_plain']:.1f}",
+        f"{r['ms_planned']:.1f}",
+      ]
+      for (env, level), r in results.items()
+    ]
     header = ["dataset", "RCBC", "RCBC + planning", "gain", "ms / step (RCBC)", "ms / step (planning)"]
-    return ["## Beyond the paper: planning with the same weights",
-            f"Model-predictive control with no new training (`mtm_jax.planning`): at each step {p['num_candidates']} "
-            "candidate action sequences for the rest of the window, around the model's RCBC proposal (Gaussian, "
-            f"std {p['noise']} of the action half-range; the proposal itself is one), each scored by the return the "
-            "same model predicts for it at the current step (states so far and the candidate's actions visible, "
-            "returns hidden); the best one's first action is executed. Same models, targets and episodes as the "
-            "offline-RL primary column. A step's time covers one batched policy call for all "
-            f"{min(50, self.scale['episodes'])} environments and their own steps.",
-            markdown_table(header, rows), claim_lines(planning_claims(results))]
+    return [
+      "## Beyond the paper: planning with the same weights",
+      f"Model-predictive control with no new training (`mtm_jax.planning`): at each step {p['num_candidates']} "
+      "candidate action sequences for the rest of the window, around the model's RCBC proposal (Gaussian, "
+      f"std {p['noise']} of the action half-range; the proposal itself is one), each scored by the return the "
+      "same model predicts for it at the current step (states so far and the candidate's actions visible, "
+      "returns hidden); the best one's first action is executed. Same models, targets and episodes as the "
+      "offline-RL primary column. A step's time covers one batched policy call for all "
+      f"{min(50, self.scale['episodes'])} environments and their own steps.",
+      markdown_table(header, rows),
+      claim_lines(planning_claims(results)),
+    ]
 
 
 def combine(values: list):
@@ -472,6 +618,7 @@ def combine(values: list):
 
 def versatility_claims(table: dict, level: str) -> list:
   """(claim, holds, evidence) for the paper's pattern on one dataset's versatility table."""
+
   def best(task, pick):
     cells = [table[task][c][0] for c in ("specialist", "MLP") if table[task][c] is not None]
     return pick(cells) if cells and table[task]["MTM"] is not None else None
@@ -479,14 +626,25 @@ def versatility_claims(table: dict, level: str) -> list:
   out = []
   mtm = {task: table[task]["MTM"][0] if table[task]["MTM"] else None for task in SPECIALIST_TASKS}
   if (b := best("rcbc", max)) is not None:
-    out.append(("RCBC at or near the best specialist (within 5 points)", mtm["rcbc"] >= b - 5,
-                f"MTM {mtm['rcbc']:.1f}, best specialist {b:.1f}"))
+    out.append(
+      (
+        "RCBC at or near the best specialist (within 5 points)",
+        mtm["rcbc"] >= b - 5,
+        f"MTM {mtm['rcbc']:.1f}, best specialist {b:.1f}",
+      )
+    )
   if (b := best("forward_dynamics", min)) is not None:
-    out.append(("best on forward dynamics", mtm["forward_dynamics"] <= b, f"MTM {mtm['forward_dynamics']:.3g}, "
-                f"best specialist {b:.3g}"))
+    out.append(
+      ("best on forward dynamics", mtm["forward_dynamics"] <= b, f"MTM {mtm['forward_dynamics']:.3g}, best specialist {b:.3g}")
+    )
   if (b := best("inverse_dynamics", min)) is not None:
-    out.append(("worse than a specialist on inverse dynamics", mtm["inverse_dynamics"] > b,
-                f"MTM {mtm['inverse_dynamics']:.3g}, best specialist {b:.3g}"))
+    out.append(
+      (
+        "worse than a specialist on inverse dynamics",
+        mtm["inverse_dynamics"] > b,
+        f"MTM {mtm['inverse_dynamics']:.3g}, best specialist {b:.3g}",
+      )
+    )
   if "replay" in level and (b := best("bc", max)) is not None:
     out.append(("weak on BC from mixed-quality data", mtm["bc"] < b, f"MTM {mtm['bc']:.1f}, best specialist {b:.1f}"))
   return out
@@ -498,8 +656,13 @@ def offline_rl_claims(results: dict) -> list:
   out = []
   for (env, level), r in results.items():
     for column, label in (("primary", f"at {PRIMARY_TARGET}"), ("validated", "at the validated target")):
-      out.append((f"RCBC {label} beats the data's behaviour on {env} {level}", r[column][0] > r["dataset"][0],
-                  f"{r[column][0]:.1f} against {r['dataset'][0]:.1f}"))
+      out.append(
+        (
+          f"RCBC {label} beats the data's behaviour on {env} {level}",
+          r[column][0] > r["dataset"][0],
+          f"{r[column][0]:.1f} against {r['dataset'][0]:.1f}",
+        )
+      )
   return out
 
 
@@ -510,20 +673,31 @@ def efficiency_claims(table: dict) -> list:
   for f, c in table.items():
     mtm, mlp = c["MTM"]["rcbc"], c["MLP"]["rcbc"]
     if f <= 0.05 and mtm is not None and mlp is not None:
-      out.append((f"MTM's RCBC at or above the MLP's on {f:.1%} of the data", mtm[0] >= mlp[0],
-                  f"{mtm[0]:.1f} against {mlp[0]:.1f}"))
-  fd = [(f, c["MTM"]["forward_dynamics"][0], c["MLP"]["forward_dynamics"][0]) for f, c in table.items()
-        if c["MTM"]["forward_dynamics"] is not None and c["MLP"]["forward_dynamics"] is not None]
+      out.append(
+        (f"MTM's RCBC at or above the MLP's on {f:.1%} of the data", mtm[0] >= mlp[0], f"{mtm[0]:.1f} against {mlp[0]:.1f}")
+      )
+  fd = [
+    (f, c["MTM"]["forward_dynamics"][0], c["MLP"]["forward_dynamics"][0])
+    for f, c in table.items()
+    if c["MTM"]["forward_dynamics"] is not None and c["MLP"]["forward_dynamics"] is not None
+  ]
   if fd:
-    out.append(("MTM's forward dynamics better than the MLP's at every share", all(m < p for _, m, p in fd),
-                ", ".join(f"{f:.1%}: {m:.3g} against {p:.3g}" for f, m, p in fd)))
+    out.append(
+      (
+        "MTM's forward dynamics better than the MLP's at every share",
+        all(m < p for _, m, p in fd),
+        ", ".join(f"{f:.1%}: {m:.3g} against {p:.3g}" for f, m, p in fd),
+      )
+    )
   return out
 
 
 def planning_claims(results: dict) -> list:
   """(claim, holds, evidence): does planning with the model beat its plain RCBC on each dataset."""
-  return [(f"planning beats plain RCBC on {env} {level}", r["gain"][0] > 0, f"gain {se_cell(r['gain'], '{:+.1f}')} points")
-          for (env, level), r in results.items()]
+  return [
+    (f"planning beats plain RCBC on {env} {level}", r["gain"][0] > 0, f"gain {se_cell(r['gain'], '{:+.1f}')} points")
+    for (env, level), r in results.items()
+  ]
 
 
 def _total_episodes(env: str, level: str, scale: str) -> int:

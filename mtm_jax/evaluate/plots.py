@@ -148,8 +148,14 @@ def bars(path: str, table: dict, columns, title: str, references: dict | None = 
   for j, column in enumerate(columns):
     xs = [i + (j - (len(columns) - 1) / 2) * width for i in range(len(rows))]
     cells = [table[r].get(column) for r in rows]
-    ax.bar([x for x, c in zip(xs, cells) if c], [c[0] for c in cells if c], width, yerr=[c[1] for c in cells if c],
-           label=column, capsize=2)
+    ax.bar(
+      [x for x, c in zip(xs, cells) if c],
+      [c[0] for c in cells if c],
+      width,
+      yerr=[c[1] for c in cells if c],
+      label=column,
+      capsize=2,
+    )
   for k, (label, value) in enumerate((references or {}).items()):
     ax.axhline(value, color="0.2", linestyle=("--", ":", "-.")[k % 3], linewidth=1, label=label)
   ax.set_xticks(range(len(rows)), rows, rotation=30, ha="right")
@@ -175,8 +181,9 @@ def learning_curves(path: str, runs: dict, title: str, references: dict | None =
     ax.fill_between(steps, means - stds, means + stds, color=f"C{i}", alpha=0.15)
     for j, (name, step) in enumerate(run.get("marks", {}).items()):
       k = int(np.argmin(np.abs(steps - step)))
-      ax.plot(steps[k], means[k], symbols[j % len(symbols)], color=f"C{i}", markersize=9, markeredgecolor="k",
-              label=f"{label}: {name}")
+      ax.plot(
+        steps[k], means[k], symbols[j % len(symbols)], color=f"C{i}", markersize=9, markeredgecolor="k", label=f"{label}: {name}"
+      )
   for j, (name, value) in enumerate((references or {}).items()):
     ax.axhline(value, color="0.5", linestyle=("--", ":", "-.")[j % 3], linewidth=1, label=name)
   ax.set_xlabel("environment steps")
@@ -194,8 +201,9 @@ def lines(path: str, series: dict, xlabel: str, ylabel: str, title: str, log_x: 
   for label, points in series.items():
     xy = sorted((x, cell) for x, cell in points.items() if cell is not None)
     if xy:
-      ax.errorbar([x for x, _ in xy], [c[0] for _, c in xy], yerr=[c[1] for _, c in xy], marker="o", markersize=3,
-                  capsize=2, label=label)
+      ax.errorbar(
+        [x for x, _ in xy], [c[0] for _, c in xy], yerr=[c[1] for _, c in xy], marker="o", markersize=3, capsize=2, label=label
+      )
   if log_x:
     ax.set_xscale("log")
   ax.set_xlabel(xlabel, fontsize=9)
@@ -229,6 +237,7 @@ def run_curves(path: str, runs: dict, smooth: float = 0.8) -> None:
   """Learning curves of several runs in one figure: train loss (smoothed, raw faint), evaluation losses
   and rollout scores against step. runs: name -> (train records, eval records), each a list of dicts
   with "step" and scalars (metrics.jsonl / eval_metrics.jsonl); panels without data are left out."""
+
   def series(records, name):  # a step evaluated again keeps its newest value
     points = {r["step"]: r[name] for r in records if name in r}
     return np.asarray(sorted(points.items()), np.float64).reshape(-1, 2)
@@ -238,16 +247,25 @@ def run_curves(path: str, runs: dict, smooth: float = 0.8) -> None:
 
   rollout = names("rollout/")
   scores = [k for k in rollout if k.endswith("/score")]  # normalised where the dataset has references
-  panels = [("train loss", ["loss"], "train"), ("validation loss", names("eval/"), "eval"),
-            ("rollout score" if scores else "rollout return", scores or rollout, "eval")]
+  panels = [
+    ("train loss", ["loss"], "train"),
+    ("validation loss", names("eval/"), "eval"),
+    ("rollout score" if scores else "rollout return", scores or rollout, "eval"),
+  ]
   panels = [p for p in panels if any(len(series(runs[n][p[2] == "eval"], k)) for n in runs for k in p[1])]
   fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
   styles = ["-", "--", ":", "-."]
   for ax, (title, keys, stream) in zip(axes[0], panels):
     ax.set_title(title)
     if stream == "eval" and all(len(series(records[1], k)) <= 1 for records in runs.values() for k in keys):
-      _grouped_bars(ax, {run: [series(records[1], k)[-1, 1] if len(series(records[1], k)) else np.nan for k in keys]
-                         for run, records in runs.items()}, [k.split("/", 1)[1] for k in keys])
+      _grouped_bars(
+        ax,
+        {
+          run: [series(records[1], k)[-1, 1] if len(series(records[1], k)) else np.nan for k in keys]
+          for run, records in runs.items()
+        },
+        [k.split("/", 1)[1] for k in keys],
+      )
       ax.set_yscale("log" if title == "validation loss" else "linear")
       continue
     for r, (run, records) in enumerate(runs.items()):

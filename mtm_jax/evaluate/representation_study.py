@@ -24,28 +24,75 @@ from mtm_jax.evaluate import plots
 from mtm_jax.evaluate.mtm_study import Study, combine
 from mtm_jax.evaluate.report import claim_lines, markdown_table, se_cell
 
-LABELS = {"raw": "TD3, raw states", "state": "MTM state rep. (frozen)", "state_finetune": "MTM state rep. (fine-tuned)",
-          "state_action": "MTM state-action rep. for the critic"}
+LABELS = {
+  "raw": "TD3, raw states",
+  "state": "MTM state rep. (frozen)",
+  "state_finetune": "MTM state rep. (fine-tuned)",
+  "state_action": "MTM state-action rep. for the critic",
+}
 BC_ALPHA = {"full-replay": 0.0, "medium-replay": 2.5}  # plain TD3 on broad data, TD3+BC on mixed-quality data
 THRESHOLD = 0.9  # of raw TD3's final score (or the best variant's, where raw TD3 does not learn): the yardstick
 _COMMON = dict(inputs=INPUTS)
 SCALES = {
-    # A pipeline check: raw TD3 and the fine-tuned encoder (tests/test_td3.py trains every input mode).
-    "smoke": dict(envs=("hopper",), levels=("full-replay",), inputs=("raw", "state_finetune"),
-                  seeds=dict(representation=1), updates=20, eval_every=10,
-                  eval_episodes=2, td3_batch=32, hidden=(32, 32), width=32,
-                  layers=1, heads=2, batch=16, steps=6, warmup=1, mlp_hidden=(32, 32)),
-    # Sized for a 2-core CPU: Hopper, the MTM study's small MTM. With a representation (the encoder runs in
-    # every update) each 2.5k updates took 68-81 s on cores shared with another study, 13.5-16 min per run at
-    # 30k and hours for the 24 runs: 10k it is (77 min for the study, measured).
-    "small": dict(_COMMON, envs=("hopper",), levels=("full-replay", "medium-replay"), seeds=dict(representation=3),
-                  updates=10_000, eval_every=1_000, eval_episodes=10, td3_batch=256, hidden=(256, 256), width=64,
-                  layers=2, heads=4, batch=128, steps=3000, warmup=300, mlp_hidden=(256, 256)),
-    # The paper's budget (100k updates, batch 1024, 5 seeds) and the full MTM recipe: an accelerator.
-    "full": dict(_COMMON, envs=("hopper", "halfcheetah", "walker2d"), levels=("full-replay", "medium-replay"),
-                 seeds=dict(representation=5), updates=100_000, eval_every=5_000, eval_episodes=10, td3_batch=1024,
-                 hidden=(256, 256), width=512, layers=2, heads=4, batch=2048, steps=140_000, warmup=40_000,
-                 mlp_hidden=(1024, 1024)),
+  # A pipeline check: raw TD3 and the fine-tuned encoder (tests/test_td3.py trains every input mode).
+  "smoke": dict(
+    envs=("hopper",),
+    levels=("full-replay",),
+    inputs=("raw", "state_finetune"),
+    seeds=dict(representation=1),
+    updates=20,
+    eval_every=10,
+    eval_episodes=2,
+    td3_batch=32,
+    hidden=(32, 32),
+    width=32,
+    layers=1,
+    heads=2,
+    batch=16,
+    steps=6,
+    warmup=1,
+    mlp_hidden=(32, 32),
+  ),
+  # Sized for a 2-core CPU: Hopper, the MTM study's small MTM. With a representation (the encoder runs in
+  # every update) each 2.5k updates took 68-81 s on cores shared with another study, 13.5-16 min per run at
+  # 30k and hours for the 24 runs: 10k it is (77 min for the study, measured).
+  "small": dict(
+    _COMMON,
+    envs=("hopper",),
+    levels=("full-replay", "medium-replay"),
+    seeds=dict(representation=3),
+    updates=10_000,
+    eval_every=1_000,
+    eval_episodes=10,
+    td3_batch=256,
+    hidden=(256, 256),
+    width=64,
+    layers=2,
+    heads=4,
+    batch=128,
+    steps=3000,
+    warmup=300,
+    mlp_hidden=(256, 256),
+  ),
+  # The paper's budget (100k updates, batch 1024, 5 seeds) and the full MTM recipe: an accelerator.
+  "full": dict(
+    _COMMON,
+    envs=("hopper", "halfcheetah", "walker2d"),
+    levels=("full-replay", "medium-replay"),
+    seeds=dict(representation=5),
+    updates=100_000,
+    eval_every=5_000,
+    eval_episodes=10,
+    td3_batch=1024,
+    hidden=(256, 256),
+    width=512,
+    layers=2,
+    heads=4,
+    batch=2048,
+    steps=140_000,
+    warmup=40_000,
+    mlp_hidden=(1024, 1024),
+  ),
 }
 
 
@@ -63,15 +110,21 @@ class RepresentationStudy(Study):
 
     def compute():
       started = time.time()
-      td3 = TD3Config(hidden=tuple(s["hidden"]), batch_size=s["td3_batch"], bc_alpha=BC_ALPHA.get(level, 0.0),
-                      inputs=inputs)
-      config = td3_offline.OfflineConfig(dataset_id(env, level, self.scale_name), td3, updates=s["updates"],
-                                         eval_every=s["eval_every"], eval_episodes=s["eval_episodes"], seed=seed,
-                                         representation="" if inputs == "raw" else os.path.abspath(mtm_workdir))
+      td3 = TD3Config(hidden=tuple(s["hidden"]), batch_size=s["td3_batch"], bc_alpha=BC_ALPHA.get(level, 0.0), inputs=inputs)
+      config = td3_offline.OfflineConfig(
+        dataset_id(env, level, self.scale_name),
+        td3,
+        updates=s["updates"],
+        eval_every=s["eval_every"],
+        eval_episodes=s["eval_episodes"],
+        seed=seed,
+        representation="" if inputs == "raw" else os.path.abspath(mtm_workdir),
+      )
       out = td3_offline.train(config, os.path.join(self.out, "td3", f"{env}_{level}_{inputs}_seed{seed}"))
       self._spent("TD3", started)
       self.log(f"  {env} {level} {inputs} seed {seed}: final score {out[-1]['score'][0]:.1f}")
       return out
+
     return self.measured(f"td3|{env}|{level}|{inputs}|seed{seed}", compute)
 
   def curves(self, env: str, level: str) -> dict:
@@ -89,14 +142,16 @@ class RepresentationStudy(Study):
 
   def _recipe(self) -> str:
     s = self.scale
-    return (f"Our datasets (`experiments/make_dataset.py locomotion`), D4RL-normalised with their own references. "
-            f"One MTM per dataset (`configs/locomotion.py`, width {s['width']}, {s['layers']} encoder layer(s) + 1 "
-            f"decoder, {s['steps']} steps, batch {s['batch']}); its representation of a state is the encoder's output "
-            "at that state's token alone (`mtm_jax.agents.representation`). TD3 (`mtm_jax.agents.td3`): hidden "
-            f"{tuple(s['hidden'])}, batch {s['td3_batch']}, {s['updates']} updates, evaluated every "
-            f"{s['eval_every']} on {s['eval_episodes']} episodes; {len(self.seeds['representation'])} seed(s). "
-            f"Plain TD3 on full-replay, TD3+BC (alpha {BC_ALPHA['medium-replay']}) on medium-replay. Cells: mean ± "
-            "s.e. over seeds (over episodes with one seed).")
+    return (
+      f"Our datasets (`experiments/make_dataset.py locomotion`), D4RL-normalised with their own references. "
+      f"One MTM per dataset (`configs/locomotion.py`, width {s['width']}, {s['layers']} encoder layer(s) + 1 "
+      f"decoder, {s['steps']} steps, batch {s['batch']}); its representation of a state is the encoder's output "
+      "at that state's token alone (`mtm_jax.agents.representation`). TD3 (`mtm_jax.agents.td3`): hidden "
+      f"{tuple(s['hidden'])}, batch {s['td3_batch']}, {s['updates']} updates, evaluated every "
+      f"{s['eval_every']} on {s['eval_episodes']} episodes; {len(self.seeds['representation'])} seed(s). "
+      f"Plain TD3 on full-replay, TD3+BC (alpha {BC_ALPHA['medium-replay']}) on medium-replay. Cells: mean ± "
+      "s.e. over seeds (over episodes with one seed)."
+    )
 
   def _section(self, env: str, level: str, curves: dict) -> list:
     final = {inputs: c[max(c)] for inputs, c in curves.items()}
@@ -105,12 +160,18 @@ class RepresentationStudy(Study):
     rows = [[LABELS[i], se_cell(final[i]), _steps(reach[i])] for i in curves]
     title = f"{'TD3+BC' if BC_ALPHA.get(level) else 'TD3'} on {env} {level}"
     name = f"td3_{env}_{level}.png"
-    plots.lines(os.path.join(self.out, name), {LABELS[i]: c for i, c in curves.items()}, "gradient steps",
-                "normalised score", title)
+    plots.lines(
+      os.path.join(self.out, name), {LABELS[i]: c for i, c in curves.items()}, "gradient steps", "normalised score", title
+    )
     claims = claim_lines(
-        (f"{LABELS[i]} reaches {target:.1f} in fewer updates than raw TD3",
-         reach[i] is not None and (reach["raw"] is None or reach[i] < reach["raw"]),
-         f"{_steps(reach[i])} against {_steps(reach['raw'])}") for i in curves if i != "raw")
+      (
+        f"{LABELS[i]} reaches {target:.1f} in fewer updates than raw TD3",
+        reach[i] is not None and (reach["raw"] is None or reach[i] < reach["raw"]),
+        f"{_steps(reach[i])} against {_steps(reach['raw'])}",
+      )
+      for i in curves
+      if i != "raw"
+    )
     if whose != "raw TD3":
       claims += "\n- raw TD3 ends no higher than it started, so the yardstick is the best variant's final score"
     header = ["inputs", "final score", f"updates to reach {target:.1f} ({THRESHOLD:.0%} of {whose}'s final)"]
@@ -134,4 +195,3 @@ def steps_to_reach(curve: dict, target: float) -> int | None:
 
 def _steps(step) -> str:
   return "not reached" if step is None else f"{step:,}"
-

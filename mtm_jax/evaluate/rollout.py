@@ -55,16 +55,26 @@ class Episodes:
     n = int(self.lengths[i])
     terminations = np.zeros(n, bool)
     terminations[-1] = self.terminated[i]
-    return {"observations": self.observations[i, : n + 1], "actions": self.actions[i, :n], "rewards": self.rewards[i, :n],
-            "terminations": terminations, "truncations": ~terminations & (np.arange(n) == n - 1)}
+    return {
+      "observations": self.observations[i, : n + 1],
+      "actions": self.actions[i, :n],
+      "rewards": self.rewards[i, :n],
+      "terminations": terminations,
+      "truncations": ~terminations & (np.arange(n) == n - 1),
+    }
 
 
 def flat_obs(env: gym.Env, obs) -> np.ndarray:
   return np.asarray(gym.spaces.flatten(env.observation_space, obs), np.float64)
 
 
-def run(envs: Sequence[gym.Env], policy: Callable, max_steps: int | None = None, seeds: Sequence[int] | None = None,
-        options: Sequence[dict] | None = None) -> Episodes:
+def run(
+  envs: Sequence[gym.Env],
+  policy: Callable,
+  max_steps: int | None = None,
+  seeds: Sequence[int] | None = None,
+  options: Sequence[dict] | None = None,
+) -> Episodes:
   """One episode per environment, in lock-step; ``policy(history, t) -> actions [E, da]`` (env units).
 
   max_steps defaults to the environments' time limit; actions are clipped to the action space.
@@ -77,16 +87,17 @@ def run(envs: Sequence[gym.Env], policy: Callable, max_steps: int | None = None,
   seeds = list(seeds) if seeds is not None else [None] * E
   options = list(options) if options is not None else [None] * E
   if len(seeds) != E or len(options) != E:
-    raise ValueError(f"run needs one seed and one options entry per environment: {E} environments, "
-                     f"{len(seeds)} seeds, {len(options)} options")
+    raise ValueError(
+      f"run needs one seed and one options entry per environment: {E} environments, {len(seeds)} seeds, {len(options)} options"
+    )
   first = [flat_obs(env, env.reset(seed=s, options=o)[0]) for env, s, o in zip(envs, seeds, options)]
   h = Episodes(
-      observations=np.repeat(np.stack(first)[:, None], max_steps + 1, axis=1),
-      actions=np.zeros((E, max_steps) + space.shape, np.float32),
-      rewards=np.zeros((E, max_steps)),
-      lengths=np.zeros(E, int),
-      terminated=np.zeros(E, bool),
-      infos=[{} for _ in range(E)],
+    observations=np.repeat(np.stack(first)[:, None], max_steps + 1, axis=1),
+    actions=np.zeros((E, max_steps) + space.shape, np.float32),
+    rewards=np.zeros((E, max_steps)),
+    lengths=np.zeros(E, int),
+    terminated=np.zeros(E, bool),
+    infos=[{} for _ in range(E)],
   )
   active = np.ones(E, bool)
   for t in range(max_steps):
@@ -106,8 +117,9 @@ def run(envs: Sequence[gym.Env], policy: Callable, max_steps: int | None = None,
   return h
 
 
-def make_act(predict: Callable, window: int, task: str, return_policy: str = "first", past_actions: bool = True,
-             history: bool = True) -> Callable:
+def make_act(
+  predict: Callable, window: int, task: str, return_policy: str = "first", past_actions: bool = True, history: bool = True
+) -> Callable:
   """A jitted ``act(params, states [E,K,ds], actions [E,K,da], returns [E,K,1], steps_remaining [E,K], position)``
   -> actions [E, da]; ``position`` (traced) is the current step's slot (t while t < K, then K-1).
 
@@ -144,8 +156,9 @@ def past_actions_seen(mask_config, task: str) -> bool:
   return bool(mask_config.params(task).get("past_actions", True))
 
 
-def make_policy(act: Callable, params, window: int, *, task: str = "bc", targets=None, return_kind: str = "sum",
-                horizon: int = 0) -> Callable:
+def make_policy(
+  act: Callable, params, window: int, *, task: str = "bc", targets=None, return_kind: str = "sum", horizon: int = 0
+) -> Callable:
   """A ``policy(history, t)`` for ``run`` that calls ``act`` (``make_act``) once per step.
 
   targets [E]: the return target of each episode, in the units of the model's returns (rcbc tasks);

@@ -22,8 +22,10 @@ def references(metadata: dict, dataset_id: str = "the dataset") -> tuple[float, 
   """(ref_min_score, ref_max_score) of a Minari dataset's metadata."""
   low, high = metadata.get("ref_min_score"), metadata.get("ref_max_score")
   if low is None or high is None:
-    raise UserError(f"{dataset_id} has no ref_min_score / ref_max_score in its metadata, so it has no normalised "
-                    "score; report raw returns, or use a dataset made by experiments/make_dataset.py locomotion")
+    raise UserError(
+      f"{dataset_id} has no ref_min_score / ref_max_score in its metadata, so it has no normalised "
+      "score; report raw returns, or use a dataset made by experiments/make_dataset.py locomotion"
+    )
   return float(low), float(high)
 
 

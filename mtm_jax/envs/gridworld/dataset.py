@@ -30,20 +30,26 @@ def write(dataset_id: str = DATASET_ID, num_episodes: int = 2000, beta: float = 
   episodes = generate(num_episodes, beta, seed)
   steps = episodes["actions"].shape[1]
   buffers = [
-      EpisodeBuffer(
-          id=i,
-          observations=episodes["observations"][i].astype(np.int64),
-          actions=episodes["actions"][i].astype(np.int64),
-          rewards=episodes["rewards"][i].astype(np.float64).tolist(),
-          terminations=[False] * steps,
-          truncations=[False] * (steps - 1) + [True],
-      )
-      for i in range(num_episodes)
+    EpisodeBuffer(
+      id=i,
+      observations=episodes["observations"][i].astype(np.int64),
+      actions=episodes["actions"][i].astype(np.int64),
+      rewards=episodes["rewards"][i].astype(np.float64).tolist(),
+      terminations=[False] * steps,
+      truncations=[False] * (steps - 1) + [True],
+    )
+    for i in range(num_episodes)
   ]
   flags = f" --num_episodes={num_episodes} --beta={beta} --seed={seed}"
   return writer.write(
-      dataset_id, buffers, env=ENV_ID, algorithm="boltzmann-noisy-rational", code_path="mtm_jax/envs/gridworld/dataset.py",
-      description=f"Key-door gridworld, Boltzmann noisy-rational agent (beta={beta}, seed={seed}), {steps}-step episodes.",
-      generator={"agent": "boltzmann", "beta": beta, "seed": seed, "episodes": num_episodes},
-      command="python experiments/make_dataset.py gridworld" + flags
-              + ("" if dataset_id == DATASET_ID else f" --dataset_id={dataset_id}"))
+    dataset_id,
+    buffers,
+    env=ENV_ID,
+    algorithm="boltzmann-noisy-rational",
+    code_path="mtm_jax/envs/gridworld/dataset.py",
+    description=f"Key-door gridworld, Boltzmann noisy-rational agent (beta={beta}, seed={seed}), {steps}-step episodes.",
+    generator={"agent": "boltzmann", "beta": beta, "seed": seed, "episodes": num_episodes},
+    command="python experiments/make_dataset.py gridworld"
+    + flags
+    + ("" if dataset_id == DATASET_ID else f" --dataset_id={dataset_id}"),
+  )

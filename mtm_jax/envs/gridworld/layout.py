@@ -96,8 +96,8 @@ for _i, _a in enumerate(STATE_AGENT):
 
 # What plots need to draw the room.
 ROOM = {
-    "size": SIZE,
-    "walls": tuple((x, y) for x in range(SIZE) for y in range(SIZE) if (x, y) not in WALKABLE),
-    "door": DOOR,
-    "goal": GOAL,
+  "size": SIZE,
+  "walls": tuple((x, y) for x in range(SIZE) for y in range(SIZE) if (x, y) not in WALKABLE),
+  "door": DOOR,
+  "goal": GOAL,
 }

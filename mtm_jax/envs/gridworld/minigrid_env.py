@@ -22,12 +22,12 @@ class KeyDoorEnv(MiniGridEnv):
 
   def __init__(self, render_mode: str | None = None, max_steps: int = layout.EPISODE_STEPS):
     super().__init__(
-        mission_space=MissionSpace(mission_func=lambda: "pick up the key, open the door, reach the goal"),
-        grid_size=layout.SIZE,
-        max_steps=max_steps,
-        see_through_walls=True,
-        render_mode=render_mode,
-        highlight=False,
+      mission_space=MissionSpace(mission_func=lambda: "pick up the key, open the door, reach the goal"),
+      grid_size=layout.SIZE,
+      max_steps=max_steps,
+      see_through_walls=True,
+      render_mode=render_mode,
+      highlight=False,
     )
     self.action_space = spaces.Discrete(layout.NUM_ACTIONS)
     self.observation_space = spaces.Discrete(layout.NUM_STATES)

@@ -42,16 +42,22 @@ class Scale:
 
 
 SCALES = {
-    "smoke": Scale(1_000, 600, 250, 500),  # a trial of the pipeline, in seconds
-    "small": Scale(150_000, 100_000, 5_000, 25_000),
-    "full": Scale(1_000_000, 1_000_000, 20_000, 50_000),  # D4RL's sizes
+  "smoke": Scale(1_000, 600, 250, 500),  # a trial of the pipeline, in seconds
+  "small": Scale(150_000, 100_000, 5_000, 25_000),
+  "full": Scale(1_000_000, 1_000_000, 20_000, 50_000),  # D4RL's sizes
 }
 
 
 def run_config(env: str, scale: Scale, seed: int) -> sac_train.RunConfig:
   """The SAC run behind an environment's datasets at a scale."""
-  return sac_train.RunConfig(ENVS[env], total_steps=scale.sac_steps, start_steps=min(10_000, scale.sac_steps // 10),
-                             seed=seed, eval_every=scale.eval_every, checkpoint_every=scale.checkpoint_every)
+  return sac_train.RunConfig(
+    ENVS[env],
+    total_steps=scale.sac_steps,
+    start_steps=min(10_000, scale.sac_steps // 10),
+    seed=seed,
+    eval_every=scale.eval_every,
+    checkpoint_every=scale.checkpoint_every,
+  )
 
 
 def record(result: sac_train.Result, actor, env_id: str, steps: int, seed: int) -> list[dict]:
@@ -77,6 +83,7 @@ def expert_index(evals: list[dict]) -> int:
   has trained the longest; why not simply the final: SAC's return can collapse in its last evaluations (the
   first Hopper run ended at 1,680 after peaking at 2,888), and D4RL's expert is a policy that does not fall.
   """
+
   def se(e):
     return e.get("return_std", 0.0) / max(e.get("episodes", 1), 1) ** 0.5
 
@@ -100,14 +107,14 @@ def make_levels(result: sac_train.Result, env_id: str, steps: int, seed: int, ex
   """level -> episodes in environment units, of one finished SAC run and its chosen snapshots."""
   random_actor = jax.jit(result.agent.init)(jax.random.key(seed + 7919)).actor
   to_env = lambda eps: [  # noqa: E731
-      {**e, "actions": sac_train.to_env_units(e["actions"], result.action_low, result.action_high).astype(np.float32)}
-      for e in eps]
+    {**e, "actions": sac_train.to_env_units(e["actions"], result.action_low, result.action_high).astype(np.float32)} for e in eps
+  ]
   levels = {
-      "random": record(result, random_actor, env_id, steps, seed + 1),
-      "medium": record(result, result.actor(medium), env_id, steps, seed + 2),
-      "expert": record(result, result.actor(expert), env_id, steps, seed + 3),
-      "medium-replay": to_env(replay_lib.episodes(result.replay, result.num_envs, rows=result.evals[medium]["step"])),
-      "full-replay": to_env(replay_lib.episodes(result.replay, result.num_envs)),
+    "random": record(result, random_actor, env_id, steps, seed + 1),
+    "medium": record(result, result.actor(medium), env_id, steps, seed + 2),
+    "expert": record(result, result.actor(expert), env_id, steps, seed + 3),
+    "medium-replay": to_env(replay_lib.episodes(result.replay, result.num_envs, rows=result.evals[medium]["step"])),
+    "full-replay": to_env(replay_lib.episodes(result.replay, result.num_envs)),
   }
   levels["medium-expert"] = levels["medium"] + levels["expert"]
   return levels
@@ -134,29 +141,39 @@ def sac_workdir(root: str, env: str, scale: str, seed: int) -> str:
   return os.path.join(root, PROTOCOL, scale, f"{env}-seed{seed}")
 
 
-def write(dataset_id_: str, env_id: str, episodes: list[dict], ref_min: float, ref_max: float, generator: dict,
-          command_: str):
+def write(dataset_id_: str, env_id: str, episodes: list[dict], ref_min: float, ref_max: float, generator: dict, command_: str):
   """One level as a Minari dataset with the environment spec (replacing that id's only once complete)."""
   from minari.data_collector import EpisodeBuffer
 
   if not episodes:
     raise UserError(f"{dataset_id_}: no episodes to write (the SAC run is too short for this level)")
   buffers = [
-      EpisodeBuffer(id=i, observations=e["observations"].astype(np.float64), actions=e["actions"],
-                    rewards=np.asarray(e["rewards"], np.float64).tolist(), terminations=np.asarray(e["terminations"]).tolist(),
-                    truncations=np.asarray(e["truncations"]).tolist())
-      for i, e in enumerate(episodes)
+    EpisodeBuffer(
+      id=i,
+      observations=e["observations"].astype(np.float64),
+      actions=e["actions"],
+      rewards=np.asarray(e["rewards"], np.float64).tolist(),
+      terminations=np.asarray(e["terminations"]).tolist(),
+      truncations=np.asarray(e["truncations"]).tolist(),
+    )
+    for i, e in enumerate(episodes)
   ]
   return writer.write(
-      dataset_id_, buffers, env=env_id, algorithm="SAC (mtm_jax, D4RL protocol)",
-      code_path="mtm_jax/envs/locomotion/d4rl_protocol.py", generator=generator, command=command_,
-      ref_min_score=ref_min, ref_max_score=ref_max,
-      description=f"{env_id}, {dataset_id_.split('/')[-1]}: made here by the D4RL protocol ({generator['protocol']}) "
-                  "from a SAC run in JAX.")
+    dataset_id_,
+    buffers,
+    env=env_id,
+    algorithm="SAC (mtm_jax, D4RL protocol)",
+    code_path="mtm_jax/envs/locomotion/d4rl_protocol.py",
+    generator=generator,
+    command=command_,
+    ref_min_score=ref_min,
+    ref_max_score=ref_max,
+    description=f"{env_id}, {dataset_id_.split('/')[-1]}: made here by the D4RL protocol ({generator['protocol']}) "
+    "from a SAC run in JAX.",
+  )
 
 
-def make(env: str, scale: str = "small", *, seed: int = 0, root: str = "runs/sac", levels=LEVELS,
-         progress: bool = True) -> dict:
+def make(env: str, scale: str = "small", *, seed: int = 0, root: str = "runs/sac", levels=LEVELS, progress: bool = True) -> dict:
   """Trains (or resumes, under ``root``) SAC on ``env`` and writes every level; returns a summary per level."""
   if env not in ENVS:
     raise UserError(f"unknown locomotion env {env!r}; choose from {list(ENVS)}")
@@ -173,19 +190,38 @@ def make(env: str, scale: str = "small", *, seed: int = 0, root: str = "runs/sac
   episodes = make_levels(result, env_id, sizes.dataset_steps, seed, expert, medium)
   returns = {level: np.array([e["rewards"].sum() for e in eps]) for level, eps in episodes.items()}
   ref_min, ref_max = float(returns["random"].mean()), float(returns["expert"].mean())
-  generator = {"protocol": protocol(scale), "scale": scale, "seed": seed, "sac": dataclasses.asdict(run),
-               "expert_snapshot": result.evals[expert], "medium_snapshot": result.evals[medium],
-               "dataset_steps": sizes.dataset_steps}
-  summary = {"env_id": env_id, "protocol": protocol(scale), "seed": seed, "ref_min_score": ref_min,
-             "ref_max_score": ref_max, "expert_snapshot": result.evals[expert], "medium_snapshot": result.evals[medium],
-             "sac_evals": result.evals, "levels": {}}
+  generator = {
+    "protocol": protocol(scale),
+    "scale": scale,
+    "seed": seed,
+    "sac": dataclasses.asdict(run),
+    "expert_snapshot": result.evals[expert],
+    "medium_snapshot": result.evals[medium],
+    "dataset_steps": sizes.dataset_steps,
+  }
+  summary = {
+    "env_id": env_id,
+    "protocol": protocol(scale),
+    "seed": seed,
+    "ref_min_score": ref_min,
+    "ref_max_score": ref_max,
+    "expert_snapshot": result.evals[expert],
+    "medium_snapshot": result.evals[medium],
+    "sac_evals": result.evals,
+    "levels": {},
+  }
   for level in levels:
     eps = episodes[level]
     id_ = dataset_id(env, level, scale)
     write(id_, env_id, eps, ref_min, ref_max, {**generator, "level": level}, command(env, scale, seed))
     mean, se = score.mean_se(returns[level])
     summary["levels"][level] = {
-        "dataset_id": id_, "episodes": len(eps), "steps": int(sum(len(e["rewards"]) for e in eps)),
-        "return_mean": mean, "return_se": se, "length_mean": float(np.mean([len(e["rewards"]) for e in eps])),
-        "score": float(score.normalized(mean, ref_min, ref_max))}
+      "dataset_id": id_,
+      "episodes": len(eps),
+      "steps": int(sum(len(e["rewards"]) for e in eps)),
+      "return_mean": mean,
+      "return_se": se,
+      "length_mean": float(np.mean([len(e["rewards"]) for e in eps])),
+      "score": float(score.normalized(mean, ref_min, ref_max)),
+    }
   return summary

@@ -33,8 +33,12 @@ def run_episode(env: gym.Env, expert: Expert, rng: np.random.Generator, seed: in
     actions.append(action)
     rewards.append(reward)
     done = terminated or truncated
-  return {"observations": np.asarray(observations), "velocities": np.asarray(velocities),
-          "actions": np.asarray(actions, np.float32), "rewards": np.asarray(rewards)}
+  return {
+    "observations": np.asarray(observations),
+    "velocities": np.asarray(velocities),
+    "actions": np.asarray(actions, np.float32),
+    "rewards": np.asarray(rewards),
+  }
 
 
 def generate(num_episodes: int, expert: Expert, seed: int = 0) -> list[dict]:
@@ -43,8 +47,7 @@ def generate(num_episodes: int, expert: Expert, seed: int = 0) -> list[dict]:
   return [run_episode(env, expert, rng, seed * 1_000_003 + i) for i in range(num_episodes)]
 
 
-def write(dataset_id: str = DATASET_ID, num_episodes: int = 1000, noise: float = 0.5, seed: int = 0,
-          waypoints: str = WAYPOINTS):
+def write(dataset_id: str = DATASET_ID, num_episodes: int = 1000, noise: float = 0.5, seed: int = 0, waypoints: str = WAYPOINTS):
   """Writes (replacing any dataset of that id) the Minari dataset; returns the MinariDataset.
 
   waypoints: the expert's waypoint rule (``expert.WAYPOINT_RULES``).
@@ -56,22 +59,28 @@ def write(dataset_id: str = DATASET_ID, num_episodes: int = 1000, noise: float =
   expert = Expert(noise=noise, waypoints=waypoints)
   episodes = generate(num_episodes, expert, seed)
   buffers = [
-      EpisodeBuffer(
-          id=i,
-          observations=e["observations"],
-          actions=e["actions"],
-          rewards=e["rewards"].tolist(),
-          terminations=[False] * len(e["rewards"]),
-          truncations=[False] * (len(e["rewards"]) - 1) + [True],
-          infos={"velocity": e["velocities"]},
-      )
-      for i, e in enumerate(episodes)
+    EpisodeBuffer(
+      id=i,
+      observations=e["observations"],
+      actions=e["actions"],
+      rewards=e["rewards"].tolist(),
+      terminations=[False] * len(e["rewards"]),
+      truncations=[False] * (len(e["rewards"]) - 1) + [True],
+      infos={"velocity": e["velocities"]},
+    )
+    for i, e in enumerate(episodes)
   ]
   flags = f" --num_episodes={num_episodes} --noise={noise} --waypoints={waypoints} --seed={seed}"
   return writer.write(
-      dataset_id, buffers, env=ENV_ID, algorithm="waypoint-pd-expert", code_path="mtm_jax/envs/pointmaze/dataset.py",
-      description=f"PointMaze_Medium without velocity, 200-step episodes, waypoint PD expert "
-                  f"({waypoints} waypoints, noise std {noise}).",
-      generator={"seed": seed, "episodes": num_episodes, **dataclasses.asdict(expert)},
-      command="python experiments/make_dataset.py pointmaze" + flags
-              + ("" if dataset_id == DATASET_IDS[waypoints] else f" --dataset_id={dataset_id}"))
+    dataset_id,
+    buffers,
+    env=ENV_ID,
+    algorithm="waypoint-pd-expert",
+    code_path="mtm_jax/envs/pointmaze/dataset.py",
+    description=f"PointMaze_Medium without velocity, 200-step episodes, waypoint PD expert "
+    f"({waypoints} waypoints, noise std {noise}).",
+    generator={"seed": seed, "episodes": num_episodes, **dataclasses.asdict(expert)},
+    command="python experiments/make_dataset.py pointmaze"
+    + flags
+    + ("" if dataset_id == DATASET_IDS[waypoints] else f" --dataset_id={dataset_id}"),
+  )

@@ -29,7 +29,7 @@ class PointMazeNoVelocity(gym.Env):
 
   def __init__(self, render_mode: str | None = None, max_steps: int = EPISODE_STEPS):
     self.inner = gym.make(
-        "PointMaze_Medium-v3", continuing_task=True, reset_target=False, render_mode=render_mode, max_episode_steps=None
+      "PointMaze_Medium-v3", continuing_task=True, reset_target=False, render_mode=render_mode, max_episode_steps=None
     ).unwrapped
     self.render_mode = render_mode
     self.max_steps = max_steps
