@@ -32,6 +32,7 @@ def main():
   out = score_checkpoint(ckpt, _TASK.value, _EPISODES.value, target_rule=_TARGET_RULE.value or None, num_envs=_NUM_ENVS.value)
   target = "" if out["target"] is None else f", target {out['target']:.4g} ({out['target_rule']})"
   print(f"{out['env_id']} {out['task']} at step {out['step']}, {out['episodes']} episodes{target}:")
+  print("  asked: " + "; ".join(out["asked"].values()))  # how each mask was asked (chosen by mask coverage)
   print("  return {:.1f} ± {:.1f}   (dataset's own episodes: {:.1f} ± {:.1f})".format(*out["return"], *out["dataset_return"]))
   if "score" in out:
     print("  normalised score {:.1f} ± {:.1f}   (dataset's own: {:.1f} ± {:.1f})".format(*out["score"], *out["dataset_score"]))

@@ -156,6 +156,7 @@ def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path)
   result = subprocess.run(rollout, env=env, capture_output=True, text=True)
   assert result.returncode == 0, result.stderr
   assert "normalised score" in result.stdout and "dataset's own" in result.stdout
+  assert "asked: rcbc with history" in result.stdout  # the default MTM covers RCBC with history (mask coverage)
   report = json.load(open(os.path.join(workdir, "rollout_rcbc.json")))
   assert report["episodes"] == 3 and report["target_rule"] == "fraction:1.0" and report["env_id"] == "Hopper-v5"
   np.testing.assert_allclose(report["dataset_score"][0], summary["levels"]["medium-expert"]["score"], rtol=1e-4)
