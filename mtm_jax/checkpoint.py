@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from mtm_jax import experiment
+from mtm_jax import experiment, runtime
 from mtm_jax.errors import UserError
 from mtm_jax.experiment import Experiment
 from mtm_jax.spec import DatasetSpec
@@ -76,8 +76,14 @@ def close(mngr: ocp.CheckpointManager) -> None:
   """Waits for in-flight writes and stops the manager's threads; an unfinished write never replaces a good step."""
   try:
     mngr.wait_until_finished()
-  finally:
-    mngr.close()
+  except Exception as err:
+    if not runtime.is_disk_full(err):
+      mngr.close()
+    # A full disk fails one write while TensorStore's others still run: closing now would tear down the event
+    # loop under their callbacks (a traceback each). The step stays unfinished (never replaces a good one);
+    # the manager's threads end with the process.
+    raise
+  mngr.close()
 
 
 def save_state(mngr: ocp.CheckpointManager, step: int, state, meta: dict) -> None:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
 import os
-import signal
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +18,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
-from mtm_jax import checkpoint, coverage, data, distributed, experiment, masks, packing
+from mtm_jax import checkpoint, coverage, data, distributed, experiment, masks, packing, runtime
 from mtm_jax import optimizer as optim
 from mtm_jax.data import windows
 from mtm_jax.errors import UserError
@@ -143,17 +140,6 @@ def step_key(base_key: jax.Array, step: int) -> jax.Array:
   return jax.random.fold_in(base_key, step)
 
 
-def _check_workdir(workdir: str) -> None:
-  try:
-    os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, f".write_test{jax.process_index()}")  # one per process: they share the workdir
-    with open(probe, "w") as f:
-      f.write("ok")
-    os.remove(probe)
-  except OSError as err:
-    raise UserError(f"workdir {workdir!r} is not usable: {err.strerror or err}; pass a writable --workdir") from err
-
-
 def training_split(data_config: DataConfig):
   """(spec, training episodes, held-out episodes, labelled ids) of a data config.
 
@@ -219,10 +205,11 @@ def _fresh_params(exp: Experiment, model, spec, stats, key):
 def train_and_evaluate(config: ml_collections.ConfigDict | Experiment, workdir: str) -> TrainState:
   """Trains (resuming from the newest checkpoint in ``workdir``) and returns the final state."""
   exp = experiment.parse(config)
-  _check_workdir(workdir)
-  lock = _lock_workdir(workdir) if distributed.is_main() else None  # one live run per workdir
+  runtime.check_workdir(workdir)
+  lock = runtime.lock_workdir(workdir) if distributed.is_main() else None  # one live run per workdir
   try:
-    return _train(exp, workdir)
+    with runtime.disk_full_in_one_line(workdir, lambda: checkpoint.latest_step(workdir)):
+      return _train(exp, workdir)
   finally:
     if lock is not None:
       lock.close()
@@ -295,7 +282,7 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
     num_steps = exp.train.num_steps
     pending = None  # (step, metrics) read one step late, so the host never stalls the device
     bar = tqdm(total=num_steps, initial=start, unit="step", dynamic_ncols=True, mininterval=1.0, desc="train", disable=not main)
-    stops = _StopRequests(enabled=jax.process_count() == 1)
+    stops = runtime.StopRequests(enabled=jax.process_count() == 1)
     done = start
     with stops, RunLog(workdir, resume_from=resume_from, tensorboard=exp.train.tensorboard, enabled=main) as log:
       for step in range(start, num_steps):
@@ -315,7 +302,7 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
       if pending is not None:
         _log(log, bar, *pending, lr, exp.train.max_nonfinite_steps)
     if done < num_steps:
-      raise Stopped(
+      raise runtime.Stopped(
         f"stopped by {stops.received} at step {done} of {num_steps}; a checkpoint of this step is "
         "saved: rerun the same command to resume"
       )
@@ -324,54 +311,6 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
       bar.close()  # before the error line, which must be the last one printed
     checkpoint.close(mngr)
   return state
-
-
-class Stopped(UserError):
-  """The run stopped on SIGTERM or Ctrl-C after saving a checkpoint of the current step."""
-
-
-class _StopRequests:
-  """SIGTERM (a scheduler's preemption notice) and Ctrl-C become a request the loop honours after the
-  current step, with a checkpoint; a second Ctrl-C interrupts at once. Single-process runs only: one
-  process of several cannot save a checkpoint alone."""
-
-  def __init__(self, enabled: bool = True):
-    self.enabled = enabled and threading.current_thread() is threading.main_thread()
-    self.received, self.previous = None, {}
-
-  def _request(self, signum, frame):
-    if self.received is not None and signum == signal.SIGINT:
-      raise KeyboardInterrupt
-    self.received = signal.Signals(signum).name
-
-  def __enter__(self):
-    if self.enabled:
-      self.previous = {sig: signal.signal(sig, self._request) for sig in (signal.SIGTERM, signal.SIGINT)}
-    return self
-
-  def __exit__(self, *exc):
-    for sig, handler in self.previous.items():
-      signal.signal(sig, handler)
-
-
-def _lock_workdir(workdir: str):
-  """An exclusive lock on WORKDIR/.lock for the run's life; the kernel releases it when the process dies."""
-  handle = open(os.path.join(workdir, ".lock"), "a+")
-  try:
-    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-  except OSError as err:
-    handle.seek(0)
-    owner = handle.read().strip() or "unknown"
-    handle.close()
-    raise UserError(
-      f"workdir {workdir!r} is being trained by another live process (pid {owner}); wait for it to "
-      "finish or pass another --workdir"
-    ) from err
-  handle.seek(0)
-  handle.truncate()
-  handle.write(str(os.getpid()))
-  handle.flush()
-  return handle
 
 
 def _log(log: RunLog, bar, step, metrics, lr, max_nonfinite) -> None:
