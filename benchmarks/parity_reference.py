@@ -111,7 +111,7 @@ def _flat(c) -> dict:
   return out
 
 
-def overrides(part: str, window: int) -> dict:
+def overrides(part: str, window: int) -> dict | None:
   """The config overrides of one change: a CHANGES entry, a locomotion MODEL's differences from the default
   MTM, or covering_SHARE (the default's covering masks at that task share)."""
   if part in CHANGES:
@@ -119,11 +119,13 @@ def overrides(part: str, window: int) -> dict:
   if part in locomotion.MODELS:
     default, model = (_flat(locomotion.get_config(f"small,halfcheetah,medium{m}")) for m in ("", f",{part}"))
     return {k: v for k, v in model.items() if default.get(k) != v and not k.startswith("data.")}
-  share = part.removeprefix("covering_")
+  if not part.startswith("covering_"):
+    return None
   try:
-    return {"masks.weights": locomotion.covering_masks(window, float(share))[1]} if part.startswith("covering_") else None
+    share = float(part.removeprefix("covering_"))
   except ValueError:
     return None
+  return {"masks.weights": locomotion.covering_masks(window, share)[1]}
 
 
 def configure(base, change: str, seed: int):

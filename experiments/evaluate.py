@@ -3,7 +3,6 @@
 python experiments/evaluate.py --workdir runs/sinusoid
 """
 
-import dataclasses
 import json
 import os
 
@@ -36,7 +35,7 @@ def evaluate(workdir: str) -> dict:
   for task, value in results.items():
     shown = "n/a (nothing to predict in this dataset)" if value is None else f"{value['loss']:.5f}"
     print(f"  {task:22s} {shown}")
-  training = coverage.TrainingMasks.of(dataclasses.replace(config, spec=spec))
+  training = coverage.TrainingMasks.of(config)  # a checkpoint's config holds its spec
   for task in results:
     notice = training.notice(task)
     if notice:

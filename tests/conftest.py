@@ -1,6 +1,7 @@
 """Test setup: 2 fake CPU devices, strict rank promotion, a persistent compilation cache."""
 
 import os
+import sys
 import warnings
 
 # The tests' models are tiny, so XLA's compile time is most of their cost: its cheapest backend optimisation
@@ -20,6 +21,19 @@ jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def train_command(workdir, *overrides: str, config: str = "sinusoid.py:smoke") -> list[str]:
+  """experiments/train.py on configs/CONFIG into ``workdir``, with ``--config.KEY=VALUE`` overrides."""
+  return [
+    sys.executable,
+    os.path.join(REPO, "experiments", "train.py"),
+    "--config",
+    os.path.join(REPO, "configs", config),
+    "--workdir",
+    str(workdir),
+    *overrides,
+  ]
 
 
 def process_env(devices: int = 1, fast_compile: bool = True) -> dict:

@@ -6,7 +6,7 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, process_env, smoke_config
+from conftest import process_env, smoke_config, train_command
 
 from mtm_jax import load_checkpoint
 from mtm_jax.errors import UserError
@@ -16,17 +16,9 @@ STEPS = 400  # long enough that a kill at step >= 100 lands before the end
 
 
 def train_cmd(workdir):
-  return [
-    sys.executable,
-    os.path.join(REPO, "experiments", "train.py"),
-    "--config",
-    os.path.join(REPO, "configs", "sinusoid.py:smoke"),
-    "--workdir",
-    str(workdir),
-    f"--config.train.num_steps={STEPS}",
-    "--config.train.log_every=1",
-    "--config.train.checkpoint_every=25",
-  ]
+  return train_command(
+    workdir, f"--config.train.num_steps={STEPS}", "--config.train.log_every=1", "--config.train.checkpoint_every=25"
+  )
 
 
 def losses(workdir):

@@ -1,14 +1,12 @@
 """Failure paths: bad data says where, a preempted run saves and resumes, one live run per workdir, clean exits."""
 
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
-from conftest import REPO, process_env, smoke_config, write_pendulum
+from conftest import process_env, smoke_config, train_command, write_pendulum
 
 from mtm_jax import load_checkpoint, run_log
 from mtm_jax.data import minari_data
@@ -56,17 +54,12 @@ def test_nan_data_stops_training_with_one_line_and_no_orbax_noise(minari_root, t
   write_pendulum("mtmtest/nan-cli-v0", spoil=nan_at(0, 0))
   env = process_env()
   result = subprocess.run(
-    [
-      sys.executable,
-      os.path.join(REPO, "experiments", "train.py"),
-      "--config",
-      os.path.join(REPO, "configs", "sinusoid.py:smoke"),
-      "--workdir",
-      str(tmp_path),
+    train_command(
+      tmp_path,
       "--config.data.source=minari",
       "--config.data.dataset_id=mtmtest/nan-cli-v0",
       "--config.data.num_validation=1",
-    ],
+    ),
     env=env,
     capture_output=True,
     text=True,
@@ -78,17 +71,9 @@ def test_nan_data_stops_training_with_one_line_and_no_orbax_noise(minari_root, t
 
 
 def train_cmd(workdir, steps=3000):
-  return [
-    sys.executable,
-    os.path.join(REPO, "experiments", "train.py"),
-    "--config",
-    os.path.join(REPO, "configs", "sinusoid.py:smoke"),
-    "--workdir",
-    str(workdir),
-    f"--config.train.num_steps={steps}",
-    "--config.train.checkpoint_every=1000",
-    "--config.train.log_every=1",
-  ]
+  return train_command(
+    workdir, f"--config.train.num_steps={steps}", "--config.train.checkpoint_every=1000", "--config.train.log_every=1"
+  )
 
 
 def wait_for_metrics(workdir, proc, minimum=30):

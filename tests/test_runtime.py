@@ -1,16 +1,14 @@
 """A full disk during training: one line naming the workdir, the newest complete checkpoint intact."""
 
-import os
 import shutil
 import subprocess
-import sys
 
 import pytest
-from conftest import REPO, process_env
+from conftest import process_env, train_command
 
 from mtm_jax.checkpoint import load_checkpoint
 
-SMOKE = os.path.join(REPO, "configs", "sinusoid.py:smoke")  # checkpoints at steps 10 and 20, ~640 kB each
+# train_command's configs/sinusoid.py:smoke checkpoints at steps 10 and 20, ~640 kB each
 
 
 @pytest.fixture
@@ -27,8 +25,7 @@ def small_disk(tmp_path):
 
 def test_a_full_disk_gives_one_line_and_the_last_checkpoint_restores(small_disk, tmp_path):
   workdir = small_disk / "run"
-  train = [sys.executable, os.path.join(REPO, "experiments", "train.py"), "--config", SMOKE, "--workdir"]
-  result = subprocess.run([*train, str(workdir)], env=process_env(), capture_output=True, text=True)
+  result = subprocess.run(train_command(workdir), env=process_env(), capture_output=True, text=True)
   assert result.returncode != 0
   assert "Traceback" not in result.stderr, result.stderr[-3000:]
   errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -38,6 +35,6 @@ def test_a_full_disk_gives_one_line_and_the_last_checkpoint_restores(small_disk,
   # with room again (the workdir moved to a roomy disk), the same command resumes and finishes
   roomy = tmp_path / "roomy"
   shutil.copytree(workdir, roomy)
-  resumed = subprocess.run([*train, str(roomy)], env=process_env(), capture_output=True, text=True)
+  resumed = subprocess.run(train_command(roomy), env=process_env(), capture_output=True, text=True)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert load_checkpoint(str(roomy)).step == 20

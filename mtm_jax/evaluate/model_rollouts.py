@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import jax
@@ -62,7 +61,7 @@ def score_checkpoint(
   target = rollout.return_target(rule, np.concatenate([e[RETURNS][:, 0] for e in train])) if task != "bc" else None
   envs = [dataset.recover_environment() for _ in range(min(num_envs, episodes))]
   horizon = envs[0].spec.max_episode_steps or max(len(e[RETURNS]) for e in all_episodes)
-  training = coverage.TrainingMasks.of(dataclasses.replace(config, spec=spec))
+  training = coverage.TrainingMasks.of(config)  # a checkpoint's config holds its spec
   chosen, asked = {}, {}  # how the model is asked each mask task the rollout uses, by what it covers
   for mask_task in coverage.rollout_tasks(task) + (("plan_value",) if planner is not None else ()):
     chosen[mask_task], asked[mask_task] = coverage.choose(training, mask_task)

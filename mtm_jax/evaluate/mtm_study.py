@@ -14,7 +14,6 @@ return targets and two controllers, chosen on the reported episodes) is reported
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import json
 import os
@@ -321,7 +320,7 @@ class Study:
       params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
       predictions = capabilities.predict_tasks(jax.jit(make_predict(ckpt.config)), params, held, spec.names)
       errors = capabilities.mse(predictions, held)
-      training = coverage.TrainingMasks.of(dataclasses.replace(ckpt.config, spec=ckpt.spec))
+      training = coverage.TrainingMasks.of(ckpt.config)
       for task in held.masks:  # the study's masks are the MTM's: a specialist trained on another says so
         notice = training.notice(task, held.params[task], what=f"{os.path.basename(workdir)}'s {task}")
         if notice:
