@@ -2,9 +2,12 @@
 encoder and the packed (visible-tokens-only) encoder side by side, alternating, in one run.
 
 python benchmarks/train_throughput.py [--batch 256] [--steps 10] [--repeats 3] [--dtype float32|bfloat16]
+  [--width 512] [--profile DIR]
 Reference config: per_modality tokens, MAE encoder-decoder, width 512, 2 encoder + 1 decoder layers,
 4 heads, dropout 0.1, T=4, states 17-d, actions 6-d, returns 1-d, per-sample random_autoregressive masks
 with the reference's D4RL keep ratios and mode weights, AdamW (lr 1e-4, decay 0.005), batch 256.
+--profile DIR: afterwards, three packed steps under XLA's profiler, tabulated op by op (xla_profile.py; the
+reference's side is profile_reference_torch.py).
 Last line: ``train_throughput samples_per_s=N`` (the packed encoder; what ../shared/anchor/compare.sh reads).
 """
 
@@ -16,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import xla_profile
 
 from mtm_jax import masks
 from mtm_jax.model import ModelConfig, build_model, dummy_inputs, token_visibility
@@ -64,9 +68,11 @@ def main():
   parser.add_argument("--steps", type=int, default=10)
   parser.add_argument("--repeats", type=int, default=3, help="alternating timed rounds per path; medians reported")
   parser.add_argument("--dtype", default="float32", help="matmul compute dtype (bfloat16 where the device has it)")
+  parser.add_argument("--width", type=int, default=512, help="model width (the studies train at 128)")
+  parser.add_argument("--profile", default="", help="a folder: also profile the packed step op by op there")
   args = parser.parse_args()
   cfg = ModelConfig(
-    token_layout="per_modality", width=512, num_heads=4, encoder_layers=2, decoder_layers=1, dropout=0.1, dtype=args.dtype
+    token_layout="per_modality", width=args.width, num_heads=4, encoder_layers=2, decoder_layers=1, dropout=0.1, dtype=args.dtype
   )
   sampler = masks.make_sampler(
     SPEC,
@@ -96,7 +102,7 @@ def main():
   vis, _ = masks.sample_batch(sampler, jax.random.key(3), args.batch * 400)  # 400 batches' worth of masks
   per_sample = np.asarray(token_visibility(SPEC, cfg.token_layout, vis)).sum(1)
   fraction = per_sample.mean() / tokens
-  capacity = pack[1]
+  capacity = max(pack[1])  # the loosest tier (the tight one takes most batches)
   overflow_rate = np.mean(per_sample.reshape(400, args.batch).sum(1) > capacity)
   print(
     f"device={jax.devices()[0].device_kind} batch={args.batch} dtype={args.dtype} visible_fraction={fraction:.3f} "
@@ -105,12 +111,16 @@ def main():
   )
   dense_rate, packed_rate = statistics.median(rates["dense"]), statistics.median(rates["packed"])
   for name, rate, enc_tokens in (("dense", dense_rate, tokens), ("packed", packed_rate, capacity / args.batch)):
-    flops = model_flops_per_sample(512, 2, 1, enc_tokens)
+    flops = model_flops_per_sample(args.width, 2, 1, enc_tokens)
     print(
       f"{name}: {rate:.1f} samples/s (runs {[round(x) for x in rates[name]]}); "
       f"{flops / 1e6:.0f} MFLOP/sample computed, {rate * flops / 1e9:.1f} GFLOP/s"
     )
   print(f"packed/dense {packed_rate / dense_rate:.2f}x")
+  if args.profile:
+    step = paths["packed"][0]
+    text, states["packed"] = xla_profile.profile(step, states["packed"], paths["packed"][2], jax.random.key(5), 3, args.profile)
+    print(text)
   print(f"train_throughput samples_per_s={packed_rate:.1f}")
 
 

@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mtm_jax.packing import Packing, fits
+from mtm_jax.matmul import dense_dot
+from mtm_jax.packing import Packing, fits, tiers_of
 from mtm_jax.spec import ACTIONS, RETURNS, STATES, DatasetSpec, ModalitySpec
 
 LAYOUTS = ("stacked", "per_modality")
@@ -114,12 +115,14 @@ def token_visibility(spec: DatasetSpec, layout: str, visible) -> jax.Array:
   return v_BxTxM.reshape(v_BxTxM.shape[0], -1)
 
 
-def dense_init(param_init: str, fan_in: int) -> dict:
-  """nn.Dense's initialisers under a PARAM_INITS scheme (empty: flax's own)."""
+def dense_kwargs(param_init: str, fan_in: int) -> dict:
+  """nn.Dense's keyword arguments: the CPU-friendly product (matmul.py) and the initialisers of a PARAM_INITS
+  scheme (none: flax's own)."""
   if param_init == "flax":
-    return {}
+    return {"dot_general": dense_dot}
   bound = 1.0 / np.sqrt(fan_in)
   return {
+    "dot_general": dense_dot,
     "kernel_init": _TORCH_KERNEL,
     "bias_init": lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound),
   }
@@ -150,10 +153,14 @@ class Attention(nn.Module):
     H = self.num_heads
     torch = self.param_init == "torch"  # PyTorch's MultiheadAttention: zero biases in both projections
     qkv = nn.DenseGeneral(
-      (3, H, W // H), dtype=self.dtype, name="qkv", **({"kernel_init": nn.initializers.xavier_uniform()} if torch else {})
+      (3, H, W // H),
+      dtype=self.dtype,
+      name="qkv",
+      dot_general=dense_dot,
+      **({"kernel_init": nn.initializers.xavier_uniform()} if torch else {}),
     )(x)
     out_proj = nn.DenseGeneral(
-      W, axis=(-2, -1), dtype=self.dtype, name="out", **({"kernel_init": _TORCH_KERNEL} if torch else {})
+      W, axis=(-2, -1), dtype=self.dtype, name="out", dot_general=dense_dot, **({"kernel_init": _TORCH_KERNEL} if torch else {})
     )
     qkv_BxLx3xHxD = qkv if packing is None else packing.unpack(qkv)
     q_BxLxHxD, k_BxLxHxD, v_BxLxHxD = (qkv_BxLx3xHxD[:, :, i] for i in range(3))
@@ -182,9 +189,9 @@ class Block(nn.Module):
     inner = self.dropout if self.dropout_placement == "torch" else 0.0
     h = Attention(self.num_heads, self.dtype, inner, self.param_init)(nn.LayerNorm()(x), allowed_BxLxL, deterministic, packing)
     x = x + nn.Dropout(self.dropout)(h, deterministic)
-    h = nn.Dense(self.mlp_ratio * W, dtype=self.dtype, **dense_init(self.param_init, W))(nn.LayerNorm()(x))
+    h = nn.Dense(self.mlp_ratio * W, dtype=self.dtype, **dense_kwargs(self.param_init, W))(nn.LayerNorm()(x))
     h = nn.Dropout(inner)(nn.gelu(h), deterministic)
-    h = nn.Dense(W, dtype=self.dtype, **dense_init(self.param_init, self.mlp_ratio * W))(h)
+    h = nn.Dense(W, dtype=self.dtype, **dense_kwargs(self.param_init, self.mlp_ratio * W))(h)
     return x + nn.Dropout(self.dropout)(h, deterministic)
 
 
@@ -231,7 +238,7 @@ class ValueEmbed(nn.Module):
   def __call__(self, x, visible_BxT):
     if self.modality.is_discrete:
       return nn.Embed(self.modality.num_classes, self.width)(jnp.where(visible_BxT, x, 0))
-    return nn.Dense(self.width, **dense_init(self.param_init, self.modality.dim))(jnp.where(visible_BxT[..., None], x, 0.0))
+    return nn.Dense(self.width, **dense_kwargs(self.param_init, self.modality.dim))(jnp.where(visible_BxT[..., None], x, 0.0))
 
 
 class Head(nn.Module):
@@ -243,8 +250,8 @@ class Head(nn.Module):
   @nn.compact
   def __call__(self, x_BxTxW):
     W = x_BxTxW.shape[-1]
-    h = nn.gelu(nn.Dense(W, **dense_init(self.param_init, W))(nn.LayerNorm()(x_BxTxW)))
-    return nn.Dense(self.size, **dense_init(self.param_init, W))(h).astype(jnp.float32)
+    h = nn.gelu(nn.Dense(W, **dense_kwargs(self.param_init, W))(nn.LayerNorm()(x_BxTxW)))
+    return nn.Dense(self.size, **dense_kwargs(self.param_init, W))(h).astype(jnp.float32)
 
 
 def _steps_remaining_input(traj, visible, max_horizon):
@@ -319,7 +326,8 @@ class MaskedTrajectoryModel(nn.Module):
     meaningful at visible tokens only).
 
     pack=(groups, capacity): the MAE encoder computes visible tokens only, packed per group of the batch
-    into ``capacity`` rows (``packing.py``); a batch that does not fit runs densely. None: dense."""
+    into ``capacity`` rows (``packing.py``); a batch that does not fit runs densely. ``capacity`` may be a
+    tuple of rising tiers: each batch takes the tightest that holds it. None: dense."""
     if features not in (None, "output", "encoder"):
       raise ValueError(f"features={features!r}: ask for None (the heads' outputs), 'output' or 'encoder'")
     cfg = self.config
@@ -353,23 +361,31 @@ class MaskedTrajectoryModel(nn.Module):
     allowed = self._attention_mask(vis_BxN, time_BxN)
     if pack is None:
       return stack(self)(x_BxNxW, allowed, deterministic)
-    groups, capacity = pack
+    groups, capacities = pack[0], tiers_of(pack[1])
+    # Rematerialised branches: the backward pass of a switch keeps every branch's residuals, and the
+    # branches not taken fill theirs with zeros; the rarer ones (every tier but the tightest, and the
+    # dense fallback) keep none, so the usual branch pays nothing for them.
+    remat = nn.remat(Stack, static_argnums=(3,))
 
     def dense(mdl, x_BxNxW, allowed):
-      # Rematerialised: the backward pass of a cond keeps both branches' residuals, and the branch not
-      # taken fills its own with zeros; the rare dense branch keeps none, so the usual packed one pays nothing.
-      return stack(mdl, nn.remat(Stack, static_argnums=(3,)))(x_BxNxW, allowed, deterministic)
+      return stack(mdl, remat)(x_BxNxW, allowed, deterministic)
 
-    def packed(mdl, x_BxNxW, allowed):
-      packing = Packing.create(vis_BxN, groups, capacity)
-      return packing.unpack(stack(mdl)(packing.pack(x_BxNxW), allowed, deterministic, packing))
+    def packed(capacity, cls):
+      def branch(mdl, x_BxNxW, allowed):
+        packing = Packing.create(vis_BxN, groups, capacity)
+        return packing.unpack(stack(mdl, cls)(packing.pack(x_BxNxW), allowed, deterministic, packing))
 
-    return nn.cond(fits(vis_BxN, groups, capacity), packed, dense, self, x_BxNxW, allowed)
+      return branch
+
+    # The tightest tier that holds every group's visible tokens; past the loosest, the dense encoder.
+    tier = sum(~fits(vis_BxN, groups, c) for c in capacities)
+    branches = [packed(c, Stack if i == 0 else remat) for i, c in enumerate(capacities)] + [dense]
+    return nn.switch(tier, branches, self, x_BxNxW, allowed)
 
   def _decode(self, traj, visible, enc_BxNxW, vis_BxN, time_BxN, deterministic):
     """MAE decoder over all tokens: encoder outputs where visible, decoder mask embeddings elsewhere."""
     cfg = self.config
-    init = dense_init(cfg.param_init, cfg.width)
+    init = dense_kwargs(cfg.param_init, cfg.width)
     if cfg.decoder_embed == "shared":
       enc_BxNxW = nn.Dense(cfg.width, name="decoder_embed", **init)(enc_BxNxW)
     else:  # one projection per modality (the reference MTM); the layout is per_modality
@@ -429,11 +445,11 @@ class MLPBaseline(nn.Module):
       steps_B, gate_B = _steps_remaining_input(traj, visible, cfg.max_horizon)
       h = jnp.concatenate([h, (steps_B / cfg.max_horizon * gate_B)[:, None]], axis=-1)
     for size in cfg.mlp_hidden:
-      h = nn.Dropout(cfg.dropout)(nn.gelu(nn.Dense(size)(h)), deterministic)
+      h = nn.Dropout(cfg.dropout)(nn.gelu(nn.Dense(size, dot_general=dense_dot)(h)), deterministic)
     if features == "output":
       return h
     sizes = [m.output_size for m in self.spec]
-    out = nn.Dense(self.window * sum(sizes))(h).reshape(B, self.window, sum(sizes))
+    out = nn.Dense(self.window * sum(sizes), dot_general=dense_dot)(h).reshape(B, self.window, sum(sizes))
     splits = np.cumsum(sizes)[:-1]
     return {m.name: o for m, o in zip(self.spec, jnp.split(out, splits, axis=-1))}
 

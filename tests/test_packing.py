@@ -42,8 +42,11 @@ def test_packed_matches_dense_and_overflow_falls_back(spec, layout, causal, grou
   dense = apply(None)
   fitting = apply((groups, int(per_group.max())))  # exactly full: the packed path
   overflowing = apply((groups, int(per_group.max()) - 1))  # one row short: the dense fallback
+  full = int(per_group.max())
+  second_tier = apply((groups, (full - 1, full + 8)))  # the tight tier is one row short: the looser one holds it
   for name in dense:
     np.testing.assert_allclose(np.asarray(fitting[name]), np.asarray(dense[name]), atol=2e-5, err_msg=name)
+    np.testing.assert_allclose(np.asarray(second_tier[name]), np.asarray(dense[name]), atol=2e-5, err_msg=name)
     np.testing.assert_array_equal(np.asarray(overflowing[name]), np.asarray(dense[name]), err_msg=name)
 
 
@@ -105,14 +108,15 @@ def test_train_step_packs_large_batches_and_counts_overflows(sar_spec):
   model = build_model(cfg, sar_spec, T)
   sampler = masks.make_sampler(sar_spec, T, ["random_autoregressive"], return_policy="all")
   assert encoder_packing(model, sar_spec, sampler, 32, 1, jax.random.key(0)) is None  # too small to pay
-  groups, capacity = encoder_packing(model, sar_spec, sampler, 64, 1, jax.random.key(0))
+  groups, tiers = encoder_packing(model, sar_spec, sampler, 64, 1, jax.random.key(0))
+  assert len(tiers) == 2 and tiers[0] < tiers[1]  # a tight tier most batches fit, and the loose one
   params = {"model": jax.jit(model.init)(jax.random.key(0), *dummy_inputs(sar_spec, T)), "norm": identity_stats(sar_spec)}
   batch = {
     "traj": {m.name: jax.random.normal(jax.random.key(1), (64, T, m.dim)) for m in sar_spec},
     "present": {m.name: jnp.ones((64, T), bool) for m in sar_spec},
   }
   opt = optax.adamw(1e-3)
-  for cap, overflows in ((capacity, 0), (8, 1)):  # 8 rows cannot hold 64 samples' visible tokens: dense
+  for cap, overflows in ((tiers, 0), (8, 1)):  # 8 rows cannot hold 64 samples' visible tokens: dense
     step = jax.jit(make_train_step(model, sar_spec, sampler, opt, "all", (groups, cap)))
     _, metrics = step(TrainState.create(params, opt), batch, jax.random.key(2))
     assert int(metrics["encoder_overflows"]) == overflows and np.isfinite(float(metrics["loss"]))

@@ -2,14 +2,18 @@ import json
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from conftest import pendulum_config, smoke_config
 
 from mtm_jax import load_checkpoint, make_predict, masks
 from mtm_jax.errors import UserError
+from mtm_jax.model import ModelConfig, build_model, dummy_inputs
+from mtm_jax.normalization import identity_stats
 from mtm_jax.optimizer import decay_mask
-from mtm_jax.train import train_and_evaluate
+from mtm_jax.train import TrainState, make_train_step, train_and_evaluate
 
 
 def losses(workdir):
@@ -114,3 +118,23 @@ def test_weight_decay_only_on_kernels():
   mask = decay_mask(params)
   assert mask["Dense_0"]["kernel"] and not mask["Dense_0"]["bias"] and not mask["LayerNorm_0"]["scale"]
   assert not mask["enc_mask_token_states"] and not mask["Embed_0"]["embedding"]
+
+
+def test_a_non_finite_step_leaves_parameters_and_optimizer_state_as_they_were(sar_spec):
+
+  model = build_model(ModelConfig(width=16, num_heads=2, encoder_layers=1, decoder_layers=1), sar_spec, 4)
+  sampler = masks.make_sampler(sar_spec, 4, ["random_autoregressive"], return_policy="all")
+  params = {"model": jax.jit(model.init)(jax.random.key(0), *dummy_inputs(sar_spec, 4)), "norm": identity_stats(sar_spec)}
+  opt = optax.adamw(1e-3)
+  step = jax.jit(make_train_step(model, sar_spec, sampler, opt, "all"))
+  state = TrainState.create(params, opt)
+  traj = {m.name: jax.random.normal(jax.random.key(1), (8, 4, m.dim)) for m in sar_spec}
+  present = {m.name: jnp.ones((8, 4), bool) for m in sar_spec}
+  for bad, streak in ((True, 1), (False, 0)):
+    values = {k: v.at[0].set(jnp.nan) for k, v in traj.items()} if bad else traj
+    new, metrics = step(state, {"traj": values, "present": present}, jax.random.key(2))
+    assert int(metrics["nonfinite_streak"]) == streak and int(new.step) == 1
+    same = jax.tree_util.tree_map(
+      lambda a, b: bool(jnp.array_equal(a, b)), (new.params, new.opt_state), (state.params, state.opt_state)
+    )
+    assert all(jax.tree_util.tree_leaves(same)) == bad  # skipped: all equal; taken: the update moved something
