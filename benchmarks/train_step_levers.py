@@ -16,9 +16,6 @@ import train_throughput as tt
 from jax import lax
 
 import mtm_jax.model as model_module
-from mtm_jax import masks
-from mtm_jax.model import ModelConfig, build_model
-from mtm_jax.train import encoder_packing
 
 
 def main():
@@ -28,15 +25,7 @@ def main():
   parser.add_argument("--rounds", type=int, default=12)
   parser.add_argument("--steps", type=int, default=3, help="steps per timed round")
   args = parser.parse_args()
-  cfg = ModelConfig(token_layout="per_modality", width=args.width, num_heads=4, encoder_layers=2, decoder_layers=1, dropout=0.1)
-  sampler = masks.make_sampler(
-    tt.SPEC,
-    tt.T,
-    ["random_autoregressive"],
-    return_policy="all",
-    task_params={"random_autoregressive": {"keep_ratios": tt.KEEP_RATIOS, "mode_weights": tt.MODE_WEIGHTS}},
-  )
-  pack = encoder_packing(build_model(cfg, tt.SPEC, tt.T), tt.SPEC, sampler, args.batch, 1, jax.random.key(7))
+  cfg, sampler, pack = tt.reference_setup(args.width, args.batch)
   if pack is None:
     raise SystemExit(f"--batch {args.batch} is too small to pack; use 64 or more")
   ours = model_module.dense_dot

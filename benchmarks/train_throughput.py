@@ -62,6 +62,21 @@ def make_step(cfg, sampler, pack, batch_size):
   return step, state, batch
 
 
+def reference_setup(width: int, batch: int, dtype: str = "float32"):
+  """(model config, mask sampler, encoder packing) of the reference recipe at a width and batch."""
+  cfg = ModelConfig(
+    token_layout="per_modality", width=width, num_heads=4, encoder_layers=2, decoder_layers=1, dropout=0.1, dtype=dtype
+  )
+  sampler = masks.make_sampler(
+    SPEC,
+    T,
+    ["random_autoregressive"],
+    return_policy="all",
+    task_params={"random_autoregressive": {"keep_ratios": KEEP_RATIOS, "mode_weights": MODE_WEIGHTS}},
+  )
+  return cfg, sampler, encoder_packing(build_model(cfg, SPEC, T), SPEC, sampler, batch, 1, jax.random.key(7))
+
+
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument("--batch", type=int, default=256)
@@ -71,17 +86,7 @@ def main():
   parser.add_argument("--width", type=int, default=512, help="model width (the studies train at 128)")
   parser.add_argument("--profile", default="", help="a folder: also profile the packed step op by op there")
   args = parser.parse_args()
-  cfg = ModelConfig(
-    token_layout="per_modality", width=args.width, num_heads=4, encoder_layers=2, decoder_layers=1, dropout=0.1, dtype=args.dtype
-  )
-  sampler = masks.make_sampler(
-    SPEC,
-    T,
-    ["random_autoregressive"],
-    return_policy="all",
-    task_params={"random_autoregressive": {"keep_ratios": KEEP_RATIOS, "mode_weights": MODE_WEIGHTS}},
-  )
-  pack = encoder_packing(build_model(cfg, SPEC, T), SPEC, sampler, args.batch, 1, jax.random.key(7))
+  cfg, sampler, pack = reference_setup(args.width, args.batch, args.dtype)
   paths = {"dense": make_step(cfg, sampler, None, args.batch), "packed": make_step(cfg, sampler, pack, args.batch)}
   rates = {name: [] for name in paths}
   states = {name: state for name, (_, state, _) in paths.items()}
