@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import collections
 
-PHASES = ("forward", "backward", "update")
-# Checked in order; the first category whose words occur in an op's description names it.
+# Checked in order; the first category whose words occur in an op's description names it. "matmul" is not
+# here: the caller decides it (a dot inside the op), never its words.
 CATEGORIES = (
-  ("matmul", ()),  # decided by the caller (a dot or convolution inside the op), never by words
   ("dropout", ("dropout", "bernoulli", "native_dropout")),
   ("layernorm", ("layernorm", "layer_norm")),
   ("non-finite guard", ("is_finite", "train_step)/jit(_where)")),  # the step's own where, not the model's
@@ -30,7 +29,7 @@ def categorize(description: str, is_matmul: bool) -> str:
   if is_matmul:
     return "matmul"
   text = description.lower()
-  for name, words in CATEGORIES[1:]:
+  for name, words in CATEGORIES:
     if any(w in text for w in words):
       return name
   return OTHER

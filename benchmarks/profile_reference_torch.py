@@ -8,9 +8,8 @@ its width and batch):
 --time: no profiler, only the last line (``reference samples_per_s=N``, for compare_reference.sh).
 The reference draws one mask per batch, so its encoder's work per step varies with the draw: over the 10 steps
 that ../shared/anchor/bench_torch_mtm.py times (seed 0) its masks show 3.20 visible tokens on average, not the
-distribution's 4.13, and it runs faster than it trains on average. Time enough steps (50 or more) to compare.
-Its masks are random (one per batch, as the reference trains), so the encoder's tokens vary by step; the
-table is per step over ``steps`` steps, and reports the mean visible tokens of the masks it drew.
+distribution's 4.13, and it runs faster than it trains on average. Time enough steps (50 or more) to compare;
+the table is per step over ``steps`` steps and reports the mean visible tokens of the masks it drew.
 """
 
 import collections

@@ -61,7 +61,7 @@ def make_mesh(num_devices: int = 0) -> jax.sharding.Mesh:
 def encoder_packing(model, spec: DatasetSpec, sampler: Callable, batch_size: int, groups: int, key: jax.Array):
   """``(groups, capacities)`` for the model's ``pack`` argument, measured on the sampler's masks;
   None where nothing can be packed (the MLP baseline, or one encoder over all tokens) or where a device's
-  batch is too small for packing to pay (its gathers and second compiled branch cost more than it saves)."""
+  batch is too small for packing to pay (its gathers and extra compiled branches cost more than it saves)."""
   cfg = model.config
   if cfg.kind != "transformer" or cfg.decoder_layers == 0 or batch_size // groups < packing.MIN_GROUP:
     return None
@@ -122,11 +122,10 @@ def make_train_step(
     new_model, opt_state = jax.lax.cond(
       finite, update, lambda _, opt_state, params: (params, opt_state), grads, state.opt_state, state.params["model"]
     )
-    overflowed = (
-      0
-      if pack is None
-      else ~packing.fits(token_visibility(spec, model.config.token_layout, visible), pack[0], packing.tiers_of(pack[1])[-1])
-    )
+    overflowed = 0  # past the loosest tier: the dense fallback ran
+    if pack is not None:
+      vis_BxN = token_visibility(spec, model.config.token_layout, visible)
+      overflowed = ~packing.fits(vis_BxN, pack[0], max(packing.tiers_of(pack[1])))
     new_state = TrainState(
       step=state.step + 1,
       params={"model": new_model, "norm": state.params["norm"]},

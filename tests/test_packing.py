@@ -40,9 +40,9 @@ def test_packed_matches_dense_and_overflow_falls_back(spec, layout, causal, grou
   per_group = np.asarray(vis_BxN).reshape(groups, -1).sum(1)
   apply = jax.jit(lambda pack: model.apply(params, traj, visible, pack=pack), static_argnums=0)
   dense = apply(None)
-  fitting = apply((groups, int(per_group.max())))  # exactly full: the packed path
-  overflowing = apply((groups, int(per_group.max()) - 1))  # one row short: the dense fallback
   full = int(per_group.max())
+  fitting = apply((groups, full))  # exactly full: the packed path
+  overflowing = apply((groups, full - 1))  # one row short: the dense fallback
   second_tier = apply((groups, (full - 1, full + 8)))  # the tight tier is one row short: the looser one holds it
   for name in dense:
     np.testing.assert_allclose(np.asarray(fitting[name]), np.asarray(dense[name]), atol=2e-5, err_msg=name)

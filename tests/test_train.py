@@ -121,15 +121,15 @@ def test_weight_decay_only_on_kernels():
 
 
 def test_a_non_finite_step_leaves_parameters_and_optimizer_state_as_they_were(sar_spec):
-
-  model = build_model(ModelConfig(width=16, num_heads=2, encoder_layers=1, decoder_layers=1), sar_spec, 4)
-  sampler = masks.make_sampler(sar_spec, 4, ["random_autoregressive"], return_policy="all")
-  params = {"model": jax.jit(model.init)(jax.random.key(0), *dummy_inputs(sar_spec, 4)), "norm": identity_stats(sar_spec)}
+  T = 4
+  model = build_model(ModelConfig(width=16, num_heads=2, encoder_layers=1, decoder_layers=1), sar_spec, T)
+  sampler = masks.make_sampler(sar_spec, T, ["random_autoregressive"], return_policy="all")
+  params = {"model": jax.jit(model.init)(jax.random.key(0), *dummy_inputs(sar_spec, T)), "norm": identity_stats(sar_spec)}
   opt = optax.adamw(1e-3)
   step = jax.jit(make_train_step(model, sar_spec, sampler, opt, "all"))
   state = TrainState.create(params, opt)
-  traj = {m.name: jax.random.normal(jax.random.key(1), (8, 4, m.dim)) for m in sar_spec}
-  present = {m.name: jnp.ones((8, 4), bool) for m in sar_spec}
+  traj = {m.name: jax.random.normal(jax.random.key(1), (8, T, m.dim)) for m in sar_spec}
+  present = {m.name: jnp.ones((8, T), bool) for m in sar_spec}
   for bad, streak in ((True, 1), (False, 0)):
     values = {k: v.at[0].set(jnp.nan) for k, v in traj.items()} if bad else traj
     new, metrics = step(state, {"traj": values, "present": present}, jax.random.key(2))
