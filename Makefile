@@ -13,11 +13,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) experiments/reproduce_gridworld.py --scale small --out runs/gridworld_small
+	$(PY) -m experiments.reproduce_gridworld --scale small --out runs/gridworld_small
 
 sinusoid: $(VENV)/.installed
-	$(PY) experiments/train.py --config configs/sinusoid.py --workdir runs/sinusoid
-	$(PY) experiments/evaluate.py --workdir runs/sinusoid
+	$(PY) -m experiments.train --config configs/sinusoid.py --workdir runs/sinusoid
+	$(PY) -m experiments.evaluate --workdir runs/sinusoid
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -n 2 --durations=10 tests

@@ -13,9 +13,9 @@ anchor=${ANCHOR:-/tmp/anchor}
 [[ -x $anchor/venv/bin/python ]] || { echo "reference missing: run ../shared/anchor/build.sh"; exit 1; }
 ours=(); theirs=()
 for ((i = 0; i < runs; i++)); do
-  ours+=($(.venv/bin/python benchmarks/train_throughput.py --steps 10 --width "$width" --batch "$batch" 2>/dev/null \
+  ours+=($(.venv/bin/python -m benchmarks.train_throughput --steps 10 --width "$width" --batch "$batch" 2>/dev/null \
     | grep -o 'samples_per_s=[0-9.]*' | tail -n 1 | cut -d= -f2))
-  theirs+=($(WIDTH=$width B=$batch ANCHOR=$anchor "$anchor/venv/bin/python" benchmarks/profile_reference_torch.py "$ref_steps" --time \
+  theirs+=($(WIDTH=$width B=$batch PYTHONPATH="$anchor/stubs:$anchor:." "$anchor/venv/bin/python" -m benchmarks.profile_reference_torch "$ref_steps" --time \
     2>/dev/null | grep -o 'samples_per_s=[0-9.]*' | cut -d= -f2))
 done
 python3 - "${ours[*]}" "${theirs[*]}" "$width" "$batch" <<'PY'

@@ -1,7 +1,7 @@
 """Rollout evaluator throughput with a masked model in the loop: E environments in lock-step with one model
 call per step for all of them, against the same jitted model called once per environment per step.
 
-python benchmarks/evaluator_throughput.py [--env HalfCheetah-v5] [--envs 100] [--steps 100] [--width 128]
+python -m benchmarks.evaluator_throughput [--env HalfCheetah-v5] [--envs 100] [--steps 100] [--width 128]
 The model is the locomotion `small` architecture (per-modality tokens, MAE 2 + 1, T=4) with random weights,
 task rcbc; HalfCheetah never terminates, so every environment runs every step. Last line:
 ``evaluator_throughput batched_env_steps_per_s=A per_env_env_steps_per_s=B ratio=Rx``.
@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import mtm_jax.envs  # noqa: F401  (quiets MuJoCo's notice about gymnasium's locomotion models)
-from mtm_jax.evaluate import rollout
+from mtm_jax.envs import rollout
 from mtm_jax.model import ModelConfig, build_model, dummy_inputs
 from mtm_jax.normalization import identity_stats
 from mtm_jax.predict import apply_normalized

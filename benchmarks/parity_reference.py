@@ -1,6 +1,6 @@
 """Held-out quality of mtm_jax against the reference PyTorch MTM, both trained on one Minari dataset.
 
-python benchmarks/parity_reference.py [--dataset_id=mtm_jax/halfcheetah-small/medium-v0] [--seeds=3] [--out=runs/parity]
+python -m benchmarks.parity_reference [--dataset_id=mtm_jax/halfcheetah-small/medium-v0] [--seeds=3] [--out=runs/parity]
     [--changes=baseline,ratio_per_modality,...] [--asked=library,reference] [--reference=True]
     [--config.train.num_steps=2500 --config.train.warmup_steps=250 ...]
 
@@ -9,7 +9,7 @@ cosine to zero, 2,500 steps: --config overrides any of it. The settings both sid
 layers, dropout, optimiser, steps, batch, keep ratios, mode weights, seed) reach the reference from the
 same config; the rest is mtm_jax's alone, so a run that changes only those retrains only mtm_jax.
 Both sides train on the same training episodes (the last 10 held out) and returns, and are scored on the same held-out windows
-under the same masks (mtm_jax.evaluate.losses' evaluation masks), in raw units: forward dynamics
+under the same masks (mtm_jax.eval.task_losses' evaluation masks), in raw units: forward dynamics
 (next-state MSE) and inverse dynamics, BC and RCBC (action MSE). --asked: the mask sets scored, one table
 each: ``library`` (the library's masks: BC and RCBC with history) and ``reference`` (the reference MTM's:
 BC and RCBC from the current state alone, inverse dynamics from every state; capabilities.REFERENCE_ASKED).
@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import time
 
 import jax
@@ -38,21 +37,20 @@ import minari
 import numpy as np
 from absl import flags
 from ml_collections import config_flags
+from scipy import stats as scipy_stats
+
+from configs import locomotion
+from experiments import cli
+from mtm_jax.checkpoint import load_checkpoint
+from mtm_jax.data.splits import prepare_data
+from mtm_jax.errors import UserError
+from mtm_jax.eval import capabilities
+from mtm_jax.experiment import parse
+from mtm_jax.predict import make_predict
+from mtm_jax.train import train_and_evaluate
+from studies import harness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(ROOT, "configs"), os.path.join(ROOT, "experiments")]
-import cli  # noqa: E402
-import locomotion  # noqa: E402
-import study  # noqa: E402
-from scipy import stats as scipy_stats  # noqa: E402
-
-from mtm_jax.checkpoint import load_checkpoint  # noqa: E402
-from mtm_jax.errors import UserError  # noqa: E402
-from mtm_jax.evaluate import capabilities  # noqa: E402
-from mtm_jax.experiment import parse  # noqa: E402
-from mtm_jax.predict import make_predict  # noqa: E402
-from mtm_jax.train import prepare_data, train_and_evaluate  # noqa: E402
-
 ANCHOR = os.environ.get("ANCHOR", "/tmp/anchor")
 TORCH_SIDE = os.path.join(ROOT, "benchmarks", "parity_reference_torch.py")
 CAPABILITIES = capabilities.CAPABILITIES
@@ -212,7 +210,8 @@ def train_reference(python, c, stem, train, held) -> dict:
     {f"visible_{a}:{t}_{m}": np.asarray(v[m]) for a, h in held.items() for t, (v, _) in h.masks.items() for m in MODALITIES}
   )
   np.savez(stem + ".in.npz", **exchange)
-  result = subprocess.run([python, TORCH_SIDE, stem + ".in.npz", stem + ".out.npz"], stderr=subprocess.PIPE, text=True)
+  env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.join(ANCHOR, "stubs"), ANCHOR])}
+  result = subprocess.run([python, TORCH_SIDE, stem + ".in.npz", stem + ".out.npz"], stderr=subprocess.PIPE, text=True, env=env)
   if result.returncode:
     raise RuntimeError(f"the reference side failed:\n{result.stderr[-3000:]}")
   out = np.load(stem + ".out.npz")
@@ -245,14 +244,14 @@ def main():
     base.data.dataset_id = _DATASET.value
   if not base.data.download and base.data.dataset_id not in minari.list_local_datasets():
     raise UserError(
-      f"no local Minari dataset {base.data.dataset_id!r}: make it with python experiments/make_dataset.py "
+      f"no local Minari dataset {base.data.dataset_id!r}: make it with python -m experiments.make_dataset "
       "locomotion --env=halfcheetah, or pass --dataset_id"
     )
   python = reference_python() if _REFERENCE.value else None  # before training anything
   out = _OUT.value
   os.makedirs(os.path.join(out, "exchange"), exist_ok=True)
   cached = os.path.join(out, "results.json")
-  results = study.read_results(cached)
+  results = harness.read_results(cached)
   sides = (("reference",) if _REFERENCE.value else ()) + tuple(_CHANGES.value)
   runs = {side: [] for side in sides}
   data = None  # held_out's result: the data and masks do not depend on the seed or the change, so loaded once
@@ -299,7 +298,7 @@ def main():
         ours = [r[mask_set][task] for r in runs[side]]
         row.append(f"{interval(ours)} ({interval(np.divide(ours, theirs))}x)")
       table.append(row)
-    print(study.markdown_table(["capability", *sides], table))
+    print(harness.markdown_table(["capability", *sides], table))
   # mtm_jax's includes loading the data and compiling; not a throughput figure (benchmarks/train_throughput.py is).
   print(
     "training wall time, s: " + ", ".join(f"{side} {interval([r['train_seconds'] for r in rs])}" for side, rs in runs.items())

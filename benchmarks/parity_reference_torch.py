@@ -3,7 +3,7 @@ writes its predictions for the held-out windows to OUT.npz.
 
 Runs in the reference's venv, never in the project's (it imports torch and the reference's code from
 $ANCHOR, default /tmp/anchor, built by ../shared/anchor/build.sh):
-  /tmp/anchor/venv/bin/python benchmarks/parity_reference_torch.py IN.npz OUT.npz
+  PYTHONPATH=/tmp/anchor/stubs:/tmp/anchor /tmp/anchor/venv/bin/python -m benchmarks.parity_reference_torch IN.npz OUT.npz
 parity_reference.py writes IN.npz and calls this; nothing here is meant to be run by hand.
 
 What it keeps from the reference's training loop (research/mtm/train.py): its model, its per-batch
@@ -14,18 +14,16 @@ window starts, sampled uniformly as both loaders do) and the returns, so both si
 """
 
 import json
-import os
 import sys
 import time
 
 import numpy as np
 import torch
-from torch.optim.lr_scheduler import LambdaLR
 
-ANCHOR = os.environ.get("ANCHOR", "/tmp/anchor")
-sys.path[:0] = [os.path.join(ANCHOR, "stubs"), ANCHOR]
-from research.mtm.masks import create_random_autoregressize_mask  # noqa: E402
-from research.mtm.models.mtm_model import MTM, MTMConfig  # noqa: E402
+# The reference's code comes from PYTHONPATH=$ANCHOR/stubs:$ANCHOR (its callers set it; see the docstring).
+from research.mtm.masks import create_random_autoregressize_mask
+from research.mtm.models.mtm_model import MTM, MTMConfig
+from torch.optim.lr_scheduler import LambdaLR
 
 MODALITIES = ("states", "actions", "returns")
 

@@ -4,7 +4,8 @@ train_throughput.py --profile (op_categories.py), so the two tables line up.
 Runs in the reference's venv (torch and the reference's code from $ANCHOR, default /tmp/anchor, built by
 ../shared/anchor/build.sh), at the configuration of ../shared/anchor/bench_torch_mtm.py (WIDTH and B change
 its width and batch):
-  [THREADS=n] [WIDTH=512] [B=256] /tmp/anchor/venv/bin/python benchmarks/profile_reference_torch.py [steps=10] [--time]
+  [THREADS=n] [WIDTH=512] [B=256] PYTHONPATH=/tmp/anchor/stubs:/tmp/anchor:. \\
+    /tmp/anchor/venv/bin/python -m benchmarks.profile_reference_torch [steps=10] [--time]
 --time: no profiler, only the last line (``reference samples_per_s=N``, for compare_reference.sh).
 The reference draws one mask per batch, so its encoder's work per step varies with the draw: over the 10 steps
 that ../shared/anchor/bench_torch_mtm.py times (seed 0) its masks show 3.20 visible tokens on average, not the
@@ -19,12 +20,12 @@ import time
 
 import numpy as np
 import torch
-from op_categories import categorize, table
 
-ANCHOR = os.environ.get("ANCHOR", "/tmp/anchor")
-sys.path[:0] = [os.path.join(ANCHOR, "stubs"), ANCHOR]
-from research.mtm.masks import create_random_autoregressize_mask  # noqa: E402
-from research.mtm.models.mtm_model import MTM, MTMConfig  # noqa: E402
+# The reference's code comes from PYTHONPATH=$ANCHOR/stubs:$ANCHOR (its callers set it; see the docstring).
+from research.mtm.masks import create_random_autoregressize_mask
+from research.mtm.models.mtm_model import MTM, MTMConfig
+
+from benchmarks.op_categories import categorize, table
 
 B, T = int(os.environ.get("B", 256)), 4
 SHAPES = {"states": (1, 17), "returns": (1, 1), "actions": (1, 6)}

@@ -1,14 +1,12 @@
 """Gridworld rollout throughput: the jitted scan-and-vmap rollout against a Python loop over the
 MiniGrid environment calling the same jitted model once per step. Same model, same machine.
 
-python benchmarks/rollout_throughput.py [--episodes 1000] [--loop_episodes 20] [--width 64] [--layers 2]
+python -m benchmarks.rollout_throughput [--episodes 1000] [--loop_episodes 20] [--width 64] [--layers 2]
 The model is configs/gridworld.py's (untrained weights: the arithmetic is the same).
 Last line: ``rollout_throughput jitted_steps_per_s=A python_loop_steps_per_s=B ratio=Rx`` (target >= 50x).
 """
 
 import argparse
-import os
-import sys
 import time
 
 import gymnasium as gym
@@ -16,17 +14,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs"))
-import gridworld as gridworld_config  # noqa: E402
-
-import mtm_jax.envs.gridworld as gw  # noqa: E402
-from mtm_jax import experiment  # noqa: E402
-from mtm_jax.evaluate import gridworld as evaluation  # noqa: E402
-from mtm_jax.masks import get_task  # noqa: E402
-from mtm_jax.model import build_model, dummy_inputs  # noqa: E402
-from mtm_jax.normalization import identity_stats  # noqa: E402
-from mtm_jax.predict import make_predict  # noqa: E402
-from mtm_jax.spec import ACTIONS, CONTINUOUS, DISCRETE, RETURNS, STATES, DatasetSpec, ModalitySpec  # noqa: E402
+import mtm_jax.envs.gridworld as gw
+from configs import gridworld as gridworld_config
+from mtm_jax import experiment
+from mtm_jax.eval import gridworld as evaluation
+from mtm_jax.masks import get_task
+from mtm_jax.model import build_model, dummy_inputs
+from mtm_jax.normalization import identity_stats
+from mtm_jax.predict import make_predict
+from mtm_jax.spec import ACTIONS, CONTINUOUS, DISCRETE, RETURNS, STATES, DatasetSpec, ModalitySpec
 
 SPEC = DatasetSpec(
   (

@@ -1,6 +1,6 @@
 """SAC throughput: gradient updates/s of the fused learner, and environment steps/s of the whole training loop.
 
-python benchmarks/sac_throughput.py [--env Hopper-v5] [--steps 6000] [--updates 2000]
+python -m benchmarks.sac_throughput [--env Hopper-v5] [--steps 6000] [--updates 2000]
 Updates: ``SAC.learn`` (one jitted scan of 100 updates, batch 256, 256x256 networks) on a filled buffer, with
 the default settings and the first ones (``SACConfig.first``: an actor step on every update), alternating over
 three rounds, medians.

@@ -1,7 +1,7 @@
 """Each speed lever of the train step against its absence, in paired alternating rounds in one process, so the
 machine's drift cancels (results/train_speed measured them this way).
 
-python benchmarks/train_step_levers.py [--batch 256] [--width 512] [--rounds 12] [--steps 3]
+python -m benchmarks.train_step_levers [--batch 256] [--width 512] [--rounds 12] [--steps 3]
 Levers: ``dense_dot`` (matmul.py's weight gradient) against ``lax.dot_general``; two capacity tiers against the
 loose tier alone. Prints each lever's paired median ratio of samples/s with its interquartile range.
 """
@@ -12,10 +12,10 @@ import time
 
 import jax
 import numpy as np
-import train_throughput as tt
 from jax import lax
 
 import mtm_jax.model as model_module
+from benchmarks import train_throughput as tt
 
 
 def main():

@@ -1,7 +1,7 @@
 """Train-step throughput (samples/s, mask sampling included) on the MTM D4RL reference config: the dense
 encoder and the packed (visible-tokens-only) encoder side by side, alternating, in one run.
 
-python benchmarks/train_throughput.py [--batch 256] [--steps 10] [--repeats 3] [--dtype float32|bfloat16]
+python -m benchmarks.train_throughput [--batch 256] [--steps 10] [--repeats 3] [--dtype float32|bfloat16]
   [--width 512] [--profile DIR]
 Reference config: per_modality tokens, MAE encoder-decoder, width 512, 2 encoder + 1 decoder layers,
 4 heads, dropout 0.1, T=4, states 17-d, actions 6-d, returns 1-d, per-sample random_autoregressive masks
@@ -19,7 +19,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import xla_profile
 
 from mtm_jax import masks
 from mtm_jax.model import ModelConfig, build_model, dummy_inputs, token_visibility
@@ -124,6 +123,10 @@ def main():
   print(f"packed/dense {packed_rate / dense_rate:.2f}x")
   if args.profile:
     step = paths["packed"][0]
+    # Imported here: ../shared/anchor/compare.sh runs this file by path, where the benchmarks package is not
+    # importable; --profile needs python -m benchmarks.train_throughput.
+    from benchmarks import xla_profile
+
     text, states["packed"] = xla_profile.profile(step, states["packed"], paths["packed"][2], jax.random.key(5), 3, args.profile)
     print(text)
   print(f"train_throughput samples_per_s={packed_rate:.1f}")

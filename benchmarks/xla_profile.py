@@ -21,7 +21,8 @@ import re
 import time
 
 import jax
-from op_categories import categorize, table
+
+from benchmarks.op_categories import categorize, table
 
 _INSTRUCTION = re.compile(r"^\s+(?:ROOT )?%(\S+) = (\w+)\[([\d,]*)\][^ ]* (.*)$")
 _COMPUTATION = re.compile(r"^(?:ENTRY )?%(\S+) ")

@@ -5,8 +5,8 @@ Variants (configs/gridworld.py:VARIANT):
   multi_task                  every task in TASKS, uniformly
   bc, rcbc, goal, ...         single-task, one per name in TASKS
   finetune_bc, ...            random -> that task at a lower learning rate (needs --config.train.init_from)
-Run:   python experiments/make_dataset.py gridworld
-       python experiments/train.py --config configs/gridworld.py:random --workdir runs/gridworld/random --config.seed=0
+Run:   python -m experiments.make_dataset gridworld
+       python -m experiments.train --config configs/gridworld.py:random --workdir runs/gridworld/random --config.seed=0
 The whole study (every regime and seed, loss matrix, rollouts, report): experiments/reproduce_gridworld.py.
 """
 

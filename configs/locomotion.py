@@ -10,9 +10,9 @@ the MTM on the reference's random-autoregressive masks alone):
   small   sized for a 2-core CPU (width 128, batch 256, 5,000 steps: 28 minutes here, sharing the 2 cores
           with a dataset generation; about half that alone)
   smoke   a few steps, for tests
-Run:   python experiments/make_dataset.py locomotion --env=hopper --scale=small   (a variant trains on its scale's data)
-       python experiments/train.py --config configs/locomotion.py:small,hopper,medium --workdir runs/loco/hopper_medium
-       python experiments/rollout.py --workdir runs/loco/hopper_medium --task rcbc --episodes 100
+Run:   python -m experiments.make_dataset locomotion --env=hopper --scale=small   (a variant trains on its scale's data)
+       python -m experiments.train --config configs/locomotion.py:small,hopper,medium --workdir runs/loco/hopper_medium
+       python -m experiments.rollout --workdir runs/loco/hopper_medium --task rcbc --episodes 100
 Measured with the former random-autoregressive masks alone (now MODEL mtm_reference; small, hopper medium, 100
 episodes, target fraction:1.0): rcbc 59.9 ± 1.0, bc 21.7 ± 0.1, rcbc_imagine 35.1 ± 0.0 normalised, against the
 dataset's own 29.8 (results/locomotion_data/MTM_SMALL.md); the covering default is not yet measured there.
@@ -26,7 +26,7 @@ import ml_collections
 from mtm_jax import masks
 from mtm_jax.coverage import INFERENCE_TASKS
 from mtm_jax.envs.locomotion import dataset_id
-from mtm_jax.evaluate.capabilities import CAPABILITIES
+from mtm_jax.eval.capabilities import CAPABILITIES
 
 # The MTM study's models (experiments/reproduce_mtm.py): one MTM, the MTM on the reference's masks alone, and
 # specialists trained on one capability's mask.

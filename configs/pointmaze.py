@@ -10,8 +10,8 @@ Variants (configs/pointmaze.py:VARIANT,K with K the context length, 5 or 10):
   decision_gpt_bc,            the same model with causal attention, trained on that task (rcbc: the
   decision_gpt_rcbc           window's first return-to-go plus steps remaining)
   mlp_bc, mlp_rcbc            the MLP baseline on the same inputs
-Run:   python experiments/make_dataset.py pointmaze
-       python experiments/train.py --config configs/pointmaze.py:rcbc,10 --workdir runs/maze/rcbc_10
+Run:   python -m experiments.make_dataset pointmaze
+       python -m experiments.train --config configs/pointmaze.py:rcbc,10 --workdir runs/maze/rcbc_10
 """
 
 import ml_collections

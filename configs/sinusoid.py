@@ -1,7 +1,7 @@
 """MTM's toy sinusoids, random-autoregressive masking, per-modality MAE transformer.
 
-Run:   python experiments/train.py --config configs/sinusoid.py --workdir runs/sinusoid
-Smoke: python experiments/train.py --config configs/sinusoid.py:smoke --workdir /tmp/sinusoid
+Run:   python -m experiments.train --config configs/sinusoid.py --workdir runs/sinusoid
+Smoke: python -m experiments.train --config configs/sinusoid.py:smoke --workdir /tmp/sinusoid
 Expect: validation reconstruct loss well below 0.1 (normalised MSE) after the default 2,000 steps,
 about two minutes on a 2-core CPU.
 """

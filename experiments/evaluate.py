@@ -1,24 +1,24 @@
 """Validation loss of a trained run on every mask task, printed and written to DIR/eval.json.
 
-python experiments/evaluate.py --workdir runs/sinusoid
+python -m experiments.evaluate --workdir runs/sinusoid
 """
 
 import json
 import os
 
-import cli
 import jax
 from absl import flags
 
+from experiments import cli
 from mtm_jax import coverage, masks
 from mtm_jax.checkpoint import load_checkpoint
 from mtm_jax.data import windows
-from mtm_jax.evaluate import plots
-from mtm_jax.evaluate.losses import evaluation_masks, task_losses
+from mtm_jax.data.splits import prepare_data
+from mtm_jax.eval import plots
+from mtm_jax.eval.task_losses import evaluation_masks, task_losses
 from mtm_jax.model import build_model
 from mtm_jax.predict import make_predict
 from mtm_jax.run_log import EVAL, RunLog
-from mtm_jax.train import prepare_data
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a training run.")
 _PLOT_TASK = flags.DEFINE_string("plot_task", "future", "Mask task drawn in reconstruction.png.")

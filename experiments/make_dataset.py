@@ -1,8 +1,8 @@
 """Generate a study's dataset and write it as a Minari dataset (under MINARI_DATASETS_PATH or ~/.minari).
 
-python experiments/make_dataset.py gridworld [--num_episodes=2000] [--beta=1.0] [--seed=0]
-python experiments/make_dataset.py pointmaze [--num_episodes=1000] [--noise=0.5] [--waypoints=cell|d4rl] [--seed=0]
-python experiments/make_dataset.py locomotion --env=hopper [--scale=small] [--seed=0] [--out=DIR]
+python -m experiments.make_dataset gridworld [--num_episodes=2000] [--beta=1.0] [--seed=0]
+python -m experiments.make_dataset pointmaze [--num_episodes=1000] [--noise=0.5] [--waypoints=cell|d4rl] [--seed=0]
+python -m experiments.make_dataset locomotion --env=hopper [--scale=small] [--seed=0] [--out=DIR]
   (SAC, then the D4RL levels as mtm_jax/<env>/<level>-v0 at full scale, mtm_jax/<env>-<scale>/<level>-v0 below it;
   the SAC run resumes from runs/sac/<protocol>/<scale>/<env>-seed<seed>; the summary, README and curves go to
   --out, default runs/locomotion_data/<scale>)
@@ -11,11 +11,11 @@ python experiments/make_dataset.py locomotion --env=hopper [--scale=small] [--se
 import json
 import os
 
-import cli
 from absl import flags
 
-from mtm_jax.envs.locomotion.d4rl_protocol import SCALES as LOCOMOTION_SCALES
-from mtm_jax.evaluate import report
+from experiments import cli
+from mtm_jax.datagen.d4rl_protocol import SCALES as LOCOMOTION_SCALES
+from studies import report
 
 _NUM_EPISODES = flags.DEFINE_integer("num_episodes", 0, "Trajectories to generate; 0 = the study's (2,000 / 1,000).")
 _SEED = flags.DEFINE_integer("seed", 0, "Generator seed (recorded in the dataset's metadata).")
@@ -40,14 +40,14 @@ _OUT = flags.DEFINE_string(
 
 
 def gridworld():
-  from mtm_jax.envs.gridworld import dataset
+  from mtm_jax.datagen import gridworld as dataset
 
   data = dataset.write(_DATASET_ID.value or dataset.DATASET_ID, _NUM_EPISODES.value or 2000, _BETA.value, _SEED.value)
   print(f"wrote {data.spec.dataset_id}: {data.total_episodes} episodes, {data.total_steps} steps (beta={_BETA.value})")
 
 
 def pointmaze():
-  from mtm_jax.envs.pointmaze import dataset
+  from mtm_jax.datagen import pointmaze as dataset
 
   data = dataset.write(
     _DATASET_ID.value or dataset.DATASET_IDS[_WAYPOINTS.value],
@@ -83,11 +83,11 @@ def summaries(out: str) -> dict:
 
 def write_report(out: str) -> None:
   """``out``/README.md and one learning-curve PNG per environment, from every summary in ``out``."""
-  from mtm_jax.evaluate import plots
+  from mtm_jax.eval import plots
 
   parts = [
     "# Locomotion datasets made here (D4RL protocol, SAC in JAX)\n",
-    "Made by `python experiments/make_dataset.py locomotion --env=ENV --scale=SCALE [--seed=S]`. SAC returns are "
+    "Made by `python -m experiments.make_dataset locomotion --env=ENV --scale=SCALE [--seed=S]`. SAC returns are "
     "of the deterministic policy (mean ± std over each snapshot's evaluation episodes); the datasets sample "
     "from the policy. Score = 100 (R - ref_min) / (ref_max - ref_min) with this dataset's own references "
     "(its random and expert levels). Numbers marked *theirs* are not ours: D4RL's reference returns and "
@@ -152,7 +152,7 @@ def _snapshot(e: dict) -> str:
 
 
 def locomotion():
-  from mtm_jax.envs.locomotion import d4rl_protocol
+  from mtm_jax.datagen import d4rl_protocol
 
   env, seed, out = _ENV.value, _SEED.value, _OUT.value or os.path.join("runs", "locomotion_data", _SCALE.value)
   summary = d4rl_protocol.make(env, _SCALE.value, seed=seed)

@@ -1,6 +1,6 @@
 """Mask coverage of the locomotion recipes: how often each recipe's training draws every mask the library asks.
 
-python experiments/mask_coverage.py [--models=mtm,mtm_reference,bc,rcbc,forward_dynamics,inverse_dynamics]
+python -m experiments.mask_coverage [--models=mtm,mtm_reference,bc,rcbc,forward_dynamics,inverse_dynamics]
     [--shares=0.3,0.5,0.7] [--window=4] [--out=runs/mask_coverage]
 
 One row per inference mask (coverage.INFERENCE_TASKS at every index), one column per recipe
@@ -11,17 +11,14 @@ Writes README.md and coverage.json to --out; results/mask_coverage holds the com
 import dataclasses
 import json
 import os
-import sys
 
-import cli
 from absl import flags
 
+from configs import locomotion
+from experiments import cli
 from mtm_jax import coverage
 from mtm_jax.experiment import parse
 from mtm_jax.spec import CONTINUOUS, DatasetSpec, ModalitySpec
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs"))
-import locomotion  # noqa: E402
 
 _MODELS = flags.DEFINE_list(
   "models",
@@ -62,7 +59,7 @@ def main():
   lines = [
     "# Mask coverage of the locomotion recipes",
     "",
-    f"Made by `python experiments/mask_coverage.py --out=results/mask_coverage` (window T={_WINDOW.value}). Each "
+    f"Made by `python -m experiments.mask_coverage --out=results/mask_coverage` (window T={_WINDOW.value}). Each "
     "cell: the percentage of the recipe's training masks that show exactly the inference mask's visible pattern "
     "and score its targets (exact, `mtm_jax.coverage`). **Bold**: below "
     f"{100 * coverage.COVERED:g} %, a mask the model has (almost) never trained on. `mtm` is the default MTM "

@@ -1,20 +1,20 @@
 """Roll a trained model out on the environment its Minari dataset recovers; print and write its normalised score.
 
-python experiments/rollout.py --workdir runs/loco/hopper_medium --task rcbc --episodes 100 [--target_rule fraction:1.0]
+python -m experiments.rollout --workdir runs/loco/hopper_medium --task rcbc --episodes 100 [--target_rule fraction:1.0]
 
-Writes WORKDIR/rollout_TASK.json. Tasks: bc, rcbc, rcbc_imagine (mtm_jax.evaluate.rollout).
+Writes WORKDIR/rollout_TASK.json. Tasks: bc, rcbc, rcbc_imagine (mtm_jax.envs.rollout).
 """
 
 import json
 import os
 
-import cli
 from absl import flags
 
+from experiments import cli
 from mtm_jax.checkpoint import load_checkpoint
+from mtm_jax.envs import rollout
 from mtm_jax.errors import UserError
-from mtm_jax.evaluate import rollout
-from mtm_jax.evaluate.model_rollouts import score_checkpoint
+from mtm_jax.eval.model_rollouts import score_checkpoint
 from mtm_jax.run_log import EVAL, RunLog
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a training run.")

@@ -1,17 +1,17 @@
 """Train a masked trajectory model.
 
-python experiments/train.py --config configs/sinusoid.py --workdir runs/sinusoid [--config.train.num_steps=100]
+python -m experiments.train --config configs/sinusoid.py --workdir runs/sinusoid [--config.train.num_steps=100]
 Re-running with the same --workdir resumes from its newest checkpoint.
 
 Multi-process (one per host, the same command on each):
-python experiments/train.py ... --num_processes=N --process_id=I --coordinator=HOST0:PORT
+python -m experiments.train ... --num_processes=N --process_id=I --coordinator=HOST0:PORT
 (--num_processes=-1: JAX's cluster auto-detection, e.g. on a Cloud TPU slice or under SLURM).
 """
 
-import cli
 from absl import flags
 from ml_collections import config_flags
 
+from experiments import cli
 from mtm_jax import distributed
 from mtm_jax.train import train_and_evaluate
 

@@ -137,11 +137,11 @@ def load_checkpoint(workdir: str, step: int | None = None) -> Checkpoint:
   """Params (on this process's first device, with normalisation statistics), config, spec and step of a checkpoint."""
   path = checkpoint_dir(workdir)
   if not os.path.isdir(path):
-    raise UserError(f"no checkpoints in {workdir!r} (expected {path}); train first with experiments/train.py")
+    raise UserError(f"no checkpoints in {workdir!r} (expected {path}); train first with python -m experiments.train")
   mngr = manager(workdir, read_only=True)
   step = mngr.latest_step() if step is None else step
   if step is None:
-    raise UserError(f"no finished checkpoint in {path}; train first with experiments/train.py")
+    raise UserError(f"no finished checkpoint in {path}; train first with python -m experiments.train")
   if step not in mngr.all_steps():
     raise UserError(f"no checkpoint at step {step} in {path}; available steps: {list(mngr.all_steps())}")
   try:

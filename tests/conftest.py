@@ -24,10 +24,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def train_command(workdir, *overrides: str, config: str = "sinusoid.py:smoke") -> list[str]:
-  """experiments/train.py on configs/CONFIG into ``workdir``, with ``--config.KEY=VALUE`` overrides."""
+  """python -m experiments.train on configs/CONFIG into ``workdir``, with ``--config.KEY=VALUE`` overrides."""
   return [
     sys.executable,
-    os.path.join(REPO, "experiments", "train.py"),
+    "-m",
+    "experiments.train",
     "--config",
     os.path.join(REPO, "configs", config),
     "--workdir",
@@ -40,7 +41,9 @@ def process_env(devices: int = 1, fast_compile: bool = True) -> dict:
   """The environment of a process a test starts: ``devices`` CPU devices (one, as a user has) and fast
   compiles, or XLA's full optimisation for a process whose run time outweighs its compiles."""
   flags = f"{FAST_COMPILE if fast_compile else ''} --xla_force_host_platform_device_count={devices}"
-  return {**os.environ, "XLA_FLAGS": flags}
+  # The repository root on the path, so python -m experiments.SCRIPT runs from any folder (as from the root).
+  path = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+  return {**os.environ, "XLA_FLAGS": flags, "PYTHONPATH": path}
 
 
 @pytest.fixture
@@ -98,10 +101,7 @@ def minari_root(tmp_path_factory):
 
 def smoke_config(**overrides):
   """The sinusoid smoke config with dotted-key overrides."""
-  import sys
-
-  sys.path.insert(0, os.path.join(REPO, "configs"))
-  import sinusoid
+  from configs import sinusoid
 
   config = sinusoid.get_config("smoke")
   for key, value in overrides.items():

@@ -11,7 +11,7 @@ SMOKE = os.path.join(REPO, "configs", "sinusoid.py:smoke")
 def run(script, *args):
   env = process_env()
   return subprocess.run(
-    [sys.executable, os.path.join(REPO, "experiments", script), *args], env=env, capture_output=True, text=True
+    [sys.executable, "-m", f"experiments.{script.removesuffix('.py')}", *args], env=env, capture_output=True, text=True
   )
 
 

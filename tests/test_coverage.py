@@ -131,7 +131,7 @@ def test_notice_names_the_uncovered_masks_and_choose_asks_the_covered_variant(sa
 def test_rollout_and_planner_ask_the_task_masks():
   """make_act and the planner build their masks from the mask tasks, so coverage scores what they ask."""
   from mtm_jax import planning
-  from mtm_jax.evaluate import rollout
+  from mtm_jax.envs import rollout
 
   seen = []
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO, process_env
 
 from mtm_jax.data import minari_data, writer
-from mtm_jax.envs.gridworld import dataset as gridworld_data
+from mtm_jax.datagen import gridworld as gridworld_data
 from mtm_jax.errors import UserError
 
 DATASET_ID = "mtmtest/writer-keydoor-v0"
@@ -36,7 +36,7 @@ def _killed_write(point: str) -> subprocess.CompletedProcess:
     "os.rename = rename",
   }[point]
   code = (
-    f"import os, signal\nfrom mtm_jax.data import writer\nfrom mtm_jax.envs.gridworld import dataset\n{patch}\n"
+    f"import os, signal\nfrom mtm_jax.data import writer\nfrom mtm_jax.datagen import gridworld as dataset\n{patch}\n"
     f"dataset.write({DATASET_ID!r}, num_episodes=8, seed=1)\n"
   )
   return subprocess.run([sys.executable, "-c", code], env=process_env(), capture_output=True, text=True, cwd=REPO)
@@ -61,7 +61,7 @@ def test_a_rewrite_replaces_the_dataset_and_records_how_it_was_made(datasets):
   assert _checksum() == first  # the same command makes the same episodes
   record = writer.provenance(DATASET_ID)
   assert (
-    record["command"] == f"python experiments/make_dataset.py gridworld --num_episodes=6 --beta=1.0 --seed=0 "
+    record["command"] == f"python -m experiments.make_dataset gridworld --num_episodes=6 --beta=1.0 --seed=0 "
     f"--dataset_id={DATASET_ID}"
   )
   assert record["beta"] == 1.0 and record["code_version"]

@@ -65,15 +65,8 @@ def test_several_violations_are_all_listed_and_nothing_is_built(tmp_path):
 
 
 def test_shipped_configs_pass():
-  import sys
 
-  from conftest import REPO
-
-  sys.path.insert(0, f"{REPO}/configs")
-  import gridworld
-  import locomotion
-  import pointmaze
-  import sinusoid
+  from configs import gridworld, locomotion, pointmaze, sinusoid
 
   for config in (
     sinusoid.get_config(),

@@ -8,7 +8,7 @@ import pytest
 
 import mtm_jax.envs.gridworld as gw
 from mtm_jax.envs.gridworld import agent, functional, layout
-from mtm_jax.evaluate import gridworld as evaluation
+from mtm_jax.eval import gridworld as evaluation
 from mtm_jax.spec import ACTIONS, CONTINUOUS, DISCRETE, RETURNS, STATES, DatasetSpec, ModalitySpec
 
 
@@ -95,7 +95,7 @@ def test_boltzmann_agent_follows_its_subgoals():
 
 def test_dataset_round_trips_through_minari(tmp_path, monkeypatch):
   from mtm_jax.data import minari_data
-  from mtm_jax.envs.gridworld import dataset
+  from mtm_jax.datagen import gridworld as dataset
 
   monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
   dataset.write("mtmtest/keydoor-v0", num_episodes=20, beta=2.0, seed=3)
@@ -108,7 +108,7 @@ def test_dataset_round_trips_through_minari(tmp_path, monkeypatch):
     "seed": 3,
     "episodes": 20,
   }
-  assert made["command"].startswith("python experiments/make_dataset.py gridworld --num_episodes=20 --beta=2.0")
+  assert made["command"].startswith("python -m experiments.make_dataset gridworld --num_episodes=20 --beta=2.0")
   raw = dataset.generate(20, beta=2.0, seed=3)
   assert len(episodes) == 20
   np.testing.assert_array_equal(episodes[5][STATES], raw["observations"][5, :-1])

@@ -8,9 +8,10 @@ import pytest
 from conftest import pendulum_config, smoke_config, write_pendulum
 
 from mtm_jax.data import minari_data
+from mtm_jax.data.splits import labelled_episodes, prepare_data, training_split
 from mtm_jax.errors import UserError
 from mtm_jax.experiment import parse
-from mtm_jax.train import labelled_episodes, prepare_data, train_and_evaluate, training_split
+from mtm_jax.train import train_and_evaluate
 
 
 def unlabelled(*which):

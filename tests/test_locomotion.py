@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from conftest import REPO, process_env
 
-from mtm_jax.envs.locomotion import LEVELS, d4rl_protocol
+from mtm_jax.datagen import d4rl_protocol
+from mtm_jax.envs.locomotion import LEVELS
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,8 @@ def hopper_data(tmp_path_factory):
   before = {f: os.stat(os.path.join(results, f)).st_mtime_ns for f in os.listdir(results)}
   cmd = [
     sys.executable,
-    os.path.join(REPO, "experiments", "make_dataset.py"),
+    "-m",
+    "experiments.make_dataset",
     "locomotion",
     "--env=hopper",
     "--scale=smoke",
@@ -107,7 +109,7 @@ def test_a_study_refuses_a_dataset_made_by_another_protocol(hopper_data, tmp_pat
       d4rl_protocol.require("hopper", "medium", "smoke")
     message = str(err.value)
     assert "\n" not in message and "'d4rl-sac-v1'" in message and "'d4rl-sac-v2/smoke'" in message
-    assert message.endswith("`python experiments/make_dataset.py locomotion --env=hopper --scale=smoke`")
+    assert message.endswith("`python -m experiments.make_dataset locomotion --env=hopper --scale=smoke`")
   finally:
     (folder / writer.PROVENANCE).write_text(json.dumps(record))
 
@@ -139,11 +141,12 @@ def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path)
   env = process_env()
   config = os.path.join(REPO, "configs", "locomotion.py:smoke,hopper,medium-expert")
   workdir = str(tmp_path / "run")
-  train = [sys.executable, os.path.join(REPO, "experiments", "train.py"), "--config", config, "--workdir", workdir]
+  train = [sys.executable, "-m", "experiments.train", "--config", config, "--workdir", workdir]
   subprocess.run(train, env=env, check=True, capture_output=True)
   rollout = [
     sys.executable,
-    os.path.join(REPO, "experiments", "rollout.py"),
+    "-m",
+    "experiments.rollout",
     "--workdir",
     workdir,
     "--task",
@@ -164,7 +167,7 @@ def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path)
 
 def run_study(script: str, out) -> subprocess.CompletedProcess:
   """experiments/SCRIPT at smoke scale into ``out``; it must succeed."""
-  cmd = [sys.executable, os.path.join(REPO, "experiments", script), "--scale=smoke", f"--out={out}"]
+  cmd = [sys.executable, "-m", f"experiments.{script.removesuffix('.py')}", "--scale=smoke", f"--out={out}"]
   result = subprocess.run(cmd, env=process_env(), capture_output=True, text=True)
   assert result.returncode == 0, result.stderr[-2000:]
   return result

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from mtm_jax.evaluate import loss_matrix
+from mtm_jax.eval import loss_matrix
 
 
 def test_normalize_columns_divides_by_the_minimum_with_a_floor():

@@ -1,16 +1,11 @@
 """The MTM study's measurements and its reading of the paper's claims, on numbers worked out by hand."""
 
-import os
-import sys
-
 import numpy as np
 import pytest
-from conftest import REPO
 
-from mtm_jax.evaluate import capabilities, mtm_study
-
-sys.path.insert(0, os.path.join(REPO, "configs"))
-import locomotion  # noqa: E402
+from configs import locomotion
+from mtm_jax.eval import capabilities
+from studies import mtm as mtm_study
 
 
 def held_out():

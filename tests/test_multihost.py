@@ -25,7 +25,7 @@ def free_port() -> int:
 
 def start(workdir, devices, *args, process=None, port=None, stderr=subprocess.DEVNULL):
   env = process_env(devices)
-  command = [sys.executable, os.path.join(REPO, "experiments", "train.py"), "--config", SMOKE, "--workdir", str(workdir), *args]
+  command = [sys.executable, "-m", "experiments.train", "--config", SMOKE, "--workdir", str(workdir), *args]
   if process is not None:
     command += ["--num_processes=2", f"--process_id={process}", f"--coordinator=localhost:{port}", "--peer_timeout=5"]
   return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True)

@@ -93,7 +93,7 @@ def test_d4rl_waypoint_rule_visits_every_jittered_waypoint_in_order():
 
 def test_dataset_round_trips_through_minari(tmp_path, monkeypatch):
   from mtm_jax.data import minari_data
-  from mtm_jax.envs.pointmaze import dataset
+  from mtm_jax.datagen import pointmaze as dataset
 
   monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
   written = dataset.write("mtmtest/maze-v0", num_episodes=4, noise=0.5, seed=1)
@@ -107,15 +107,10 @@ def test_dataset_round_trips_through_minari(tmp_path, monkeypatch):
 
 
 def test_configs_train_decision_gpt_and_mlp(tmp_path, monkeypatch):
-  import sys
 
-  from conftest import REPO
-
-  from mtm_jax.envs.pointmaze import dataset
+  from configs import pointmaze
+  from mtm_jax.datagen import pointmaze as dataset
   from mtm_jax.train import train_and_evaluate
-
-  sys.path.insert(0, f"{REPO}/configs")
-  import pointmaze
 
   monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
   assert pointmaze.DATASET_ID == dataset.DATASET_ID  # the config trains on the data the study writes
@@ -133,8 +128,8 @@ def test_configs_train_decision_gpt_and_mlp(tmp_path, monkeypatch):
 def test_batched_rollout_feeds_a_sliding_window(tmp_path):
   import jax
 
-  from mtm_jax.evaluate import pointmaze as evaluation
-  from mtm_jax.evaluate import rollout
+  from mtm_jax.envs import rollout
+  from mtm_jax.eval import pointmaze as evaluation
 
   seen = []
 
@@ -158,7 +153,7 @@ def test_rollout_window_carries_enough_to_imitate_the_expert():
   """The expert fed from the window alone (velocity by finite difference of the last two states)
   reaches as many targets through ``rollout`` as with the true velocity: the sliding window keeps
   every state in order, in the slot the policy reads."""
-  from mtm_jax.evaluate import pointmaze as evaluation
+  from mtm_jax.eval import pointmaze as evaluation
 
   expert, dt = Expert(noise=0.0), gym.make(pm.ENV_ID).unwrapped.inner.point_env.dt
 
@@ -175,7 +170,7 @@ def test_rollout_window_carries_enough_to_imitate_the_expert():
 def test_rollouts_through_the_shared_loop_match_the_former_maze_loop():
   """Golden returns from the Maze2D study's own loop (before rollouts moved to ``rollout.run``), for a
   policy that reads the window's states, its first return-to-go and the steps remaining."""
-  from mtm_jax.evaluate import pointmaze as evaluation
+  from mtm_jax.eval import pointmaze as evaluation
 
   expert, dt = Expert(noise=0.0), gym.make(pm.ENV_ID).unwrapped.inner.point_env.dt
 
@@ -193,7 +188,7 @@ def test_rollouts_through_the_shared_loop_match_the_former_maze_loop():
 def test_act_hides_past_actions_for_a_state_only_model():
   import jax.numpy as jnp
 
-  from mtm_jax.evaluate import rollout
+  from mtm_jax.envs import rollout
 
   def predict(params, traj, mask):
     # Reports what it was shown: 0.1 x the visible action slots, 0.1 x the visible state slots.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mtm_jax.evaluate import representation_study
+from studies import representation as representation_study
 
 
 def test_the_yardstick_is_a_share_of_raw_td3s_final_score_unless_raw_td3_did_not_learn():

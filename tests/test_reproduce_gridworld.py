@@ -1,19 +1,19 @@
 """The gridworld study end to end at the smoke scale on two tasks: data, regimes, matrix, rollouts, report."""
 
 import csv
-import os
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import process_env
 
 
 def test_reproduce_gridworld_smoke(tmp_path):
   out = tmp_path / "study"
-  env = {**os.environ, "MINARI_DATASETS_PATH": str(tmp_path / "minari")}
+  env = {**process_env(devices=2), "MINARI_DATASETS_PATH": str(tmp_path / "minari")}
   cmd = [
     sys.executable,
-    os.path.join(REPO, "experiments", "reproduce_gridworld.py"),
+    "-m",
+    "experiments.reproduce_gridworld",
     "--scale=smoke",
     "--tasks=bc,goal",
     f"--out={out}",
@@ -36,6 +36,6 @@ def test_reproduce_gridworld_smoke(tmp_path):
 
 
 def test_reproduce_gridworld_rejects_unknown_tasks(tmp_path):
-  cmd = [sys.executable, os.path.join(REPO, "experiments", "reproduce_gridworld.py"), "--tasks=bc,flying", f"--out={tmp_path}"]
+  cmd = [sys.executable, "-m", "experiments.reproduce_gridworld", "--tasks=bc,flying", f"--out={tmp_path}"]
   result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
   assert result.returncode != 0 and result.stderr.strip().splitlines()[-1].startswith("error: --tasks needs")

@@ -1,17 +1,16 @@
 """The Maze2D study end to end at the smoke scale, context 5: data, every model, rollouts, report."""
 
 import json
-import os
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import process_env
 
 
 def test_reproduce_maze_smoke(tmp_path):
   out = tmp_path / "maze"
-  env = {**os.environ, "MINARI_DATASETS_PATH": str(tmp_path / "minari")}
-  cmd = [sys.executable, os.path.join(REPO, "experiments", "reproduce_maze.py"), "--scale=smoke", "--contexts=5", f"--out={out}"]
+  env = {**process_env(devices=2), "MINARI_DATASETS_PATH": str(tmp_path / "minari")}
+  cmd = [sys.executable, "-m", "experiments.reproduce_maze", "--scale=smoke", "--contexts=5", f"--out={out}"]
   result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-2000:]
   report = (out / "report.md").read_text()
@@ -48,8 +47,7 @@ def test_reproduce_maze_smoke(tmp_path):
 
 
 def test_findings_follow_the_table():
-  sys.path.insert(0, os.path.join(REPO, "experiments"))
-  import reproduce_maze
+  from studies import maze as reproduce_maze
 
   columns = ["BC K=5", "RCBC K=5", "BC K=10", "RCBC K=10"]
 
@@ -72,10 +70,8 @@ def test_findings_follow_the_table():
 
 
 def test_audit_changes_apply_alone_or_together():
-  sys.path.insert(0, os.path.join(REPO, "experiments"))
-  import maze_audit
-
-  from mtm_jax.envs.pointmaze import dataset
+  from mtm_jax.datagen import pointmaze as dataset
+  from studies import maze_audit
 
   base = maze_audit.make_config("baseline", 0)  # the small study's recipe before the audit
   assert (base.window, base.masks.tasks, base.train.num_steps) == (5, ("bc",), 4000)

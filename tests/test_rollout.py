@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mtm_jax.envs import rollout, score
 from mtm_jax.errors import UserError
-from mtm_jax.evaluate import rollout, score
 from mtm_jax.spec import ACTIONS, RETURNS, STATES
 
 

@@ -5,7 +5,7 @@ import struct
 import subprocess
 import sys
 
-from conftest import REPO, process_env, smoke_config
+from conftest import process_env, smoke_config
 from tensorboardX.proto import event_pb2
 
 from mtm_jax import run_log
@@ -51,14 +51,15 @@ def test_plot_metrics_draws_several_runs(tmp_path):
   with run_log.RunLog(str(tmp_path / "a"), run_log.EVAL) as log:
     log.write(10, {"eval/reconstruct": 0.5, "rollout/bc/score": 40.0})
   out = tmp_path / "curves.png"
-  script = os.path.join(REPO, "experiments", "plot_metrics.py")
   result = subprocess.run(
-    [sys.executable, script, str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)],
+    [sys.executable, "-m", "experiments.plot_metrics", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)],
     capture_output=True,
     text=True,
     env=process_env(),
   )
   assert result.returncode == 0, result.stderr
   assert out.stat().st_size > 10_000
-  missing = subprocess.run([sys.executable, script, str(tmp_path / "none")], capture_output=True, text=True)
+  missing = subprocess.run(
+    [sys.executable, "-m", "experiments.plot_metrics", str(tmp_path / "none")], capture_output=True, text=True
+  )
   assert missing.returncode != 0 and missing.stderr.strip().splitlines()[-1].startswith("error:")

@@ -4,8 +4,9 @@ from conftest import smoke_config
 
 from mtm_jax import experiment, optimizer
 from mtm_jax.data import windows
+from mtm_jax.data.splits import prepare_data
 from mtm_jax.model import build_model, dummy_inputs
-from mtm_jax.train import TrainState, make_train_step, prepare_data
+from mtm_jax.train import TrainState, make_train_step
 
 
 def test_train_step_traces_once():

@@ -61,18 +61,12 @@ def test_bad_settings_are_refused():
 
 def mtm_checkpoint(obs_dim=2, action_dim=1, width=16):
   """An initialised (untrained) locomotion-recipe MTM at smoke size, as a checkpoint."""
-  import os
-  import sys
 
-  from conftest import REPO
-
+  from configs import locomotion
   from mtm_jax.checkpoint import Checkpoint
   from mtm_jax.experiment import parse
   from mtm_jax.model import build_model, dummy_inputs
   from mtm_jax.spec import CONTINUOUS, DatasetSpec, ModalitySpec
-
-  sys.path.insert(0, os.path.join(REPO, "configs"))
-  import locomotion
 
   config = locomotion.get_config("smoke")
   config.model.width = width

@@ -22,11 +22,11 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from mtm_jax import checkpoint
+from mtm_jax import checkpoint, seeds
 from mtm_jax.agents import replay as replay_lib
 from mtm_jax.agents.sac import SAC, SACConfig
+from mtm_jax.envs import rollout
 from mtm_jax.errors import UserError
-from mtm_jax.evaluate import rollout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +151,7 @@ def train(config: RunConfig, workdir: str, progress: bool = True) -> Result:
     nonlocal tree
     index = step // config.eval_every
     tree["snapshots"] = snapshot(tree["snapshots"], tree["agent"].actor, index)
+    # In seeds' data block (below its BLOCK for any run seed): these evaluations pick the expert snapshot.
     run = evaluate(agent, tree["agent"].actor, eval_envs, low, high, seed=10_000 * (config.seed + 1) + step)
     evals.append(
       {
@@ -164,7 +165,9 @@ def train(config: RunConfig, workdir: str, progress: bool = True) -> Result:
 
   if start == 0:
     evaluate_now(0)
-  obs = np.stack([rollout.flat_obs(env, env.reset(seed=config.seed * 1_000_003 + start + i)[0]) for i, env in enumerate(envs)])
+  obs = np.stack(
+    [rollout.flat_obs(env, env.reset(seed=seeds.data_seed(config.seed, start + i))[0]) for i, env in enumerate(envs)]
+  )
   action = np.asarray(jax.random.uniform(jax.random.fold_in(base_key, start), (E, action_dim), minval=-1.0, maxval=1.0))
   bar = tqdm(
     total=config.total_steps, initial=start, unit="step", disable=not progress, mininterval=2.0, desc=f"SAC {config.env_id}"

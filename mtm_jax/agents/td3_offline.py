@@ -18,15 +18,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import mtm_jax.envs  # noqa: F401  (quiets MuJoCo's notice about gymnasium's locomotion models)
-from mtm_jax import checkpoint
+from mtm_jax import checkpoint, seeds
 from mtm_jax.agents import replay as replay_lib
 from mtm_jax.agents.representation import MTMRepresentation
 from mtm_jax.agents.sac_train import to_env_units
 from mtm_jax.agents.td3 import TD3, TD3Config
+from mtm_jax.envs import rollout, score
 from mtm_jax.errors import UserError
-from mtm_jax.evaluate import rollout, score
-
-EVAL_SEED = 2_000_000  # evaluation episodes' seeds start here, away from data-generation and model-rollout seeds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +95,7 @@ def train(config: OfflineConfig, workdir: str, progress: bool = False) -> list[d
       o = (np.asarray(history.observations[:, t], np.float32) - mean) / std
       return to_env_units(act(state, jnp.asarray(o)), low, high)
 
-    returns = rollout.run(envs, policy, seeds=range(EVAL_SEED + step, EVAL_SEED + step + len(envs))).returns
+    returns = rollout.run(envs, policy, seeds=seeds.reset_seeds("reported", len(envs), start=step)).returns
     return {"step": step, "score": score.mean_se(score.normalized(returns, *refs)), "return": score.mean_se(returns)}
 
   meta = {"config": json.loads(json.dumps(dataclasses.asdict(config)))}

@@ -49,7 +49,7 @@ def write(dataset_id: str = DATASET_ID, num_episodes: int = 2000, beta: float = 
     code_path="mtm_jax/envs/gridworld/dataset.py",
     description=f"Key-door gridworld, Boltzmann noisy-rational agent (beta={beta}, seed={seed}), {steps}-step episodes.",
     generator={"agent": "boltzmann", "beta": beta, "seed": seed, "episodes": num_episodes},
-    command="python experiments/make_dataset.py gridworld"
+    command="python -m experiments.make_dataset gridworld"
     + flags
     + ("" if dataset_id == DATASET_ID else f" --dataset_id={dataset_id}"),
   )

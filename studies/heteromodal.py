@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 
-from mtm_jax.evaluate import plots
-from mtm_jax.evaluate.mtm_study import Study, combine
-from mtm_jax.evaluate.report import claim_lines, markdown_table, se_cell
+from mtm_jax.eval import plots
+from studies.mtm import Study, combine
+from studies.report import claim_lines, markdown_table, se_cell
 
 FRACTIONS = (0.01, 0.05, 0.25)  # the paper's 1 %, and two more to draw the curve
 TASKS = ("bc", "rcbc", "inverse_dynamics")

@@ -14,7 +14,7 @@ import numpy as np
 
 from mtm_jax.envs.pointmaze import ENV_ID
 from mtm_jax.envs.pointmaze.env import EPISODE_STEPS
-from mtm_jax.evaluate.rollout import make_policy, run
+from mtm_jax.envs.rollout import make_policy, run
 
 
 def fresh_starts(seeds) -> list[dict]:

@@ -2,7 +2,7 @@
 
 Forward dynamics is scored on the next state; inverse dynamics, BC and RCBC on the action. Each is the
 mean squared error over the target entries of the task's evaluation mask, on evenly spaced held-out
-windows (``losses.evaluation_masks``: every model scored on the same windows under the same masks).
+windows (``task_losses.evaluation_masks``: every model scored on the same windows under the same masks).
 MTM's versatility table divides that error by the data's mean squared one-step change of the predicted
 modality, the error of predicting "no change": 1.0 is as good as repeating the previous step.
 """
@@ -17,7 +17,7 @@ import numpy as np
 from mtm_jax import coverage
 from mtm_jax.data import windows
 from mtm_jax.errors import UserError
-from mtm_jax.evaluate import losses
+from mtm_jax.eval import task_losses
 from mtm_jax.experiment import Experiment
 from mtm_jax.spec import ACTIONS, STATES, DatasetSpec
 
@@ -68,7 +68,7 @@ def held_out(
   configs = {
     t: dataclasses.replace(exp.masks, task_params={**exp.masks.task_params, t: params}) for t, (params, _) in chosen.items()
   }
-  masks = {t: losses.evaluation_masks(spec, exp.window, t, batch, exp.eval.seed, configs[t]) for t in tasks}
+  masks = {t: task_losses.evaluation_masks(spec, exp.window, t, batch, exp.eval.seed, configs[t]) for t in tasks}
   return HeldOut(batch, masks, {t: params for t, (params, _) in chosen.items()}, {t: line for t, (_, line) in chosen.items()})
 
 

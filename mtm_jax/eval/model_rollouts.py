@@ -8,16 +8,16 @@ import jax
 import numpy as np
 
 import mtm_jax.envs  # noqa: F401  (quiets MuJoCo's notice about gymnasium's locomotion models)
-from mtm_jax import coverage, data, planning
+from mtm_jax import coverage, data, planning, seeds
 from mtm_jax.checkpoint import Checkpoint
 from mtm_jax.data import windows
+from mtm_jax.envs import rollout, score
 from mtm_jax.errors import UserError
-from mtm_jax.evaluate import rollout, score
 from mtm_jax.predict import make_predict
 from mtm_jax.spec import RETURNS
 
-EVAL_SEED = 1_000_000  # evaluation episodes' seeds start here, away from any data-generation seed
-VALIDATION_SEED = 2_000_000  # rollouts that choose a setting (a return target) never share a reported seed
+EVAL_SEED = seeds.reset_seeds("reported", 1)[0]  # evaluation episodes' first reset seed (mtm_jax.seeds)
+VALIDATION_SEED = seeds.reset_seeds("validation", 1)[0]  # rollouts that choose a setting (a return target)
 
 
 def _dataset(config):

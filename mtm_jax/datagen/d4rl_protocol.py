@@ -21,12 +21,13 @@ import gymnasium as gym
 import jax
 import numpy as np
 
+from mtm_jax import seeds
 from mtm_jax.agents import replay as replay_lib
 from mtm_jax.agents import sac_train
 from mtm_jax.data import writer
+from mtm_jax.envs import rollout, score
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
 from mtm_jax.errors import UserError
-from mtm_jax.evaluate import rollout, score
 
 ROLLOUT_ENVS = 10  # episodes stepped together while recording
 PROTOCOL = "d4rl-sac-v2"  # names the recipe below; a dataset records it, a study asks for it (v1: 150k steps, the first
@@ -67,7 +68,7 @@ def record(result: sac_train.Result, actor, env_id: str, steps: int, seed: int) 
   episodes, total, batch = [], 0, 0
   while total < steps:
     policy = sac_train.make_policy(result.agent, actor, result.action_low, result.action_high, jax.random.fold_in(key, batch))
-    run = rollout.run(envs, policy, seeds=[seed * 1_000_003 + batch * ROLLOUT_ENVS + i for i in range(ROLLOUT_ENVS)])
+    run = rollout.run(envs, policy, seeds=[seeds.data_seed(seed, batch * ROLLOUT_ENVS + i) for i in range(ROLLOUT_ENVS)])
     for i in range(ROLLOUT_ENVS):
       if total < steps:
         episodes.append(run.episode(i))
@@ -127,7 +128,7 @@ def protocol(scale: str) -> str:
 
 def command(env: str, scale: str, seed: int = 0) -> str:
   """The line that makes an environment's datasets at a scale."""
-  return f"python experiments/make_dataset.py locomotion --env={env} --scale={scale}" + (f" --seed={seed}" if seed else "")
+  return f"python -m experiments.make_dataset locomotion --env={env} --scale={scale}" + (f" --seed={seed}" if seed else "")
 
 
 def require(env: str, level: str, scale: str) -> str:

@@ -26,14 +26,15 @@ import numpy as np
 
 from mtm_jax import coverage
 from mtm_jax.checkpoint import latest_step, load_checkpoint
+from mtm_jax.data.splits import prepare_data
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
+from mtm_jax.envs.score import mean_se
 from mtm_jax.errors import UserError
-from mtm_jax.evaluate import capabilities, model_rollouts, plots
-from mtm_jax.evaluate.report import claim_lines, markdown_table, read_results, se_cell
-from mtm_jax.evaluate.score import mean_se
+from mtm_jax.eval import capabilities, model_rollouts, plots
 from mtm_jax.experiment import parse
 from mtm_jax.predict import make_predict
-from mtm_jax.train import prepare_data, train_and_evaluate
+from mtm_jax.train import train_and_evaluate
+from studies.report import claim_lines, markdown_table, read_results, se_cell
 
 SPECIALIST_TASKS = tuple(capabilities.CAPABILITIES)  # each has a specialist: configs/locomotion.py's MODELS
 DYNAMICS = ("forward_dynamics", "inverse_dynamics")
@@ -230,7 +231,7 @@ class Study:
     checks that every dataset it reads was made by the D4RL protocol at that scale (never silently reused)."""
     import minari
 
-    from mtm_jax.envs.locomotion import d4rl_protocol
+    from mtm_jax.datagen import d4rl_protocol
 
     local = set(minari.list_local_datasets())
     for env in sorted({e for e, lvl in self.datasets() if dataset_id(e, lvl, self.scale_name) not in local}):

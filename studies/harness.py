@@ -2,14 +2,12 @@
 the flags of the locomotion studies."""
 
 import os
-import sys
 
 from absl import flags
 
-from mtm_jax.evaluate.report import markdown_table, read_results  # noqa: F401  (the studies import them from here)
-from mtm_jax.evaluate.score import mean_se  # noqa: F401
-
-CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+from configs import locomotion
+from mtm_jax.envs.score import mean_se  # noqa: F401
+from studies.report import markdown_table, read_results  # noqa: F401  (the studies import them from here)
 
 
 def locomotion_study(cls, name: str, levels_help: str = "the scale's"):
@@ -23,9 +21,6 @@ def locomotion_study(cls, name: str, levels_help: str = "the scale's"):
   out = flags.DEFINE_string("out", None, f"Output folder (default runs/{name}_SCALE).")
 
   def make():
-    sys.path.insert(0, CONFIGS)
-    import locomotion
-
     return cls(
       out.value or os.path.join("runs", f"{name}_{scale.value}"),
       scale.value,

@@ -20,9 +20,9 @@ import time
 from mtm_jax.agents import td3_offline
 from mtm_jax.agents.td3 import INPUTS, TD3Config
 from mtm_jax.envs.locomotion import dataset_id
-from mtm_jax.evaluate import plots
-from mtm_jax.evaluate.mtm_study import Study, combine
-from mtm_jax.evaluate.report import claim_lines, markdown_table, se_cell
+from mtm_jax.eval import plots
+from studies.mtm import Study, combine
+from studies.report import claim_lines, markdown_table, se_cell
 
 LABELS = {
   "raw": "TD3, raw states",

@@ -7,6 +7,7 @@ import dataclasses
 import gymnasium as gym
 import numpy as np
 
+from mtm_jax import seeds
 from mtm_jax.data import writer
 from mtm_jax.envs.pointmaze import ENV_ID
 from mtm_jax.envs.pointmaze.expert import Expert
@@ -44,7 +45,7 @@ def run_episode(env: gym.Env, expert: Expert, rng: np.random.Generator, seed: in
 def generate(num_episodes: int, expert: Expert, seed: int = 0) -> list[dict]:
   env = gym.make(ENV_ID)
   rng = np.random.default_rng(seed)
-  return [run_episode(env, expert, rng, seed * 1_000_003 + i) for i in range(num_episodes)]
+  return [run_episode(env, expert, rng, seeds.data_seed(seed, i)) for i in range(num_episodes)]
 
 
 def write(dataset_id: str = DATASET_ID, num_episodes: int = 1000, noise: float = 0.5, seed: int = 0, waypoints: str = WAYPOINTS):
@@ -80,7 +81,7 @@ def write(dataset_id: str = DATASET_ID, num_episodes: int = 1000, noise: float =
     description=f"PointMaze_Medium without velocity, 200-step episodes, waypoint PD expert "
     f"({waypoints} waypoints, noise std {noise}).",
     generator={"seed": seed, "episodes": num_episodes, **dataclasses.asdict(expert)},
-    command="python experiments/make_dataset.py pointmaze"
+    command="python -m experiments.make_dataset pointmaze"
     + flags
     + ("" if dataset_id == DATASET_IDS[waypoints] else f" --dataset_id={dataset_id}"),
   )

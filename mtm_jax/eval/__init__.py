@@ -1,0 +1,1 @@
+"""Evaluators: held-out task losses, the loss matrix, capabilities, model rollouts, the gridworld scan, plots."""
