@@ -18,7 +18,7 @@ from mtm_jax.eval.model_rollouts import score_checkpoint
 from mtm_jax.run_log import EVAL, RunLog
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a training run.")
-_TASK = flags.DEFINE_enum("task", "rcbc", list(rollout.TASKS), "Rollout task.")
+_TASK = flags.DEFINE_enum("task", "rcbc", list(rollout.ROLLOUT_TASKS), "Rollout task.")
 _EPISODES = flags.DEFINE_integer("episodes", 100, "Evaluation episodes.")
 _TARGET_RULE = flags.DEFINE_string("target_rule", "", "Return target: fraction:P, fixed:V or best:M; empty = the run's.")
 _NUM_ENVS = flags.DEFINE_integer("num_envs", 50, "Environments stepped together (one model call per step for all).")

@@ -116,7 +116,7 @@ def write_loss_matrix(out: str, losses: dict, seeds: list[int]) -> tuple[list, n
   tasks = study_tasks()
   rows = [*tasks, "multi_task", "random", "finetune"]
   raw = np.array([[np.mean([losses[model_for(r, t), s][t] for s in seeds]) for t in tasks] for r in rows])
-  normalized = loss_matrix.normalize_columns(raw)
+  normalized = loss_matrix.relative_to_column_best(raw)
   for name, values in (("loss_matrix.csv", raw), ("loss_matrix_normalized.csv", normalized)):
     with open(os.path.join(out, name), "w", newline="") as f:
       writer = csv.writer(f)
@@ -129,7 +129,7 @@ def write_loss_matrix(out: str, losses: dict, seeds: list[int]) -> tuple[list, n
     normalized,
     rows,
     tasks,
-    f"validation loss / column minimum (floor {loss_matrix.NORMALIZE_FLOOR}), {n} seeds",
+    f"validation loss / column minimum (floor {loss_matrix.COLUMN_FLOOR}), {n} seeds",
     fmt="{:.2f}",
     log=True,
   )
@@ -229,7 +229,7 @@ def write_report(out, scale_name, scale, seeds, rows, raw, normalized, rollouts,
     "## Loss matrix (validation loss / column minimum)",
     f"Rows: trained models (`finetune` = random-mask then each column's task); columns: evaluation task on the same "
     f"held-out windows and masks for every model; mean over seeds, then divided by the column minimum (at least "
-    f"{loss_matrix.NORMALIZE_FLOOR}).",
+    f"{loss_matrix.COLUMN_FLOOR}).",
     harness.markdown_table(["model", *tasks], [[r, *[f"{v:.2f}" for v in row]] for r, row in zip(rows, normalized)]),
     "![normalised loss matrix](loss_matrix_normalized.png)",
     "Raw losses (sum over modalities of the mean cross-entropy / MSE of the targets):",

@@ -18,7 +18,7 @@ from studies.mtm import Study, combine
 from studies.report import claim_lines, markdown_table, se_cell
 
 FRACTIONS = (0.01, 0.05, 0.25)  # the paper's 1 %, and two more to draw the curve
-TASKS = ("bc", "rcbc", "inverse_dynamics")
+SCORED = ("bc", "rcbc", "inverse_dynamics")
 # column -> (model, what the unlabelled training episodes become); a specialist's column is its task's model.
 COLUMNS = {
   "MTM (labelled)": ("mtm", "drop"),
@@ -62,7 +62,7 @@ SCALES = {
   "full": dict(
     _COMMON,
     envs=("hopper", "halfcheetah", "walker2d"),
-    specialists=tuple(f"{p}{t}" for t in TASKS for p in ("", "mlp_")),
+    specialists=tuple(f"{p}{t}" for t in SCORED for p in ("", "mlp_")),
     seeds=dict(heteromodal=4),
     width=512,
     layers=2,
@@ -98,10 +98,10 @@ class HeteromodalStudy(Study):
 
   def cells(self, env: str, level: str, labels: float) -> dict:
     """table[task][column]: (mean, s.e.) over seeds, or None where this scale trains no such model."""
-    values = {task: {col: [] for col in COLUMNS} for task in TASKS}
+    values = {task: {col: [] for col in COLUMNS} for task in SCORED}
     for seed in self.seeds["heteromodal"]:
       for column, (pattern, unlabelled) in COLUMNS.items():
-        for task in TASKS:
+        for task in SCORED:
           model = pattern.format(task=task)
           if model != "mtm" and model not in self.scale["specialists"]:
             continue

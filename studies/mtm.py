@@ -327,7 +327,7 @@ class Study:
         if notice:
           print(notice)
       self._spent(part, started)
-      return {"mse": errors, "normalised": capabilities.normalised(errors, held)}
+      return {"mse": errors, "normalised": capabilities.relative_to_one_step(errors, held)}
 
     return self.measured(f"capabilities|{os.path.basename(workdir)}", compute)
 

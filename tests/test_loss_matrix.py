@@ -7,7 +7,7 @@ from mtm_jax.eval import loss_matrix
 
 def test_normalize_columns_divides_by_the_minimum_with_a_floor():
   raw = np.array([[2.0, 0.001], [1.0, 0.5], [4.0, np.nan]])
-  out = loss_matrix.normalize_columns(raw, floor=0.01)
+  out = loss_matrix.relative_to_column_best(raw, floor=0.01)
   np.testing.assert_allclose(out[:, 0], [2.0, 1.0, 4.0])
   np.testing.assert_allclose(out[:2, 1], [0.1, 50.0])  # a near-zero minimum is replaced by the floor
   assert np.isnan(out[2, 1])
@@ -39,5 +39,5 @@ def test_findings_on_a_matrix_shaped_like_the_paper():
 def test_finetune_is_compared_with_the_best_row_even_below_the_floor():
   columns, rows = ["bc", "fd"], ["bc", "fd", "multi_task", "random", "finetune"]
   raw = np.array([[1.0, 4.5], [1.5, 0.0045], [1.1, 0.3], [1.1, 0.3], [1.0, 0.0132]])
-  found = loss_matrix.findings(loss_matrix.normalize_columns(raw), rows, columns)
+  found = loss_matrix.findings(loss_matrix.relative_to_column_best(raw), rows, columns)
   assert not found[0][1] and "fd: 2.933x" in found[0][2]

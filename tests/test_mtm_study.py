@@ -27,7 +27,9 @@ def test_dynamics_errors_are_raw_mse_over_targets_divided_by_the_one_step_change
   }  # errors 1 and 2: squared 1 and 4
   errors = capabilities.mse(predictions, held)
   assert errors == pytest.approx({"forward_dynamics": 4.0, "inverse_dynamics": 2.5})
-  assert capabilities.normalised(errors, held) == pytest.approx({"forward_dynamics": 4.0 / 1.25, "inverse_dynamics": 2.5 / 2.0})
+  assert capabilities.relative_to_one_step(errors, held) == pytest.approx(
+    {"forward_dynamics": 4.0 / 1.25, "inverse_dynamics": 2.5 / 2.0}
+  )
 
 
 def test_seeds_are_combined_and_one_seed_keeps_its_episode_error():

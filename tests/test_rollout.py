@@ -121,10 +121,10 @@ def test_return_target_rules():
 
 
 def test_normalised_score_is_d4rls_times_100():
-  np.testing.assert_allclose(score.normalized([10.0, 110.0, 60.0], 10.0, 110.0), [0.0, 100.0, 50.0])
+  np.testing.assert_allclose(score.d4rl_score([10.0, 110.0, 60.0], 10.0, 110.0), [0.0, 100.0, 50.0])
   assert score.references({"ref_min_score": -1, "ref_max_score": 3}) == (-1.0, 3.0)
   with pytest.raises(UserError, match="no ref_min_score"):
     score.references({}, "mujoco/x-v0")
   with pytest.raises(UserError, match="ref_max != ref_min"):
-    score.normalized([1.0], 2.0, 2.0)
+    score.d4rl_score([1.0], 2.0, 2.0)
   assert score.mean_se([1.0, 3.0]) == (2.0, 1.0)

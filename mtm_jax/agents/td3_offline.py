@@ -96,7 +96,7 @@ def train(config: OfflineConfig, workdir: str, progress: bool = False) -> list[d
       return to_env_units(act(state, jnp.asarray(o)), low, high)
 
     returns = rollout.run(envs, policy, seeds=seeds.reset_seeds("reported", len(envs), start=step)).returns
-    return {"step": step, "score": score.mean_se(score.normalized(returns, *refs)), "return": score.mean_se(returns)}
+    return {"step": step, "score": score.mean_se(score.d4rl_score(returns, *refs)), "return": score.mean_se(returns)}
 
   meta = {"config": json.loads(json.dumps(dataclasses.asdict(config)))}
   mngr = checkpoint.manager(workdir, max_to_keep=2, items=checkpoint.STATE_ITEMS)

@@ -223,6 +223,6 @@ def make(env: str, scale: str = "small", *, seed: int = 0, root: str = "runs/sac
       "return_mean": mean,
       "return_se": se,
       "length_mean": float(np.mean([len(e["rewards"]) for e in eps])),
-      "score": float(score.normalized(mean, ref_min, ref_max)),
+      "score": float(score.d4rl_score(mean, ref_min, ref_max)),
     }
   return summary

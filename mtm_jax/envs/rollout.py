@@ -31,7 +31,7 @@ import numpy as np
 from mtm_jax import masks
 from mtm_jax.spec import ACTIONS, RETURNS, STATES
 
-TASKS = ("bc", "rcbc", "rcbc_imagine")
+ROLLOUT_TASKS = ("bc", "rcbc", "rcbc_imagine")
 RETURN_KINDS = ("sum", "average")
 
 
@@ -128,8 +128,8 @@ def make_act(
   past_actions=False hides the window's earlier actions, history=False every earlier step, for a model
   trained on that mask.
   """
-  if task not in TASKS:
-    raise ValueError(f"rollout task must be one of {TASKS}, got {task!r}")
+  if task not in ROLLOUT_TASKS:
+    raise ValueError(f"rollout task must be one of {ROLLOUT_TASKS}, got {task!r}")
   if return_policy not in ("first", "all"):
     raise ValueError(f"return_policy must be 'first' or 'all', got {return_policy!r}")
 

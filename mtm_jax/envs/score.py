@@ -12,7 +12,7 @@ import numpy as np
 from mtm_jax.errors import UserError
 
 
-def normalized(returns, ref_min: float, ref_max: float) -> np.ndarray:
+def d4rl_score(returns, ref_min: float, ref_max: float) -> np.ndarray:
   if ref_max == ref_min:
     raise UserError(f"reference scores are equal ({ref_min}); a normalised score needs ref_max != ref_min")
   return 100.0 * (np.asarray(returns, np.float64) - ref_min) / (ref_max - ref_min)

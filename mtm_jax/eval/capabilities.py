@@ -94,6 +94,6 @@ def one_step_change(held: HeldOut, modality: str) -> float:
   return float(((values[:, 1:] - values[:, :-1]) ** 2).mean())
 
 
-def normalised(errors: dict, held: HeldOut) -> dict:
+def relative_to_one_step(errors: dict, held: HeldOut) -> dict:
   """MTM's normalisation: each task's MSE over the one-step change of its modality."""
   return {t: e / one_step_change(held, CAPABILITIES[t]) for t, e in errors.items()}

@@ -6,10 +6,10 @@ import numpy as np
 
 # A column whose best loss is below this (nats / normalised MSE) is divided by this instead: a
 # near-zero minimum (deterministic forward dynamics) would turn every other cell into noise.
-NORMALIZE_FLOOR = 0.01
+COLUMN_FLOOR = 0.01
 
 
-def normalize_columns(losses, floor: float = NORMALIZE_FLOOR) -> np.ndarray:
+def relative_to_column_best(losses, floor: float = COLUMN_FLOOR) -> np.ndarray:
   """losses [models, tasks] divided by each column's minimum (at least ``floor``); NaN stays NaN."""
   losses = np.asarray(losses, np.float64)
   return losses / np.maximum(np.nanmin(losses, axis=0), floor)[None]

@@ -110,6 +110,6 @@ def score_checkpoint(
   }
   if metadata.get("ref_min_score") is not None:
     low, high = score.references(metadata, config.data.dataset_id)
-    out["score"] = score.mean_se(score.normalized(returns, low, high))
-    out["dataset_score"] = score.mean_se(score.normalized(behaviour, low, high))
+    out["score"] = score.mean_se(score.d4rl_score(returns, low, high))
+    out["dataset_score"] = score.mean_se(score.d4rl_score(behaviour, low, high))
   return out
