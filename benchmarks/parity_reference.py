@@ -58,7 +58,8 @@ MODALITIES = ("states", "actions", "returns")
 
 
 def recipe():
-  c = locomotion.get_config("small,halfcheetah,medium")
+  c = locomotion.get_config("scale=small,env=halfcheetah,level=medium")
+  c.model.width, c.train.batch_size = 128, 256  # the comparison's size (issue 17), wider than the small study's
   c.data.num_validation = 10  # the last 10 episodes held out, as in the issue's comparison
   c.train.learning_rate = 1e-4
   c.train.num_steps, c.train.warmup_steps = 2500, 250

@@ -64,23 +64,6 @@ def test_several_violations_are_all_listed_and_nothing_is_built(tmp_path):
   assert not (tmp_path / "run").exists()
 
 
-def test_shipped_configs_pass():
-
-  from configs import gridworld, locomotion, pointmaze, sinusoid
-
-  for config in (
-    sinusoid.get_config(),
-    sinusoid.get_config("smoke"),
-    gridworld.get_config("random"),
-    gridworld.get_config("multi_task"),
-    pointmaze.get_config("rcbc,10"),
-    pointmaze.get_config("states_bc,5"),
-    locomotion.get_config("small,hopper,medium"),
-    locomotion.get_config(),
-  ):
-    parse(config)
-
-
 def test_frozen_parts_round_trip_through_a_checkpoint(tmp_path):
   config = smoke_config(**{"train.num_steps": 2, "train.checkpoint_every": 2})
   exp = parse(config)

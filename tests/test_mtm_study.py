@@ -71,7 +71,7 @@ def test_specialists_train_one_capability_on_its_targets():
     mlp = locomotion.get_config(f"smoke,hopper,expert,mlp_{task}")
     for c, kind in ((transformer, "transformer"), (mlp, "mlp")):
       assert (c.model.kind, c.train.regime, tuple(c.masks.tasks), c.train.loss_on) == (kind, "single_task", (task,), "hidden")
-  with pytest.raises(ValueError, match="MODEL one of"):
+  with pytest.raises(ValueError, match="unknown model='decision_gpt'"):
     locomotion.get_config("smoke,hopper,expert,decision_gpt")
 
 
