@@ -16,6 +16,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   v = base.variants(arg, scale=("full", "smoke"))
   c = base.get_config()  # its data, masks and training defaults are this recipe's
   c.model.width = 64
+  c.eval.every = 1000  # held-out task losses during training, into eval_metrics.jsonl
   c.masks.task_params.random_autoregressive = ml_collections.ConfigDict()
   c.masks.task_params.random_autoregressive.keep_ratios = (0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
   c.masks.task_params.random_autoregressive.mode_weights = (0.2, 0.1, 0.7)  # states, returns, actions

@@ -15,7 +15,7 @@ from mtm_jax.checkpoint import load_checkpoint
 from mtm_jax.data import windows
 from mtm_jax.data.splits import prepare_data
 from mtm_jax.eval import plots
-from mtm_jax.eval.task_losses import evaluation_masks, task_losses
+from mtm_jax.eval.task_losses import as_metrics, evaluation_masks, task_losses
 from mtm_jax.model import build_model
 from mtm_jax.predict import make_predict
 from mtm_jax.run_log import EVAL, RunLog
@@ -43,7 +43,7 @@ def evaluate(workdir: str) -> dict:
   with open(os.path.join(workdir, "eval.json"), "w") as f:
     json.dump({"step": ckpt.step, "losses": results}, f, indent=2)
   with RunLog(workdir, EVAL) as log:  # the history across evaluations, for plot_metrics.py and TensorBoard
-    log.write(ckpt.step, {f"eval/{task}": v["loss"] for task, v in results.items() if v is not None})
+    log.write(ckpt.step, as_metrics(results))
 
   batch = windows.evenly_spaced(val_data, 4, config.window)
   visible, _ = evaluation_masks(spec, config.window, _PLOT_TASK.value, batch, config.eval.seed, config.masks)

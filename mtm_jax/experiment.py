@@ -115,6 +115,7 @@ class EvalConfig:
   batch_size: int = 256
   seed: int = 1234
   target_rule: str = "fraction:1.0"
+  every: int = 0  # >0: training scores ``tasks`` on held-out windows every this many steps and at its end
 
 
 SECTIONS = {"model": ModelConfig, "masks": MaskConfig, "train": TrainConfig, "data": DataConfig, "eval": EvalConfig}
@@ -236,7 +237,7 @@ def _problems(config: dict, training: bool) -> list[str]:
   ):
     positive(key)
   positive("train.learning_rate", integer=False)
-  for key in ("train.warmup_steps", "train.weight_decay", "train.grad_clip", "data.unscaled_below_std"):
+  for key in ("train.warmup_steps", "train.weight_decay", "train.grad_clip", "data.unscaled_below_std", "eval.every"):
     value = _get(config, key)
     need(key, _number(value, False) and value >= 0, "must be a number >= 0")
   share = _get(config, "data.action_fraction")

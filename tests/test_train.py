@@ -138,3 +138,36 @@ def test_a_non_finite_step_leaves_parameters_and_optimizer_state_as_they_were(sa
       lambda a, b: bool(jnp.array_equal(a, b)), (new.params, new.opt_state), (state.params, state.opt_state)
     )
     assert all(jax.tree_util.tree_leaves(same)) == bad  # skipped: all equal; taken: the update moved something
+
+
+def test_the_first_two_steps_match_their_golden_metrics(tmp_path):
+  """Pins what two train steps of the sinusoid smoke config compute (the first at warmup's zero learning rate,
+  the second after one update), so a change that moves the numbers of training shows here first."""
+  from mtm_jax.run_log import read
+
+  config = smoke_config(**{"train.num_steps": 2, "train.log_every": 1, "train.num_devices": 1, "train.tensorboard": False})
+  train_and_evaluate(config, str(tmp_path))
+  got = [{k: row[k] for k in ("step", "lr", "loss", "grad_norm", "encoder_overflows")} for row in read(str(tmp_path))]
+  golden = [
+    {"step": 1, "lr": 0.0, "loss": 2.439911365509033, "grad_norm": 12.702618598937988, "encoder_overflows": 0.0},
+    {
+      "step": 2,
+      "lr": 2.0000000949949026e-4,
+      "loss": 2.184539318084717,
+      "grad_norm": 13.785943031311035,
+      "encoder_overflows": 0.0,
+    },
+  ]
+  for row, want in zip(got, golden, strict=True):
+    assert row == pytest.approx(want, rel=1e-4), row
+
+
+def test_training_scores_the_held_out_tasks_the_config_asks_for(tmp_path):
+  from mtm_jax.run_log import EVAL, read
+
+  config = smoke_config(**{"train.num_steps": 6, "eval.every": 4, "eval.tasks": ("future", "bc")})
+  train_and_evaluate(config, str(tmp_path))
+  rows = read(str(tmp_path), EVAL)
+  assert [r["step"] for r in rows] == [4, 6]  # every eval.every steps, and at the end
+  assert all(set(r) == {"step", "eval/future"} for r in rows)  # bc has no actions to score in sinusoids
+  assert all(np.isfinite(r["eval/future"]) for r in rows)

@@ -67,3 +67,8 @@ def task_losses(model, params, data: windows.WindowData, spec: DatasetSpec, exp:
     per_modality = {m: total / count for m, (total, count) in sums.items() if count > 0}
     results[task] = {"loss": float(np.sum(list(per_modality.values()))), **per_modality} if per_modality else None
   return results
+
+
+def as_metrics(results: dict) -> dict:
+  """``task_losses``' results as run-log scalars (``eval/<task>``), the tasks with nothing scored left out."""
+  return {f"eval/{task}": value["loss"] for task, value in results.items() if value is not None}

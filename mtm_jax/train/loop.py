@@ -1,4 +1,5 @@
-"""The data-parallel training loop: regimes, resumption, checkpoints, logs."""
+"""The data-parallel training loop: regimes, resumption, checkpoints, logs, and the held-out evaluations the config
+asks for (``eval.every``)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from mtm_jax import optimizer as optim
 from mtm_jax.data import windows
 from mtm_jax.data.splits import prepare_data, training_split
 from mtm_jax.errors import UserError
+from mtm_jax.eval.task_losses import as_metrics, make_scorer, task_losses
 from mtm_jax.experiment import Experiment
 from mtm_jax.model import build_model, dummy_inputs
-from mtm_jax.run_log import RunLog
+from mtm_jax.run_log import EVAL, RunLog
 from mtm_jax.spec import DatasetSpec
 from mtm_jax.train.state import TrainState, make_mesh
 from mtm_jax.train.step import encoder_packing, make_train_step, step_key
@@ -65,7 +67,7 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
   replicated, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
 
   split = training_split(exp.data)
-  spec, train_data, _, stats = prepare_data(exp.data, exp.window, split)
+  spec, train_data, val_data, stats = prepare_data(exp.data, exp.window, split)
   exp = dataclasses.replace(exp, spec=spec)
   if exp.data.action_fraction < 1 and not exp.data.labelled_episodes:  # the drawn episodes, in the run's config
     exp = dataclasses.replace(exp, data=dataclasses.replace(exp.data, labelled_episodes=split[3]))
@@ -126,6 +128,7 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
     bar = tqdm(total=num_steps, initial=start, unit="step", dynamic_ncols=True, mininterval=1.0, desc="train", disable=not main)
     stops = runtime.StopRequests(enabled=jax.process_count() == 1)
     done = start
+    evaluate = _evaluator(exp, model, spec, val_data, workdir, main)
     with stops, RunLog(workdir, resume_from=resume_from, tensorboard=exp.train.tensorboard, enabled=main) as log:
       for step in range(start, num_steps):
         data_key, model_key = jax.random.split(step_key(train_key, step))
@@ -138,6 +141,8 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
           pending = (done, metrics)
         if done % exp.train.checkpoint_every == 0 or done == num_steps or stops.received:
           checkpoint.save(mngr, done, state.params, state.opt_state, exp)
+        if evaluate and (done % exp.eval.every == 0 or done == num_steps):
+          evaluate(done, state.params)
         bar.update(1)
         if stops.received:
           break
@@ -153,6 +158,21 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
       bar.close()  # before the error line, which must be the last one printed
     checkpoint.close(mngr)
   return state
+
+
+def _evaluator(exp: Experiment, model, spec, val_data, workdir: str, main: bool):
+  """``evaluate(step, params)``: held-out task losses (``eval.tasks``) into the workdir's EVAL log, as
+  ``python -m experiments.evaluate`` writes them; None when ``eval.every`` is 0 or nothing is held out."""
+  if not exp.eval.every or val_data.num_windows == 0:
+    return None
+  score = make_scorer(model, spec)  # one compile for every evaluation of the run
+
+  def evaluate(step, params):
+    results = task_losses(model, params, val_data, spec, exp, score=score)  # every process joins the computation
+    with RunLog(workdir, EVAL, tensorboard=exp.train.tensorboard, enabled=main) as log:
+      log.write(step, as_metrics(results))
+
+  return evaluate
 
 
 def _log(log: RunLog, bar, step, metrics, lr, max_nonfinite) -> None:
