@@ -5,20 +5,25 @@ python -m experiments.reproduce_heteromodal --scale {smoke,small,full} [--envs h
     [--levels expert] [--seeds N] [--out DIR]
 
 Makes any missing dataset, trains every model and seed, evaluates (BC and RCBC rollout scores, held-out
-inverse-dynamics error), and writes OUT/report.md with its tables, the paper's claim checked and PNGs.
-Re-running resumes (finished models and measurements are read back). The study itself is
-studies.heteromodal (its SCALES say what each scale trains).
+inverse-dynamics error), and writes OUT/report.md with its tables, the paper's claim checked and PNGs, and
+OUT/configs/ with the config of every model. Re-running resumes (finished models and measurements are read
+back). The study itself is studies.heteromodal (its SCALES say what each scale trains).
 """
 
-from experiments import cli
-from studies import harness
-from studies import heteromodal as heteromodal_study
+from absl import flags
 
-make_study = harness.locomotion_study(heteromodal_study.HeteromodalStudy, "heteromodal", "the scale's: expert, as in the paper")
+from experiments import cli
+from studies import heteromodal
+
+_SCALE = flags.DEFINE_enum("scale", "small", list(heteromodal.SCALES), "How much to train (studies.heteromodal.SCALES).")
+_ENVS = flags.DEFINE_list("envs", None, "Environments (default the scale's).")
+_LEVELS = flags.DEFINE_list("levels", None, "Dataset levels (default the scale's: expert, as in the paper).")
+_SEEDS = flags.DEFINE_integer("seeds", 0, "Seeds per model; 0 = the scale's.")
+_OUT = flags.DEFINE_string("out", None, "Output folder (default runs/heteromodal_SCALE).")
 
 
 def main():
-  print(f"wrote {make_study().run()}")
+  print(f"wrote {heteromodal.HeteromodalStudy(_OUT.value, _SCALE.value, _ENVS.value, _LEVELS.value, _SEEDS.value).run()}")
 
 
 if __name__ == "__main__":

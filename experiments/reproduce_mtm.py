@@ -6,23 +6,27 @@ python -m experiments.reproduce_mtm --scale {smoke,small,full} [--envs hopper,ha
     [--out DIR]
 
 Makes any missing dataset (SAC, then D4RL's levels), trains every model and seed, evaluates, and writes
-OUT/report.md with its tables, the paper's claims checked and PNGs. Re-running resumes: finished models
-are read back from OUT/models, measurements from OUT/results.json. The study itself is
-studies.mtm (its SCALES say what each scale trains).
+OUT/report.md with its tables, the paper's claims checked and PNGs, and OUT/configs/ with the config of every
+model it reports. Re-running resumes: finished models are read back from OUT/models, measurements from
+OUT/results.json. The study itself is studies.mtm (its SCALES say what each scale trains).
 """
 
 from absl import flags
 
 from experiments import cli
-from studies import harness
-from studies import mtm as mtm_study
+from studies import mtm
 
-make_study = harness.locomotion_study(mtm_study.Study, "mtm", "the scale's")
-_PARTS = flags.DEFINE_list("parts", list(mtm_study.PARTS), "Which parts to run (mtm_study.PARTS).")
+_SCALE = flags.DEFINE_enum("scale", "small", list(mtm.SCALES), "How much to train and evaluate (studies.mtm.SCALES).")
+_ENVS = flags.DEFINE_list("envs", None, "Environments (default the scale's).")
+_LEVELS = flags.DEFINE_list("levels", None, "Dataset levels (default the scale's).")
+_SEEDS = flags.DEFINE_integer("seeds", 0, "Seeds per model; 0 = the scale's.")
+_PARTS = flags.DEFINE_list("parts", list(mtm.PARTS), "Which parts to run (studies.mtm.PARTS).")
+_OUT = flags.DEFINE_string("out", None, "Output folder (default runs/mtm_SCALE).")
 
 
 def main():
-  print(f"wrote {make_study().run(tuple(_PARTS.value))}")
+  study = mtm.MTMStudy(_OUT.value, _SCALE.value, _ENVS.value, _LEVELS.value, _SEEDS.value)
+  print(f"wrote {study.run(tuple(_PARTS.value))}")
 
 
 if __name__ == "__main__":

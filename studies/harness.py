@@ -1,48 +1,177 @@
-"""What the reproduce_* scripts share: sizing a study's configs to a scale, cached results, report tables, and
-the flags of the locomotion studies."""
+"""The one harness under every study: an output folder at a named scale, models trained if missing, measurements
+cached in ``OUT/results.json``, wall time per part, and the report with the config of every model it uses.
 
+A study holds a ``Harness`` and names its models and measurements: a model trains in ``OUT/models/NAME`` (and
+resumes there), a measurement is cached under its key, so a re-run, or an invocation beside it in the same
+folder, only does what is missing. ``report.md`` comes with ``OUT/configs/NAME.json`` for each model it uses,
+so a copy of the folder carries what re-runs every number in it.
+"""
+
+import fcntl
+import json
 import os
+import time
+import uuid
+from collections.abc import Callable
 
-from absl import flags
-
-from configs import locomotion
-from mtm_jax.envs.score import mean_se  # noqa: F401
-from studies.report import markdown_table, read_results  # noqa: F401  (the studies import them from here)
-
-
-def locomotion_study(cls, name: str, levels_help: str = "the scale's"):
-  """Defines the flags of a locomotion study's script (--scale --envs --levels --seeds --out) for ``cls`` (a
-  ``mtm_study.Study``) and returns a function that makes the study from them, its folder runs/NAME_SCALE
-  unless --out says otherwise."""
-  scale = flags.DEFINE_enum("scale", "small", list(cls.scales), "How much to train and evaluate (the study's SCALES).")
-  envs = flags.DEFINE_list("envs", None, "Environments (default the scale's).")
-  levels = flags.DEFINE_list("levels", None, f"Dataset levels (default {levels_help}).")
-  seeds = flags.DEFINE_integer("seeds", 0, "Seeds per model; 0 = the scale's.")
-  out = flags.DEFINE_string("out", None, f"Output folder (default runs/{name}_SCALE).")
-
-  def make():
-    return cls(
-      out.value or os.path.join("runs", f"{name}_{scale.value}"),
-      scale.value,
-      locomotion.get_config,
-      envs=envs.value,
-      levels=levels.value,
-      seeds=seeds.value,
-    )
-
-  return make
+from mtm_jax.checkpoint import latest_step
+from mtm_jax.errors import UserError
+from mtm_jax.experiment import parse
+from mtm_jax.train import train_and_evaluate
+from studies.report import markdown_table
 
 
-def apply_scale(c, variant: str, seed: int, scale: dict, pretrained: str):
-  """Seed, model size, batch and step counts of a scale; finetune variants start from ``pretrained``."""
-  finetune = variant.startswith("finetune_")
+def echo(line: str) -> None:
+  """The studies' default log: one line, flushed, so that progress reads live through a pipe."""
+  print(line, flush=True)
+
+
+def read_results(path: str) -> dict:
+  """The results a previous invocation cached at ``path`` (a JSON object), or {} on a first run."""
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
+def as_trained(c, seed: int, init_from: str | None = None):
+  """A model's config (its recipe at the study's scale: configs/ hold every size) as the study trains it:
+  seeded, one checkpoint at the end (a study reads finished models only), a finetune from ``init_from``."""
   c.seed = seed
-  c.model.width, c.model.encoder_layers = scale["width"], scale["layers"]
-  c.train.batch_size = scale["batch"]
-  c.train.num_steps = scale["finetune_steps"] if finetune else scale["steps"]
-  c.train.warmup_steps = min(c.train.warmup_steps, c.train.num_steps // 10)
-  c.train.log_every = max(1, min(c.train.log_every, c.train.num_steps // 5))
   c.train.checkpoint_every = c.train.num_steps
-  if finetune:
-    c.train.init_from = pretrained
+  if init_from:
+    c.train.init_from = init_from
   return c
+
+
+class Harness:
+  """A study's folder ``out`` at ``scale`` (a name of ``scales``).
+
+  settings: what else the cached models and measurements depend on (a study's data options), guarded with the
+  scale's: a folder written at other settings is refused.
+  """
+
+  def __init__(self, out: str, scale: str, scales: dict, settings: dict | None = None, log: Callable = echo):
+    if scale not in scales:
+      raise UserError(f"unknown scale {scale!r}; choose from {list(scales)}")
+    self.out, self.scale_name, self.scale, self.log = out, scale, dict(scales[scale]), log
+    self.cache = os.path.join(out, "results.json")
+    self.results = read_results(self.cache)
+    # Models and measurements are cached by name: other settings in the same folder would mix in.
+    recorded = json.loads(json.dumps({**self.scale, **(settings or {})}))
+    if self.results.setdefault("settings", recorded) != recorded:
+      raise UserError(
+        f"{self.cache} was written at other settings ({self.results['settings']}); use a fresh --out for these ({recorded})"
+      )
+    os.makedirs(out, exist_ok=True)
+    # part -> seconds this invocation spent; every invocation's are kept under its own id in the cache
+    self.wall = {}
+    self.invocation = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {uuid.uuid4().hex[:8]}"
+    self.configs = {}  # name -> resolved config of each model (and agent) this invocation's report uses
+
+  def workdir(self, name: str) -> str:
+    return os.path.join(self.out, "models", name)
+
+  def trained(self, part: str, name: str, config, announce: str = "") -> str:
+    """The workdir of model ``name``, trained on ``config`` (or its training resumed) if it is not finished;
+    ``announce`` is logged before it trains."""
+    workdir = self.workdir(name)
+    locks = os.path.join(self.out, "locks")
+    os.makedirs(locks, exist_ok=True)
+    # Invocations side by side may need one model (versatility's and efficiency's Hopper expert MTM, say):
+    # under this lock one trains it and the other waits, then reads it back, instead of both writing it.
+    resolved = parse(config, training=False).to_dict()
+    with open(os.path.join(locks, name), "w") as lock:
+      fcntl.flock(lock, fcntl.LOCK_EX)
+      if latest_step(workdir) == config.train.num_steps:  # a finished model is not even rebuilt, only checked
+        _same_training(workdir, resolved)
+      else:
+        if announce:
+          self.log(announce)
+        started = time.time()
+        train_and_evaluate(config, workdir)
+        self.spent(part, started)
+    self.uses(name, resolved)
+    return workdir
+
+  def uses(self, name: str, config: dict) -> None:
+    """Records that the report uses model (or agent) ``name``, resolved to ``config`` (JSON-ready values)."""
+    self.configs[name] = config
+
+  def measured(self, key: str, compute: Callable):
+    """The cached measurement ``key``, computed (and cached) where no invocation into this folder has made it."""
+    if key not in self.results:  # another invocation may have measured it since this one read the cache
+      self.results = {**read_results(self.cache), **self.results}
+    if key not in self.results:
+      self.results[key] = compute()
+      self._save()
+    return self.results[key]
+
+  def spent(self, part: str, started: float) -> None:
+    """Adds the seconds since ``started`` to this invocation's wall time of ``part``."""
+    self.wall[part] = self.wall.get(part, 0.0) + time.time() - started
+    self._save()  # so the wall time survives a killed invocation
+
+  def _save(self) -> None:
+    """Writes the cache, merged with what other invocations into this folder (say, one per environment, run
+    side by side) wrote since this one read it: under a lock, so neither loses the other's measurements."""
+    with open(self.cache + ".lock", "w") as lock:
+      fcntl.flock(lock, fcntl.LOCK_EX)
+      on_disk = read_results(self.cache)
+      self.results = {**on_disk, **self.results, "wall_seconds": {**on_disk.get("wall_seconds", {}), self.invocation: self.wall}}
+      _replace(self.cache, json.dumps(self.results, indent=1))
+
+  def wall_time(self, started: float) -> list[str]:
+    """The report's wall-time section: each part's time in this invocation (begun at ``started``) and in all."""
+    summed = {}
+    for spent in read_results(self.cache).get("wall_seconds", {}).values():
+      for part, seconds in spent.items():
+        summed[part] = summed.get(part, 0.0) + seconds
+    rows = [[part, f"{self.wall.get(part, 0.0) / 60:.1f} min", f"{seconds / 60:.1f} min"] for part, seconds in summed.items()]
+    return [
+      "## Wall time",
+      markdown_table(["part", "this invocation", "all invocations"], rows),
+      f"This invocation took {(time.time() - started) / 60:.1f} min in all; cached models and measurements "
+      "are read back, not redone. The last column sums the work of every invocation into this folder "
+      "(training and measuring; a killed invocation's unfinished model is not counted).",
+    ]
+
+  def write_report(self, sections: list[str]) -> str:
+    """``OUT/report.md`` of ``sections``, and ``OUT/configs/NAME.json`` for each model it uses (only those); its path."""
+    folder = os.path.join(self.out, "configs")
+    os.makedirs(folder, exist_ok=True)
+    files = {f"{name}.json": config for name, config in self.configs.items()}
+    for stale in set(os.listdir(folder)) - set(files):  # an earlier report's models that this one does not use
+      os.remove(os.path.join(folder, stale))
+    for file, config in files.items():
+      _replace(os.path.join(folder, file), json.dumps(config, indent=2))
+    path = os.path.join(self.out, "report.md")
+    _replace(path, "\n\n".join(sections) + "\n")
+    return path
+
+
+# What makes a model's weights: a finished model trained with other values of these is another model.
+TRAINING_KEYS = ("seed", "window", "model", "masks", "train")
+
+
+def _same_training(workdir: str, resolved: dict) -> None:
+  """Refuses (one line) a finished model in ``workdir`` whose stored config trains differently from ``resolved``:
+  a study whose recipe changed would otherwise report the old model under the new recipe."""
+  with open(os.path.join(workdir, "config.json")) as f:
+    stored = json.load(f)
+  fresh, changed = json.loads(json.dumps(resolved)), []
+  for section in TRAINING_KEYS:
+    new, old = fresh[section], stored.get(section)
+    if isinstance(new, dict):
+      changed += [f"{section}.{key}" for key in new if (old or {}).get(key) != new[key]]
+    elif old != new:
+      changed.append(section)
+  if changed:
+    raise UserError(f"{workdir} holds a model trained with other {', '.join(changed)}; use a fresh --out for this recipe")
+
+
+def _replace(path: str, text: str) -> None:
+  """Writes ``path`` by replacing it: a killed write never leaves it half written."""
+  with open(path + ".tmp", "w") as f:
+    f.write(text)
+  os.replace(path + ".tmp", path)

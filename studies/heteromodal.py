@@ -6,7 +6,8 @@ keeps its actions and the rest are state-only. At each f it compares, on the sam
 on BC and RCBC normalised rollout scores and held-out inverse-dynamics error. The labelled episodes of a seed
 are drawn with that seed (``data.action_seed``), the same ones for every model of the seed.
 
-It is ``mtm_study.Study`` with other scales and one part: the same configs, caching, rollouts and errors.
+A locomotion study (``studies.locomotion``) with its own scales and one part: the MTM study's configs, caching,
+rollouts and errors.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 
 from mtm_jax.eval import plots
-from studies.mtm import Study, combine
+from studies.locomotion import LocomotionStudy, Model, combine
 from studies.report import claim_lines, markdown_table, se_cell
 
 FRACTIONS = (0.01, 0.05, 0.25)  # the paper's 1 %, and two more to draw the curve
@@ -35,13 +36,6 @@ SCALES = {
     specialists=("mlp_bc",),
     episodes=2,
     seeds=dict(heteromodal=1),
-    width=32,
-    layers=1,
-    heads=2,
-    batch=16,
-    steps=6,
-    warmup=1,
-    mlp_hidden=(32, 32),
   ),
   # Sized for a 2-core CPU: Hopper only, the transformer and MLP BC specialists (RCBC and inverse dynamics
   # specialists are in full); no wall time is claimed until it has run.
@@ -50,13 +44,6 @@ SCALES = {
     envs=("hopper",),
     specialists=("bc", "mlp_bc"),
     seeds=dict(heteromodal=2),
-    width=64,
-    layers=2,
-    heads=4,
-    batch=128,
-    steps=3000,
-    warmup=300,
-    mlp_hidden=(256, 256),
   ),
   # The paper's recipe (configs/locomotion.py full), its three environments, every specialist: an accelerator.
   "full": dict(
@@ -64,13 +51,6 @@ SCALES = {
     envs=("hopper", "halfcheetah", "walker2d"),
     specialists=tuple(f"{p}{t}" for t in SCORED for p in ("", "mlp_")),
     seeds=dict(heteromodal=4),
-    width=512,
-    layers=2,
-    heads=4,
-    batch=2048,
-    steps=140_000,
-    warmup=40_000,
-    mlp_hidden=(1024, 1024),
   ),
 }
 # The paper's numbers at f = 1 % on D4RL expert data (normalised return): MTM on the labelled 1 %, heteromodal
@@ -79,22 +59,11 @@ SCALES = {
 PAPER = {"hopper": (73.7, 87.7, 110.7), "halfcheetah": (13.9, 56.5, 93.2), "walker2d": (88.7, 96.4, 108.9)}
 
 
-class HeteromodalStudy(Study):
+class HeteromodalStudy(LocomotionStudy):
   """One heteromodal study in ``out``: trains what is missing, measures what is not cached, writes report.md."""
 
+  name = "heteromodal"
   scales = SCALES
-
-  def config(self, env: str, level: str, model: str = "mtm", seed: int = 0, labels: float = 1.0, unlabelled: str = "state_only"):
-    c = super().config(env, level, model, seed)
-    c.data.action_fraction, c.data.action_seed, c.data.unlabelled = labels, seed, unlabelled
-    return c
-
-  def workdir(self, env, level, model="mtm", seed=0, labels=1.0, unlabelled="state_only") -> str:
-    kind = "labelled" if unlabelled == "drop" else "all"
-    return os.path.join(self.out, "models", f"{env}_{level}_{model}_f{labels:g}_{kind}_seed{seed}")
-
-  def datasets(self) -> set:
-    return {(e, lvl) for e in self.envs for lvl in self.levels}
 
   def cells(self, env: str, level: str, labels: float) -> dict:
     """table[task][column]: (mean, s.e.) over seeds, or None where this scale trains no such model."""
@@ -105,7 +74,7 @@ class HeteromodalStudy(Study):
           model = pattern.format(task=task)
           if model != "mtm" and model not in self.scale["specialists"]:
             continue
-          workdir = self.trained("heteromodal", env, level, model, seed, labels, unlabelled)
+          workdir = self.trained("heteromodal", Model(env, level, model, seed, labels=labels, unlabelled=unlabelled))
           if task == "inverse_dynamics":
             values[task][column].append(self.capability_errors("heteromodal", workdir, env, level)["normalised"][task])
           else:
@@ -117,16 +86,16 @@ class HeteromodalStudy(Study):
     return {f: self.cells(env, level, f) for f in self.scale["fractions"]}
 
   def run(self) -> str:
-    return self.report_per_dataset(f"# Heteromodal MTM ({self.scale_name} scale)", self.tables)
+    title = f"# Heteromodal MTM ({self.harness.scale_name} scale)"
+    return self.report_per_dataset(title, self._recipe, self.tables, self._section)
 
   def _recipe(self) -> str:
     s = self.scale
-    share = self.config(self.envs[0], self.levels[0]).data.labelled_share  # the configs' value, not a copy of it
+    share = self.config(Model(self.envs[0], self.levels[0])).data.labelled_share  # the configs' value, not a copy of it
     return (
       f"Our datasets (`experiments/make_dataset.py locomotion`), D4RL-normalised with their own references. "
-      f"At each share f of the training episodes that keeps its actions: models at width {s['width']}, "
-      f"{s['layers']} encoder layer(s) + 1 decoder, batch {s['batch']}, {s['steps']} steps; MLPs "
-      f"{tuple(s['mlp_hidden'])}; {len(self.seeds['heteromodal'])} seed(s), each drawing its own labelled "
+      f"At each share f of the training episodes that keeps its actions: models at {self.sizes()}; "
+      f"{len(self.seeds['heteromodal'])} seed(s), each drawing its own labelled "
       f"episodes, heteromodal MTM drawing at least {share:.0%} of its training windows from the labelled ones "
       f"(`data.labelled_share` {share:g}; the reference MTM alternates labelled and state-only batches); final "
       f"checkpoints; {s['episodes']} rollout episodes per model and seed, RCBC at the return "
@@ -144,7 +113,7 @@ class HeteromodalStudy(Study):
       out += [f"### {label}", markdown_table(["labelled share f", *COLUMNS], rows)]
     name = f"heteromodal_{env}_{level}.png"
     plots.lines(
-      os.path.join(self.out, name),
+      os.path.join(self.harness.out, name),
       {
         f"{col} {task.upper()}": {f: t[task][col] for f, t in tables.items()}
         for task in ("bc", "rcbc")

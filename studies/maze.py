@@ -1,23 +1,23 @@
 """The Uni[MASK] Maze2D study (Table 1): data, every model and seed at context 5 and 10, rollouts, report.
 
-python -m experiments.reproduce_maze --scale small [--out runs/maze_small] [--contexts=5,10] [--before=OLD/rollouts.json]
+python -m experiments.reproduce_maze --scale small [--out runs/maze_small] [--contexts=5,10] [--before=OLD/results.json]
 
 Scales: smoke (checks the pipeline), small (a CPU afternoon), full (the paper's 5 seeds; meant for
-an accelerator). Re-running resumes: trained models are kept, rollouts read back from OUT/rollouts.json.
+an accelerator). Re-running resumes: trained models are kept, rollouts read back from OUT/results.json.
 Return-conditioned episodes aim at 1.2 x the return of the training trajectory whose start
 (position and target) is nearest (the paper's rule), and again at 1.0 x (in distribution: 1.2 x asks
 for more than any trajectory in the data achieved); the target is decremented by the reward received.
---before puts an earlier run's numbers beside each cell of the table.
+``before`` puts an earlier run's numbers (its results.json, or an older run's rollouts.json) beside each cell.
 """
 
-import json
+import functools
 import os
 import time
+from collections.abc import Callable
 
 import gymnasium as gym
 import jax
 import numpy as np
-from absl import flags
 
 from configs import pointmaze as maze_config
 from mtm_jax import seeds
@@ -27,23 +27,20 @@ from mtm_jax.datagen import pointmaze as dataset
 from mtm_jax.envs import rollout
 from mtm_jax.envs.pointmaze import ENV_ID, maze
 from mtm_jax.envs.pointmaze.expert import Expert
+from mtm_jax.envs.score import mean_se
 from mtm_jax.errors import UserError
 from mtm_jax.eval import plots
 from mtm_jax.eval import pointmaze as evaluation
 from mtm_jax.predict import make_predict
-from mtm_jax.train import train_and_evaluate
 from studies import harness
+from studies.report import markdown_table
 
-# full has the Uni[MASK] reference's network (configs/pointmaze.py); small keeps a narrower, shallower one
-# (the reference's shape cost 2.6x the time for +0.14 on BC K=5, within noise: results/maze_small/AUDIT.md).
+# seeds per model, expert trajectories generated, rollout episodes; the models' sizes are configs/pointmaze.py's
+# at the same scale (full: the Uni[MASK] reference's network)
 SCALES = {
-  "smoke": dict(seeds=1, steps=10, finetune_steps=5, width=32, layers=1, heads=4, mlp_ratio=4, batch=16, data=30, episodes=4),
-  "small": dict(
-    seeds=5, steps=4000, finetune_steps=1500, width=64, layers=2, heads=4, mlp_ratio=4, batch=64, data=1000, episodes=1000
-  ),
-  "full": dict(
-    seeds=5, steps=20000, finetune_steps=5000, width=128, layers=4, heads=16, mlp_ratio=1, batch=100, data=1000, episodes=1000
-  ),
+  "smoke": dict(seeds=1, data=30, episodes=4),
+  "small": dict(seeds=5, data=1000, episodes=1000),
+  "full": dict(seeds=5, data=1000, episodes=1000),
 }
 STATE_ONLY = "single-task, state-only history"
 # Table rows: row -> {column task: variant that fills it}.
@@ -74,27 +71,21 @@ PAPER = {
 # The single-task row of each column name.
 SINGLE_TASK = {"BC": "bc (single-task)", **{name: "rcbc (single-task)" for name, _ in RC_COLUMNS.values()}}
 
-_SCALE = flags.DEFINE_enum("scale", "small", list(SCALES), "How much to train and roll out (see SCALES).")
-_OUT = flags.DEFINE_string("out", None, "Output folder (default runs/maze_SCALE).")
-_SEEDS = flags.DEFINE_integer("seeds", 0, "Seeds per model; 0 = the scale's default.")
-_CONTEXTS = flags.DEFINE_list("contexts", ["5", "10"], "Context lengths K.")
-_BEFORE = flags.DEFINE_string("before", None, "An earlier run's rollouts.json, shown beside each cell of the table.")
-
 
 def variants() -> list[str]:
   """random first: the finetuned models start from it."""
   return ["random", *[v for v in maze_config.VARIANTS if v != "random"]]
 
 
-def workdir(out, variant, context, seed) -> str:
-  return os.path.join(out, "models", f"{variant}_k{context}_seed{seed}")
+def model_name(variant: str, context: int, seed: int) -> str:
+  return f"{variant}_k{context}_seed{seed}"
 
 
-def make_config(variant, context, seed, scale, out):
-  c = maze_config.get_config(f"{variant},{context}")
-  c.data.num_validation = max(2, scale["data"] // 10)
-  c.model.num_heads, c.model.mlp_ratio = scale["heads"], scale["mlp_ratio"]
-  return harness.apply_scale(c, variant, seed, scale, workdir(out, "random", context, seed))
+def config(variant: str, context: int, seed: int, scale: str, pretrained: str | None = None):
+  """A model's config at ``scale`` (``configs/pointmaze.py``'s, which sizes it); a finetune variant starts from
+  ``pretrained``."""
+  c = maze_config.get_config(f"model={variant},context={context},scale={scale}")
+  return harness.as_trained(c, seed, pretrained if variant.startswith("finetune_") else None)
 
 
 def rc_targets(starts: list[dict], num_validation: int) -> np.ndarray:
@@ -121,9 +112,9 @@ def expert_rows(starts, noise_levels=(0.0, 0.5)) -> tuple[dict, dict]:
   return rows, paths
 
 
-def run_rollout(out, variant, task, context, seed, envs, starts, targets) -> dict:
+def run_rollout(workdir, task, context, envs, starts, targets) -> dict:
   """task: "bc" or a key of RC_COLUMNS; targets: the nearest-start returns, scaled here by the column."""
-  ckpt = load_checkpoint(workdir(out, variant, context, seed))
+  ckpt = load_checkpoint(workdir)
   past_actions = rollout.past_actions_seen(ckpt.config.masks, model_task(task))
   act = rollout.make_act(make_predict(ckpt.config), context, model_task(task), "first", past_actions)
   params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
@@ -182,50 +173,132 @@ def findings(table: dict, contexts: list[int], rc: str = "RCBC") -> list[tuple[s
   return out
 
 
-def main():
-  scale = dict(SCALES[_SCALE.value])
-  seeds = list(range(_SEEDS.value or scale["seeds"]))
-  contexts = [int(k) for k in _CONTEXTS.value]
-  out = _OUT.value or os.path.join("runs", f"maze_{_SCALE.value}")
-  if _BEFORE.value and not os.path.isfile(_BEFORE.value):
-    raise UserError(f"--before={_BEFORE.value}: no such file; pass an earlier run's rollouts.json")
-  os.makedirs(out, exist_ok=True)
-  started = time.time()
-  dataset.write(maze_config.DATASET_ID, num_episodes=scale["data"], noise=0.5, seed=0, waypoints=dataset.WAYPOINTS)
-  runs = [(v, k, s) for s in seeds for k in contexts for v in variants()]
-  for i, (variant, context, seed) in enumerate(runs):
-    config = make_config(variant, context, seed, scale, out)
-    print(f"[{i + 1}/{len(runs)}] {variant} K={context} seed {seed} ({time.time() - started:.0f}s so far)", flush=True)
-    train_and_evaluate(config, workdir(out, variant, context, seed))
+class MazeStudy:
+  """The study in ``out`` (default runs/maze_SCALE) at ``scale`` (of SCALES): seeds per model (0 = the scale's),
+  context lengths K, and ``before``: an earlier run's results to show beside each cell."""
 
-  starts = evaluation.fresh_starts(range(EVAL_SEED, EVAL_SEED + scale["episodes"]))
-  envs = evaluation.make_envs(len(starts))  # made once: building an env costs ~60 ms
-  targets = rc_targets(starts, max(2, scale["data"] // 10))
-  cached = os.path.join(out, "rollouts.json")
-  results = harness.read_results(cached)
-  for context in contexts:
-    for seed in seeds:
-      for row, cells in ROWS.items():
-        for task, variant in cells.items():
-          for rollout_task in [task] if task == "bc" else list(RC_COLUMNS):
-            key = f"{row}|{rollout_task}|{context}|{seed}"
-            if key in results:
-              continue
-            episodes = run_rollout(out, variant, rollout_task, context, seed, envs, starts, targets)
-            results[key] = float(episodes["returns"].mean())
-            print(f"  {row:20s} {rollout_task:8s} K={context} seed {seed}: mean return {results[key]:.3f}", flush=True)
-            with open(cached, "w") as f:
-              json.dump(results, f, indent=2)
-  n = min(8, len(starts))  # sample paths for the plot: finetune, first seed, longest context
-  samples = {
-    task: run_rollout(out, variant, task, contexts[-1], seeds[0], envs[:n], starts[:n], targets[:n])["positions"]
-    for task, variant in ROWS["finetune"].items()
-  }
-  experts, expert_paths = expert_rows(starts)
-  before = None
-  if _BEFORE.value:
-    before = make_table(harness.read_results(_BEFORE.value), seeds, contexts)
-  write_report(out, scale, seeds, contexts, results, experts, samples, expert_paths, starts, time.time() - started, before)
+  def __init__(
+    self, out: str | None, scale: str, seeds: int = 0, contexts=(5, 10), before: str | None = None, log: Callable = harness.echo
+  ):
+    if before and not os.path.isfile(before):
+      raise UserError(f"--before={before}: no such file; pass an earlier run's results.json (or rollouts.json)")
+    self.harness = harness.Harness(out or os.path.join("runs", f"maze_{scale}"), scale, SCALES, log=log)
+    self.out, self.scale, self.log, self.before = self.harness.out, self.harness.scale, log, before
+    self.seeds = list(range(seeds or self.scale["seeds"]))
+    self.contexts = [int(k) for k in contexts]
+
+  def train_all(self) -> None:
+    """Trains every model that is not finished, random first at each context and seed (the finetunes start from it)."""
+    started = time.time()
+    runs = [(v, k, s) for s in self.seeds for k in self.contexts for v in variants()]
+    for i, (variant, context, seed) in enumerate(runs):
+      self.log(f"[{i + 1}/{len(runs)}] {variant} K={context} seed {seed} ({time.time() - started:.0f}s so far)")
+      c = config(variant, context, seed, self.harness.scale_name, self.harness.workdir(model_name("random", context, seed)))
+      self.harness.trained("training", model_name(variant, context, seed), c)
+
+  def rollout_returns(self, envs, starts, targets) -> None:
+    """Caches every table cell's mean return, one rollout set per (row, column task, context, seed)."""
+    for context in self.contexts:
+      for seed in self.seeds:
+        for row, cells in ROWS.items():
+          for task, variant in cells.items():
+            for rollout_task in [task] if task == "bc" else list(RC_COLUMNS):
+              compute = functools.partial(self.mean_return, row, variant, rollout_task, context, seed, envs, starts, targets)
+              self.harness.measured(f"{row}|{rollout_task}|{context}|{seed}", compute)
+
+  def mean_return(self, row, variant, task, context, seed, envs, starts, targets) -> float:
+    """One table cell's mean return over the rollout episodes, rolled out now."""
+    started = time.time()
+    workdir = self.harness.workdir(model_name(variant, context, seed))
+    mean = float(run_rollout(workdir, task, context, envs, starts, targets)["returns"].mean())
+    self.harness.spent("rollouts", started)
+    self.log(f"  {row:20s} {task:8s} K={context} seed {seed}: mean return {mean:.3f}")
+    return mean
+
+  def run(self) -> str:
+    """Makes the data, trains every model, rolls them out, and writes OUT/report.md; returns its path."""
+    started = time.time()
+    scale = self.scale
+    dataset.write(maze_config.DATASET_ID, num_episodes=scale["data"], noise=0.5, seed=0, waypoints=dataset.WAYPOINTS)
+    self.train_all()
+    starts = evaluation.fresh_starts(range(EVAL_SEED, EVAL_SEED + scale["episodes"]))
+    envs = evaluation.make_envs(len(starts))  # made once: building an env costs ~60 ms
+    targets = rc_targets(starts, config("rcbc", 5, 0, self.harness.scale_name).data.num_validation)
+    self.rollout_returns(envs, starts, targets)
+    n = min(8, len(starts))  # sample paths for the plot: finetune, first seed, longest context
+    context = self.contexts[-1]
+    samples = {
+      task: run_rollout(
+        self.harness.workdir(model_name(variant, context, self.seeds[0])), task, context, envs[:n], starts[:n], targets[:n]
+      )["positions"]
+      for task, variant in ROWS["finetune"].items()
+    }
+    experts, expert_paths = expert_rows(starts)
+    before = make_table(harness.read_results(self.before), self.seeds, self.contexts) if self.before else None
+    return self.report(experts, samples, expert_paths, starts, time.time() - started, before)
+
+  def report(self, experts, samples, expert_paths, starts, elapsed, before=None) -> str:
+    out, scale, seeds, contexts = self.out, self.scale, self.seeds, self.contexts
+    m, finetune = (config(v, contexts[0], seeds[0], self.harness.scale_name) for v in ("rcbc", "finetune_rcbc"))
+    columns = [f"{column_name(task)} K={k}" for k in contexts for task in ("bc", *RC_COLUMNS)]
+    table = make_table(self.harness.results, seeds, contexts)
+
+    def shown_cell(row, c):
+      if c not in table[row]:
+        return "n/a"
+      text = "{:.3f} ± {:.3f}".format(*table[row][c])
+      if before is not None and c in before.get(row, {}):
+        text += f" (was {before[row][c][0]:.3f})"
+      return text
+
+    shown = [[row, *[shown_cell(row, c) for c in columns]] for row in table]
+    shown += [[name, *[f"{returns.mean():.3f}" for _ in columns]] for name, returns in experts.items()]
+    plots.bars(
+      os.path.join(out, "table.png"),
+      table,
+      columns,
+      f"Maze2D mean return ({len(seeds)} seed(s))",
+      references={name: returns.mean() for name, returns in experts.items()},
+    )
+    walls = [maze.cell_center(c) for c in np.argwhere(maze.MAZE_MAP == 1)]
+    targets = np.stack([s["target"] for s in starts])
+    n = len(next(iter(samples.values())))  # the sample rollouts' episodes: the first n starts
+    panels = {f"finetune {t.upper()} K={contexts[-1]}": (samples[t], targets[:n]) for t in samples}
+    panels["expert (noise 0.5)"] = (expert_paths[0.5][:n], targets[:n])
+    plots.maze_paths(os.path.join(out, "trajectories.png"), panels, walls)
+    text = [
+      "# Uni[MASK] Maze2D study",
+      f"{len(seeds)} seed(s); {m.train.num_steps} steps per model (finetune {finetune.train.num_steps}), width "
+      f"{m.model.width}, {m.model.encoder_layers} layer(s), {m.model.num_heads} heads, MLP ratio {m.model.mlp_ratio}, "
+      f"batch {m.train.batch_size}, no dropout; {scale['data']} expert trajectories ({dataset.WAYPOINTS} waypoint rule, "
+      "noise std 0.5); "
+      f"{len(starts)} rollout episodes per model; "
+      "RC target: the return of the nearest-start training trajectory times 1.2 (RCBC, the paper's rule) or 1.0 "
+      "(RCBC×1.0, in distribution). "
+      + ("Each cell shows in brackets the mean of the run before (`--before`). " if before is not None else "")
+      + f"This invocation took {elapsed / 60:.1f} min (it reuses the models and rollouts already in {out}).",
+      markdown_table(["model", *columns], shown),
+      "## Findings (the paper's claims on this table)",
+      *[
+        part
+        for name, factor in RC_COLUMNS.values()
+        for part in (
+          f"With the RC target at {factor}x the nearest-start return ({name} columns):",
+          "\n".join(
+            f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})"
+            for claim, ok, evidence in findings(table, contexts, rc=name)
+          ),
+        )
+      ],
+      "## The paper's Table 1, for comparison",
+      markdown_table(
+        ["model", "BC K=5", "RCBC K=5", "BC K=10", "RCBC K=10"],
+        [[row, *[f"{m:.2f} ± {e:.2f}" for m, e in cells]] for row, cells in PAPER.items()],
+      ),
+      "![table](table.png)",
+      "![trajectories](trajectories.png)",
+    ]
+    return self.harness.write_report(text)
 
 
 def make_table(results: dict, seeds, contexts) -> dict:
@@ -237,7 +310,7 @@ def make_table(results: dict, seeds, contexts) -> dict:
       for task in ("bc", *RC_COLUMNS):
         keys = [f"{row}|{task}|{k}|{s}" for s in seeds]
         if model_task(task) in cells and all(key in results for key in keys):
-          table[row][f"{column_name(task)} K={k}"] = harness.mean_se([results[key] for key in keys])
+          table[row][f"{column_name(task)} K={k}"] = mean_se([results[key] for key in keys])
   return table
 
 
@@ -248,66 +321,3 @@ def column_name(task: str) -> str:
 def model_task(task: str) -> str:
   """The mask a rollout column's model runs: "bc", or "rcbc" for every return-conditioned column."""
   return "bc" if task == "bc" else "rcbc"
-
-
-def write_report(out, scale, seeds, contexts, results, experts, samples, expert_paths, starts, elapsed, before=None):
-  columns = [f"{column_name(task)} K={k}" for k in contexts for task in ("bc", *RC_COLUMNS)]
-  table = make_table(results, seeds, contexts)
-
-  def shown_cell(row, c):
-    if c not in table[row]:
-      return "n/a"
-    text = "{:.3f} ± {:.3f}".format(*table[row][c])
-    if before is not None and c in before.get(row, {}):
-      text += f" (was {before[row][c][0]:.3f})"
-    return text
-
-  shown = [[row, *[shown_cell(row, c) for c in columns]] for row in table]
-  shown += [[name, *[f"{returns.mean():.3f}" for _ in columns]] for name, returns in experts.items()]
-  plots.bars(
-    os.path.join(out, "table.png"),
-    table,
-    columns,
-    f"Maze2D mean return ({len(seeds)} seed(s))",
-    references={name: returns.mean() for name, returns in experts.items()},
-  )
-  walls = [maze.cell_center(c) for c in np.argwhere(maze.MAZE_MAP == 1)]
-  targets = np.stack([s["target"] for s in starts])
-  n = len(next(iter(samples.values())))  # the sample rollouts' episodes: the first n starts
-  panels = {f"finetune {t.upper()} K={contexts[-1]}": (samples[t], targets[:n]) for t in samples}
-  panels["expert (noise 0.5)"] = (expert_paths[0.5][:n], targets[:n])
-  plots.maze_paths(os.path.join(out, "trajectories.png"), panels, walls)
-  text = [
-    "# Uni[MASK] Maze2D study",
-    f"{len(seeds)} seed(s); {scale['steps']} steps per model (finetune {scale['finetune_steps']}), width {scale['width']}, "
-    f"{scale['layers']} layer(s), {scale['heads']} heads, MLP ratio {scale['mlp_ratio']}, batch {scale['batch']}, "
-    f"no dropout; {scale['data']} expert trajectories ({dataset.WAYPOINTS} waypoint rule, noise std 0.5); "
-    f"{len(starts)} rollout episodes per model; "
-    "RC target: the return of the nearest-start training trajectory times 1.2 (RCBC, the paper's rule) or 1.0 "
-    "(RCBC×1.0, in distribution). "
-    + ("Each cell shows in brackets the mean of the run before (`--before`). " if before is not None else "")
-    + f"This invocation took {elapsed / 60:.1f} min (it reuses the models and rollouts already in {out}).",
-    harness.markdown_table(["model", *columns], shown),
-    "## Findings (the paper's claims on this table)",
-    *[
-      part
-      for name, factor in RC_COLUMNS.values()
-      for part in (
-        f"With the RC target at {factor}x the nearest-start return ({name} columns):",
-        "\n".join(
-          f"- {'holds' if ok else 'does not hold'}: {claim} ({evidence})"
-          for claim, ok, evidence in findings(table, contexts, rc=name)
-        ),
-      )
-    ],
-    "## The paper's Table 1, for comparison",
-    harness.markdown_table(
-      ["model", "BC K=5", "RCBC K=5", "BC K=10", "RCBC K=10"],
-      [[row, *[f"{m:.2f} ± {e:.2f}" for m, e in cells]] for row, cells in PAPER.items()],
-    ),
-    "![table](table.png)",
-    "![trajectories](trajectories.png)",
-  ]
-  with open(os.path.join(out, "report.md"), "w") as f:
-    f.write("\n\n".join(text) + "\n")
-  print(f"wrote {os.path.join(out, 'report.md')}")

@@ -3,32 +3,32 @@
 python -m experiments.maze_audit [--changes=baseline,no_dropout,d4rl_waypoints+steps_x8,...] [--seeds=3] [--out runs/maze_audit]
 
 The model is the cheapest one that shows the copycat gap: single-task BC with past actions, K=5,
-trained with the small study's recipe (reproduce_maze.py --scale small). Each change in CHANGES is one
+trained with the small study's recipe (reproduce_maze --scale small). Each change in CHANGES is one
 row of results/maze_small/AUDIT.md, applied on its own (``a+b`` applies several together); every
 model is rolled out from the study's 1,000 evaluation starts. Re-running resumes: trained models are
-kept and returns are read back from OUT/returns.json. Writes OUT/effects.md. --seeds and --out are
-reproduce_maze.py's flags (default 3 seeds, runs/maze_audit); its other flags do not apply here.
+kept and returns are read back from OUT/results.json. Writes OUT/report.md.
 """
 
-import json
+import functools
 import os
 import time
+from collections.abc import Callable
 
 import jax
 import minari
 import numpy as np
-from absl import flags
 
 from mtm_jax import seeds
 from mtm_jax.checkpoint import load_checkpoint, manager
 from mtm_jax.datagen import pointmaze as dataset
 from mtm_jax.envs import rollout
+from mtm_jax.envs.score import mean_se
 from mtm_jax.errors import UserError
 from mtm_jax.eval import pointmaze as evaluation
 from mtm_jax.predict import make_predict
-from mtm_jax.train import train_and_evaluate
 from studies import harness
 from studies import maze as maze_study
+from studies.report import markdown_table
 
 VARIANT, CONTEXT = "bc", 5
 SELECTION_SEED = seeds.reset_seeds("validation", 1)[0]  # best_checkpoint picks on these resets, never on reported ones
@@ -89,8 +89,6 @@ CHANGES = {
   "state_only_history": ("past actions hidden in training and rollouts", _hide_past_actions, "cell", False),
 }
 
-_CHANGES = flags.DEFINE_list("changes", list(CHANGES), f"Changes to test, of {list(CHANGES)}, or several joined by '+'.")
-
 
 def combined(change: str) -> tuple[str, list, str, bool]:
   """(what, config edits, waypoint rule, pick the best checkpoint) of ``a`` or ``a+b+...``."""
@@ -106,7 +104,7 @@ def combined(change: str) -> tuple[str, list, str, bool]:
 
 def make_config(change: str, seed: int):
   _, edits, rule, best = combined(change)
-  c = maze_study.make_config(VARIANT, CONTEXT, seed, maze_study.SCALES["small"], "")
+  c = maze_study.config(VARIANT, CONTEXT, seed, "small")
   # The baseline is the small study's recipe from before this audit, so that this table still reproduces.
   c.model.dropout = 0.1
   c.data.dataset_id = dataset.DATASET_IDS[rule]
@@ -132,48 +130,54 @@ def best_step(workdir, envs, starts) -> int:
   return max(steps, key=lambda s: mean_return(workdir, envs, starts, s)[0])
 
 
-def main():
-  changes = _CHANGES.value
-  unknown = [c for c in changes if any(part not in CHANGES for part in c.split("+"))]
-  if unknown:
-    raise UserError(f"unknown change(s) {unknown}; choose from {list(CHANGES)}, or several joined by '+'")
-  seeds = list(range(maze_study._SEEDS.value or 3))
-  out = maze_study._OUT.value or os.path.join("runs", "maze_audit")
-  os.makedirs(out, exist_ok=True)
-  starts = evaluation.fresh_starts(range(maze_study.EVAL_SEED, maze_study.EVAL_SEED + 1000))
-  envs = evaluation.make_envs(len(starts))
-  selection = evaluation.fresh_starts(range(SELECTION_SEED, SELECTION_SEED + SELECTION_EPISODES))
-  cached = os.path.join(out, "returns.json")
-  results = harness.read_results(cached)
-  for change in changes:
-    _, _, rule, pick_best = combined(change)
-    if dataset.DATASET_IDS[rule] not in minari.list_local_datasets():
-      dataset.write(dataset.DATASET_IDS[rule], num_episodes=1000, noise=0.5, seed=0, waypoints=rule)
-    for seed in seeds:
-      key = f"{change}|{seed}"
-      if key in results:
-        continue
-      started = time.time()
-      workdir = os.path.join(out, "models", f"{change}_seed{seed}")
-      train_and_evaluate(make_config(change, seed), workdir)
-      step = best_step(workdir, envs[: len(selection)], selection) if pick_best else None
-      ret, success = mean_return(workdir, envs, starts, step)
-      results[key] = {"return": ret, "success": success, "step": step, "seconds": time.time() - started}
-      print(f"{change} seed {seed}: mean return {ret:.3f}, success {success:.3f} ({time.time() - started:.0f}s)", flush=True)
-      with open(cached, "w") as f:
-        json.dump(results, f, indent=2)
-  write_effects(out, results)
+class MazeAudit:
+  """The audit in ``out`` (default runs/maze_audit): each of ``changes`` trained and rolled out for ``seeds`` seeds."""
+
+  def __init__(self, out: str | None = None, changes=tuple(CHANGES), seeds: int = 3, log: Callable = harness.echo):
+    unknown = [c for c in changes if any(part not in CHANGES for part in c.split("+"))]
+    if unknown:
+      raise UserError(f"unknown change(s) {unknown}; choose from {list(CHANGES)}, or several joined by '+'")
+    # at the small study's scale: a folder made with another recipe is refused
+    self.harness = harness.Harness(out or os.path.join("runs", "maze_audit"), "small", maze_study.SCALES, log=log)
+    self.changes, self.seeds, self.log = list(changes), list(range(seeds)), log
+
+  def run(self) -> str:
+    """Trains and rolls out what is missing and writes OUT/report.md; returns its path."""
+    starts = evaluation.fresh_starts(range(maze_study.EVAL_SEED, maze_study.EVAL_SEED + 1000))
+    envs = evaluation.make_envs(len(starts))
+    selection = evaluation.fresh_starts(range(SELECTION_SEED, SELECTION_SEED + SELECTION_EPISODES))
+    for change in self.changes:
+      rule = combined(change)[2]
+      if dataset.DATASET_IDS[rule] not in minari.list_local_datasets():
+        dataset.write(dataset.DATASET_IDS[rule], num_episodes=1000, noise=0.5, seed=0, waypoints=rule)
+      for seed in self.seeds:
+        started = time.time()
+        workdir = self.harness.trained("training", f"{change}_seed{seed}", make_config(change, seed))
+        measure = functools.partial(self.measure, change, seed, workdir, started, envs, starts, selection)
+        self.harness.measured(f"{change}|{seed}", measure)
+    return write_report(self.harness)
+
+  def measure(self, change, seed, workdir, started, envs, starts, selection) -> dict:
+    """{"return", "success", "step", "seconds" since ``started``} of a trained model's BC rollouts from ``starts``,
+    from its best checkpoint on the ``selection`` starts where the change picks one."""
+    rollouts = time.time()
+    step = best_step(workdir, envs[: len(selection)], selection) if combined(change)[3] else None
+    ret, success = mean_return(workdir, envs, starts, step)
+    self.harness.spent("rollouts", rollouts)
+    self.log(f"{change} seed {seed}: mean return {ret:.3f}, success {success:.3f} ({time.time() - started:.0f}s)")
+    return {"return": ret, "success": success, "step": step, "seconds": time.time() - started}
 
 
-def write_effects(out, results):
-  """OUT/effects.md: every change (or combination) tried, over all its seeds, the single changes first."""
+def write_report(study: harness.Harness) -> str:
+  """OUT/report.md: every change (or combination) tried, over all its seeds, the single changes first."""
+  results = {key: v for key, v in study.results.items() if "|" in key}
 
   def runs(change):
     return [v for key, v in results.items() if key.split("|")[0] == change]
 
   def cell(change, field):
     values = [run[field] for run in runs(change)]
-    return harness.mean_se(values) if values else None
+    return mean_se(values) if values else None
 
   base = cell("baseline", "return")
   rows = []
@@ -190,8 +194,6 @@ def write_effects(out, results):
     f"# One change at a time: single-task BC with past actions, K={CONTEXT}",
     "Small-study recipe otherwise; 1,000 evaluation episodes per model (the study's starts); "
     "mean return ± standard error over seeds; Δ against the baseline row; min/model: training and evaluation.",
-    harness.markdown_table(["change", "what", "seeds", "BC K=5 return", "Δ", "success", "min/model"], rows),
+    markdown_table(["change", "what", "seeds", "BC K=5 return", "Δ", "success", "min/model"], rows),
   ]
-  with open(os.path.join(out, "effects.md"), "w") as f:
-    f.write("\n\n".join(text) + "\n")
-  print(f"wrote {os.path.join(out, 'effects.md')}")
+  return study.write_report(text)

@@ -8,12 +8,14 @@ Reported: normalised score against gradient steps (mean ± s.e. over seeds, PNG)
 updates each variant needs to reach a fixed score: 90 % of raw TD3's final level, the paper's yardstick (of the best
 variant's where raw TD3 ends no higher than it started).
 
-It is ``mtm_study.Study`` with other scales and one part: the same datasets, MTM configs and caching; a TD3
-run checkpoints at every evaluation (``agents.td3_offline``), so a killed study resumes mid-curve.
+A locomotion study (``studies.locomotion``) with its own scales and one part: the MTM study's datasets, MTM
+configs and caching; a TD3 run checkpoints at every evaluation (``agents.td3_offline``), so a killed study resumes
+mid-curve.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
@@ -21,7 +23,7 @@ from mtm_jax.agents import td3_offline
 from mtm_jax.agents.td3 import INPUTS, TD3Config
 from mtm_jax.envs.locomotion import dataset_id
 from mtm_jax.eval import plots
-from studies.mtm import Study, combine
+from studies.locomotion import LocomotionStudy, Model, combine
 from studies.report import claim_lines, markdown_table, se_cell
 
 LABELS = {
@@ -45,13 +47,6 @@ SCALES = {
     eval_episodes=2,
     td3_batch=32,
     hidden=(32, 32),
-    width=32,
-    layers=1,
-    heads=2,
-    batch=16,
-    steps=6,
-    warmup=1,
-    mlp_hidden=(32, 32),
   ),
   # Sized for a 2-core CPU: Hopper, the MTM study's small MTM. With a representation (the encoder runs in
   # every update) each 2.5k updates took 68-81 s on cores shared with another study, 13.5-16 min per run at
@@ -66,13 +61,6 @@ SCALES = {
     eval_episodes=10,
     td3_batch=256,
     hidden=(256, 256),
-    width=64,
-    layers=2,
-    heads=4,
-    batch=128,
-    steps=3000,
-    warmup=300,
-    mlp_hidden=(256, 256),
   ),
   # The paper's budget (100k updates, batch 1024, 5 seeds) and the full MTM recipe: an accelerator.
   "full": dict(
@@ -85,51 +73,44 @@ SCALES = {
     eval_episodes=10,
     td3_batch=1024,
     hidden=(256, 256),
-    width=512,
-    layers=2,
-    heads=4,
-    batch=2048,
-    steps=140_000,
-    warmup=40_000,
-    mlp_hidden=(1024, 1024),
   ),
 }
 
 
-class RepresentationStudy(Study):
+class RepresentationStudy(LocomotionStudy):
   """One representation study in ``out``: pretrains, trains and evaluates what is missing, writes report.md."""
 
+  name = "representation"
   scales = SCALES
-
-  def datasets(self) -> set:
-    return {(e, lvl) for e in self.envs for lvl in self.levels}
 
   def curve(self, env: str, level: str, inputs: str, seed: int, mtm_workdir: str) -> list:
     """One TD3 run's learning curve (cached; the run itself resumes from its last evaluation)."""
     s = self.scale
+    td3 = TD3Config(hidden=tuple(s["hidden"]), batch_size=s["td3_batch"], bc_alpha=BC_ALPHA.get(level, 0.0), inputs=inputs)
+    config = td3_offline.OfflineConfig(
+      dataset_id(env, level, self.harness.scale_name),
+      td3,
+      updates=s["updates"],
+      eval_every=s["eval_every"],
+      eval_episodes=s["eval_episodes"],
+      seed=seed,
+      representation="" if inputs == "raw" else os.path.abspath(mtm_workdir),
+    )
+    name = f"{env}_{level}_{inputs}_seed{seed}"
+    self.harness.uses(f"td3_{name}", dataclasses.asdict(config))
 
     def compute():
       started = time.time()
-      td3 = TD3Config(hidden=tuple(s["hidden"]), batch_size=s["td3_batch"], bc_alpha=BC_ALPHA.get(level, 0.0), inputs=inputs)
-      config = td3_offline.OfflineConfig(
-        dataset_id(env, level, self.scale_name),
-        td3,
-        updates=s["updates"],
-        eval_every=s["eval_every"],
-        eval_episodes=s["eval_episodes"],
-        seed=seed,
-        representation="" if inputs == "raw" else os.path.abspath(mtm_workdir),
-      )
-      out = td3_offline.train(config, os.path.join(self.out, "td3", f"{env}_{level}_{inputs}_seed{seed}"))
-      self._spent("TD3", started)
+      out = td3_offline.train(config, os.path.join(self.harness.out, "td3", name))
+      self.harness.spent("TD3", started)
       self.log(f"  {env} {level} {inputs} seed {seed}: final score {out[-1]['score'][0]:.1f}")
       return out
 
-    return self.measured(f"td3|{env}|{level}|{inputs}|seed{seed}", compute)
+    return self.harness.measured(f"td3|{env}|{level}|{inputs}|seed{seed}", compute)
 
   def curves(self, env: str, level: str) -> dict:
     """{inputs: {step: (mean, s.e.) over seeds}}."""
-    mtm = self.trained("MTM pretraining", env, level, "mtm", 0)
+    mtm = self.trained("MTM pretraining", Model(env, level))
     out = {}
     for inputs in self.scale["inputs"]:
       runs = [self.curve(env, level, inputs, seed, mtm) for seed in self.seeds["representation"]]
@@ -138,14 +119,14 @@ class RepresentationStudy(Study):
     return out
 
   def run(self) -> str:
-    return self.report_per_dataset(f"# MTM representations for offline TD3 ({self.scale_name} scale)", self.curves)
+    title = f"# MTM representations for offline TD3 ({self.harness.scale_name} scale)"
+    return self.report_per_dataset(title, self._recipe, self.curves, self._section)
 
   def _recipe(self) -> str:
     s = self.scale
     return (
       f"Our datasets (`experiments/make_dataset.py locomotion`), D4RL-normalised with their own references. "
-      f"One MTM per dataset (`configs/locomotion.py`, width {s['width']}, {s['layers']} encoder layer(s) + 1 "
-      f"decoder, {s['steps']} steps, batch {s['batch']}); its representation of a state is the encoder's output "
+      f"One MTM per dataset (`configs/locomotion.py`, {self.sizes()}); its representation of a state is the encoder's output "
       "at that state's token alone (`mtm_jax.agents.representation`). TD3 (`mtm_jax.agents.td3`): hidden "
       f"{tuple(s['hidden'])}, batch {s['td3_batch']}, {s['updates']} updates, evaluated every "
       f"{s['eval_every']} on {s['eval_episodes']} episodes; {len(self.seeds['representation'])} seed(s). "
@@ -161,7 +142,7 @@ class RepresentationStudy(Study):
     title = f"{'TD3+BC' if BC_ALPHA.get(level) else 'TD3'} on {env} {level}"
     name = f"td3_{env}_{level}.png"
     plots.lines(
-      os.path.join(self.out, name), {LABELS[i]: c for i, c in curves.items()}, "gradient steps", "normalised score", title
+      os.path.join(self.harness.out, name), {LABELS[i]: c for i, c in curves.items()}, "gradient steps", "normalised score", title
     )
     claims = claim_lines(
       (

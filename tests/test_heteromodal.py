@@ -89,7 +89,7 @@ def test_dropping_the_unlabelled_episodes_trains_on_the_labelled_ones_alone(mina
 def test_a_bad_share_is_a_config_error():
   from mtm_jax.experiment import ConfigError
 
-  with pytest.raises(ConfigError, match=r"data.action_fraction=0: must be in \(0, 1\]"):
+  with pytest.raises(ConfigError, match=r"data.action_fraction=0.0: must be in \(0, 1\]"):
     parse(smoke_config(**{"data.action_fraction": 0}))
   with pytest.raises(ConfigError, match="data.labelled_episodes"):
     parse(smoke_config(**{"data.labelled_episodes": (-1,)}))

@@ -1,11 +1,18 @@
 """The MTM study's measurements and its reading of the paper's claims, on numbers worked out by hand."""
 
+import json
+import os
+
 import numpy as np
 import pytest
 
 from configs import locomotion
 from mtm_jax.eval import capabilities
+from mtm_jax.experiment import parse
+from studies import harness
+from studies import locomotion as locomotion_study
 from studies import mtm as mtm_study
+from studies.locomotion import Model
 
 
 def held_out():
@@ -33,11 +40,11 @@ def test_dynamics_errors_are_raw_mse_over_targets_divided_by_the_one_step_change
 
 
 def test_seeds_are_combined_and_one_seed_keeps_its_episode_error():
-  assert mtm_study.combine([]) is None
-  assert mtm_study.combine([[50.0, 2.0]]) == (50.0, 2.0)
-  mean, se = mtm_study.combine([[40.0, 2.0], [60.0, 3.0]])
+  assert locomotion_study.combine([]) is None
+  assert locomotion_study.combine([[50.0, 2.0]]) == (50.0, 2.0)
+  mean, se = locomotion_study.combine([[40.0, 2.0], [60.0, 3.0]])
   assert (mean, se) == pytest.approx((50.0, 10.0))
-  assert mtm_study.combine([0.1, 0.3]) == pytest.approx((0.2, 0.1))
+  assert locomotion_study.combine([0.1, 0.3]) == pytest.approx((0.2, 0.1))
 
 
 def test_the_papers_pattern_is_checked_against_the_best_specialist():
@@ -79,11 +86,11 @@ def test_unknown_scale_env_or_part_is_a_clear_error(tmp_path):
   from mtm_jax.errors import UserError
 
   with pytest.raises(UserError, match="unknown scale"):
-    mtm_study.Study(str(tmp_path), "huge", locomotion.get_config)
+    mtm_study.MTMStudy(str(tmp_path), "huge")
   with pytest.raises(UserError, match="unknown env or level"):
-    mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config, envs=["ant"])
+    mtm_study.MTMStudy(str(tmp_path), "smoke", envs=["ant"])
   with pytest.raises(UserError, match="unknown study parts"):
-    mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config).run(("planning!",))
+    mtm_study.MTMStudy(str(tmp_path), "smoke").run(("planning!",))
 
 
 def test_a_folder_written_at_other_settings_is_refused(tmp_path):
@@ -93,33 +100,34 @@ def test_a_folder_written_at_other_settings_is_refused(tmp_path):
 
   (tmp_path / "results.json").write_text(json.dumps({"settings": {**mtm_study.SCALES["smoke"], "steps": 99}}))
   with pytest.raises(UserError, match="use a fresh --out"):
-    mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config)
+    mtm_study.MTMStudy(str(tmp_path), "smoke")
 
 
 def test_a_share_of_the_data_trains_on_the_first_episodes_and_holds_out_the_same_last_ones(tmp_path, monkeypatch):
-  monkeypatch.setattr(mtm_study, "_total_episodes", lambda env, level, scale: 200)
-  study = mtm_study.Study(str(tmp_path), "small", locomotion.get_config)
-  full, tiny = study.config("hopper", "expert"), study.config("hopper", "expert", "mlp_rcbc", seed=1, fraction=0.005)
+  monkeypatch.setattr(locomotion_study, "_total_episodes", lambda env, level, scale: 200)
+  study = mtm_study.MTMStudy(str(tmp_path), "small")
+  tiny_model = Model("hopper", "expert", "mlp_rcbc", seed=1, fraction=0.005)
+  full, tiny = study.config(Model("hopper", "expert")), study.config(tiny_model)
   assert (full.data.num_validation, full.data.num_train) == (10, 0)  # all 190 training episodes
   assert (tiny.data.num_validation, tiny.data.num_train, tiny.seed) == (10, 1, 1)  # 0.5 % of 200
   assert tiny.model.kind == "mlp" and tiny.model.width == full.model.width == 64
-  assert study.workdir("hopper", "expert", "mlp_rcbc", 1, 0.005).endswith("hopper_expert_mlp_rcbc_f0.005_seed1")
-  assert study.config("hopper", "expert", returns="sum").data.returns == "sum"
+  assert study.harness.workdir(tiny_model.name).endswith("hopper_expert_mlp_rcbc_f0.005_seed1")
+  assert study.config(Model("hopper", "expert", returns="sum")).data.returns == "sum"
 
 
 def test_invocations_side_by_side_in_one_folder_keep_each_others_measurements_and_wall_time(tmp_path):
   import json
   import time
 
-  first, second = (mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config) for _ in range(2))
-  first.measured("a", lambda: 1)
-  second.measured("b", lambda: 2)  # read the folder before "a" was written
-  first._spent("training", time.time() - 3.0)
-  second._spent("training", time.time() - 5.0)
+  first, second = (mtm_study.MTMStudy(str(tmp_path), "smoke") for _ in range(2))
+  first.harness.measured("a", lambda: 1)
+  second.harness.measured("b", lambda: 2)  # read the folder before "a" was written
+  first.harness.spent("training", time.time() - 3.0)
+  second.harness.spent("training", time.time() - 5.0)
   results = json.loads((tmp_path / "results.json").read_text())
   assert (results["a"], results["b"]) == (1, 2)
   assert sorted(w["training"] for w in results["wall_seconds"].values()) == pytest.approx([3.0, 5.0], abs=0.5)
-  report = open(second.write_report(["# t"], time.time())).read()
+  report = open(second.report(["# t"], time.time())).read()
   assert "| training | 0.1 min | 0.1 min |" in report  # 5 s this invocation, 8 s in all
 
 
@@ -132,18 +140,22 @@ def test_invocations_side_by_side_train_a_model_they_share_once(tmp_path, monkey
   def train(config, workdir):  # slow enough that the second invocation asks while the first trains
     trainings.append(workdir)
     time.sleep(0.3)
+    os.makedirs(workdir)
+    with open(os.path.join(workdir, "config.json"), "w") as f:  # as training stores it
+      json.dump(parse(config, training=False).to_dict(), f)
     finished.add(workdir)
 
-  monkeypatch.setattr(mtm_study, "train_and_evaluate", train)
-  monkeypatch.setattr(mtm_study, "latest_step", lambda workdir: 6 if workdir in finished else None)
-  monkeypatch.setattr(mtm_study, "_total_episodes", lambda env, level, scale: 40)
-  studies = [mtm_study.Study(str(tmp_path), "smoke", locomotion.get_config) for _ in range(2)]
-  threads = [threading.Thread(target=s.trained, args=("versatility", "hopper", "expert")) for s in studies]
+  smoke_steps = locomotion.get_config("scale=smoke").train.num_steps
+  monkeypatch.setattr(harness, "train_and_evaluate", train)
+  monkeypatch.setattr(harness, "latest_step", lambda workdir: smoke_steps if workdir in finished else None)
+  monkeypatch.setattr(locomotion_study, "_total_episodes", lambda env, level, scale: 40)
+  studies = [mtm_study.MTMStudy(str(tmp_path), "smoke") for _ in range(2)]
+  threads = [threading.Thread(target=s.trained, args=("versatility", Model("hopper", "expert"))) for s in studies]
   for t in threads:
     t.start()
   for t in threads:
     t.join()
-  assert trainings == [studies[0].workdir("hopper", "expert")]
+  assert trainings == [studies[0].harness.workdir(Model("hopper", "expert").name)]
 
 
 def test_offline_rl_efficiency_and_planning_claims_compare_the_right_cells():

@@ -1,6 +1,7 @@
 """The gridworld study end to end at the smoke scale on two tasks: data, regimes, matrix, rollouts, report."""
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -30,6 +31,11 @@ def test_reproduce_gridworld_smoke(tmp_path):
   for png in ("loss_matrix.png", "loss_matrix_normalized.png", "rollouts.png", "future_states.png"):
     assert (out / png).stat().st_size > 1000 and f"({png})" in report
   assert "| random |" in report and "bc success" in report and "goal success" in report
+  models = sorted(f"{v}_seed0" for v in ("random", "multi_task", "bc", "goal", "finetune_bc", "finetune_goal"))
+  assert sorted(p.stem for p in (out / "configs").iterdir()) == models  # the config of every model the report uses
+  losses = json.loads((out / "results.json").read_text())
+  assert sorted(k.removeprefix("losses|") for k in losses if k.startswith("losses|")) == models
+  assert all(set(losses[f"losses|{m}"]) == {"bc", "goal"} for m in models)
   # A second run finds every model and evaluation and only redoes the report.
   again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
   assert again.returncode == 0 and "[1/" not in again.stdout

@@ -29,9 +29,12 @@ def test_reproduce_maze_smoke(tmp_path):
     assert f"| {row} |" in report
   assert "| model | BC K=5 | RCBC K=5 | RCBC×1.0 K=5 |" in report
   assert report.count("hold") == 4  # at context 5 only, for either RC target: finetune best, random weaker
-  rollouts = json.loads((out / "rollouts.json").read_text())
+  rollouts = {k: v for k, v in json.loads((out / "results.json").read_text()).items() if k not in ("settings", "wall_seconds")}
   # one per (row, column): the single-task bc row fills BC, the rcbc row both RC columns, the rest all three
   assert len(rollouts) == 21
+  from studies import maze
+
+  assert sorted(p.stem for p in (out / "configs").iterdir()) == sorted(f"{v}_k5_seed0" for v in maze.variants())  # one a model
   assert (out / "table.png").stat().st_size > 1000 and (out / "trajectories.png").stat().st_size > 1000
 
   # A re-run resumes (nothing retrained or rolled out again) and can show an earlier run beside each cell.

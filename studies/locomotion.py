@@ -1,0 +1,233 @@
+"""What the locomotion studies (MTM, heteromodal, representation) share on the harness: their models, each a run
+of ``configs/locomotion.py`` in ``OUT/models``, their datasets, and the measurements they take of a model, each on
+episodes or windows it never trained on:
+  rollout scores   D4RL-normalised return of the scale's episodes from fixed seeds (model_rollouts)
+  capability MSE   held-out forward / inverse dynamics error over the data's one-step change (capabilities)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+
+import jax
+import numpy as np
+
+from configs import locomotion as locomotion_config
+from mtm_jax import coverage
+from mtm_jax.checkpoint import load_checkpoint
+from mtm_jax.data.splits import prepare_data
+from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
+from mtm_jax.envs.score import mean_se
+from mtm_jax.errors import UserError
+from mtm_jax.eval import capabilities, model_rollouts
+from mtm_jax.experiment import parse
+from mtm_jax.predict import make_predict
+from studies import harness
+
+DYNAMICS = ("forward_dynamics", "inverse_dynamics")
+PRIMARY_TARGET = "fraction:1.0"  # the best return the training data shows: the target fixed in advance
+VALIDATION_EPISODES = 20  # per target, to choose one; fewer where a scale reports fewer
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+  """One locomotion model: ``configs/locomotion.py``'s MODEL on (env, level) with one seed.
+
+  fraction: the share of the episodes it trains on (the last 5 % are held out at every share); returns: "average"
+  (MTM's) or "sum" (return-to-go); labels: heteromodal, the share of the training episodes that keeps its
+  actions (drawn with the seed), the others ``unlabelled`` ("state_only" or "drop").
+  """
+
+  env: str
+  level: str
+  model: str = "mtm"
+  seed: int = 0
+  fraction: float = 0.95
+  returns: str = "average"
+  labels: float | None = None
+  unlabelled: str = "state_only"
+
+  @property
+  def name(self) -> str:
+    """Its workdir's name under OUT/models, and its cached measurements'."""
+    parts = [self.env, self.level, self.model]
+    if self.fraction != 0.95:
+      parts.append(f"f{self.fraction:g}")
+    if self.returns == "sum":
+      parts.append("sum")
+    if self.labels is not None:
+      parts += [f"f{self.labels:g}", "labelled" if self.unlabelled == "drop" else "all"]
+    return "_".join([*parts, f"seed{self.seed}"])
+
+
+class LocomotionStudy:
+  """A locomotion study in ``out`` (default runs/NAME_SCALE) at ``scale`` of the study's SCALES: trains what is
+  missing, measures what is not cached. envs, levels: the scale's by default; seeds: per model, 0 = the scale's."""
+
+  name = ""  # the study's: its default folder
+  scales = {}  # the study's SCALES
+
+  def __init__(self, out: str | None, scale: str, envs=None, levels=None, seeds: int = 0, log: Callable = harness.echo):
+    self.harness = harness.Harness(out or os.path.join("runs", f"{self.name}_{scale}"), scale, self.scales, log=log)
+    self.scale, self.log = self.harness.scale, log
+    self.envs = tuple(envs or self.scale["envs"])
+    self.levels = tuple(levels or self.scale["levels"])
+    bad = sorted(set(self.envs) - set(ENVS)) + sorted(set(self.levels) - set(LEVELS))
+    if bad:
+      raise UserError(f"unknown env or level {bad}; envs are {list(ENVS)}, levels {list(LEVELS)}")
+    self.seeds = {part: list(range(seeds or n)) for part, n in self.scale["seeds"].items()}
+    self._held_out = {}
+
+  # -- models ---------------------------------------------------------------------------------------------
+
+  def config(self, m: Model):
+    c = locomotion_config.get_config(f"scale={self.harness.scale_name},env={m.env},level={m.level},model={m.model}")
+    harness.as_trained(c, m.seed)
+    c.data.returns = m.returns
+    c.train.tensorboard = False
+    total = _total_episodes(m.env, m.level, self.harness.scale_name)
+    # The last 5 % of the episodes are held out at every share of the data, so every share scores on them.
+    c.data.num_validation = max(1, round(0.05 * total))
+    if m.fraction < 0.95:
+      c.data.num_train = max(1, min(total - c.data.num_validation, round(m.fraction * total)))
+    if m.labels is not None:
+      c.data.action_fraction, c.data.action_seed, c.data.unlabelled = m.labels, m.seed, m.unlabelled
+    return c
+
+  def sizes(self) -> str:
+    """The models' size at this scale, as its config (``configs/locomotion.py``) gives it, for a report."""
+    c = self.config(Model(self.envs[0], self.levels[0]))
+    m, t = c.model, c.train
+    return (
+      f"width {m.width}, {m.encoder_layers} encoder layer(s) + {m.decoder_layers} decoder, {m.num_heads} heads, batch "
+      f"{t.batch_size}, {t.num_steps} steps ({t.warmup_steps} warmup); MLPs with hidden sizes {tuple(m.mlp_hidden)}"
+    )
+
+  def trained(self, part: str, m: Model) -> str:
+    """The workdir of a model, trained (or its training resumed) if it is not finished."""
+    return self.harness.trained(part, m.name, self.config(m))
+
+  def datasets(self) -> set:
+    """The (env, level) datasets the study uses."""
+    return {(e, lvl) for e in self.envs for lvl in self.levels}
+
+  def ensure_datasets(self) -> None:
+    """Makes (SAC, then every D4RL level) each environment whose datasets are missing at the study's scale, then
+    checks that every dataset it reads was made by the D4RL protocol at that scale (never silently reused)."""
+    import minari
+
+    from mtm_jax.datagen import d4rl_protocol
+
+    scale, local = self.harness.scale_name, set(minari.list_local_datasets())
+    for env in sorted({e for e, lvl in self.datasets() if dataset_id(e, lvl, scale) not in local}):
+      started = time.time()
+      self.log(f"making the {env} datasets ({d4rl_protocol.protocol(scale)})")
+      d4rl_protocol.make(env, scale, root=os.path.join(self.harness.out, "sac"), progress=False)
+      self.harness.spent("datasets", started)
+    for env, level in sorted(self.datasets()):
+      d4rl_protocol.require(env, level, scale)
+
+  # -- measurements (cached) --------------------------------------------------------------------------------
+
+  def rollout_score(
+    self,
+    part: str,
+    workdir: str,
+    task: str,
+    target_rule: str = PRIMARY_TARGET,
+    planner: dict | None = None,
+    validation: bool = False,
+  ) -> dict:
+    """{"score": [mean, s.e. over episodes], "dataset_score": the data's own, "target", "ms_per_step"}.
+
+    ms_per_step: wall time of one lock-step policy call for every environment, with the environments'
+    own steps (and the first call's compilation) included. validation: on VALIDATION_EPISODES episodes whose
+    seeds the reported ones never use, to choose a return target by.
+    """
+    episodes = min(VALIDATION_EPISODES, self.scale["episodes"]) if validation else self.scale["episodes"]
+    seed = model_rollouts.VALIDATION_SEED if validation else model_rollouts.EVAL_SEED
+
+    def compute():
+      started = time.time()
+      out = model_rollouts.score_checkpoint(
+        load_checkpoint(workdir), task, episodes, target_rule=target_rule, planner=planner, seed=seed
+      )
+      self.harness.spent(part, started)
+      self.log(
+        f"  {os.path.basename(workdir)} {task} {target_rule}{' planned' if planner else ''}"
+        f"{' validation' if validation else ''}: score {out['score'][0]:.1f}"
+      )
+      return {
+        "score": out["score"],
+        "dataset_score": out["dataset_score"],
+        "target": out["target"],
+        "ms_per_step": 1e3 * out["seconds"] / out["policy_calls"],
+      }
+
+    plan = "" if planner is None else "|plan " + ",".join(f"{k}={v}" for k, v in sorted(planner.items()))
+    key = f"rollout|{os.path.basename(workdir)}|{task}|{target_rule}{plan}" + ("|validation" if validation else "")
+    return self.harness.measured(key, compute)
+
+  def held_out(self, env: str, level: str):
+    """(spec, HeldOut): the windows and masks every model of (env, level) is scored on (the MTM's masks)."""
+    if (env, level) not in self._held_out:
+      exp = parse(self.config(Model(env, level)))
+      spec, _, validation, _ = prepare_data(exp.data, exp.window)
+      self._held_out[env, level] = spec, capabilities.held_out(spec, validation, exp, DYNAMICS)
+    return self._held_out[env, level]
+
+  def capability_errors(self, part: str, workdir: str, env: str, level: str) -> dict:
+    """{"mse": {task: raw MSE}, "normalised": {task: MSE / one-step change}} for forward and inverse dynamics."""
+
+    def compute():
+      started = time.time()
+      spec, held = self.held_out(env, level)
+      ckpt = load_checkpoint(workdir)
+      params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
+      predictions = capabilities.predict_tasks(jax.jit(make_predict(ckpt.config)), params, held, spec.names)
+      errors = capabilities.mse(predictions, held)
+      training = coverage.TrainingMasks.of(ckpt.config)
+      for task in held.masks:  # the study's masks are the MTM's: a specialist trained on another says so
+        notice = training.notice(task, held.params[task], what=f"{os.path.basename(workdir)}'s {task}")
+        if notice:
+          print(notice)
+      self.harness.spent(part, started)
+      return {"mse": errors, "normalised": capabilities.relative_to_one_step(errors, held)}
+
+    return self.harness.measured(f"capabilities|{os.path.basename(workdir)}", compute)
+
+  # -- the report --------------------------------------------------------------------------------------------
+
+  def report(self, sections: list[str], started: float) -> str:
+    """``OUT/report.md``: the sections, then the wall time per part (this invocation's and summed); its path."""
+    return self.harness.write_report([*sections, *self.harness.wall_time(started)])
+
+  def report_per_dataset(self, title: str, recipe: Callable, measure: Callable, section: Callable) -> str:
+    """A study of one part per (env, level): the report of ``title``, ``recipe()``, then ``section(env, level,
+    measure(env, level))`` for each dataset."""
+    started = time.time()
+    self.ensure_datasets()
+    sections = [title, recipe()]
+    for env in self.envs:
+      for level in self.levels:
+        sections += section(env, level, measure(env, level))
+    return self.report(sections, started)
+
+
+def combine(values: list):
+  """(mean, s.e.) over seeds of per-seed values (floats, or [mean, s.e.] rollout scores); with one seed, a rollout
+  score keeps its s.e. over episodes; None for no values."""
+  if not values:
+    return None
+  if len(values) == 1 and np.ndim(values[0]) == 1:
+    return tuple(float(v) for v in values[0])
+  return mean_se([v[0] if np.ndim(v) == 1 else v for v in values])
+
+
+def _total_episodes(env: str, level: str, scale: str) -> int:
+  import minari
+
+  return minari.load_dataset(dataset_id(env, level, scale)).total_episodes
