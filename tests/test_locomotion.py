@@ -138,11 +138,11 @@ def test_medium_is_the_snapshot_nearest_a_third_of_the_expert_when_first_reached
 
 def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path):
   root, summary = hopper_data
-  env = process_env()
-  config = os.path.join(REPO, "configs", "locomotion.py:smoke,hopper,medium-expert")
+  from configs import locomotion
+  from mtm_jax.train import train_and_evaluate
+
   workdir = str(tmp_path / "run")
-  train = [sys.executable, "-m", "experiments.train", "--config", config, "--workdir", workdir]
-  subprocess.run(train, env=env, check=True, capture_output=True)
+  train_and_evaluate(locomotion.get_config("scale=smoke,level=medium-expert"), workdir)  # in process: the CLI is the point
   rollout = [
     sys.executable,
     "-m",
@@ -156,7 +156,7 @@ def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path)
     "--num_envs",
     "2",
   ]
-  result = subprocess.run(rollout, env=env, capture_output=True, text=True)
+  result = subprocess.run(rollout, env=process_env(), capture_output=True, text=True)
   assert result.returncode == 0, result.stderr
   assert "normalised score" in result.stdout and "dataset's own" in result.stdout
   assert "asked: rcbc with history" in result.stdout  # the default MTM covers RCBC with history (mask coverage)

@@ -33,13 +33,17 @@ def start(workdir, devices, *args, process=None, port=None, stderr=subprocess.DE
 
 def test_two_processes_train_like_one(tmp_path):
   port = free_port()
-  pair = [start(tmp_path / "two", 2, process=i, port=port) for i in (0, 1)]
-  assert start(tmp_path / "one", 4).wait(timeout=300) == 0
+  evaluate = "--config.eval.every=10"  # held-out evaluations during training, on each process's own copy
+  pair = [start(tmp_path / "two", 2, evaluate, process=i, port=port) for i in (0, 1)]
+  assert start(tmp_path / "one", 4, evaluate).wait(timeout=300) == 0
   assert [p.wait(timeout=300) for p in pair] == [0, 0]
   two, one = run_log.read(str(tmp_path / "two")), run_log.read(str(tmp_path / "one"))
   assert [r["step"] for r in two] == [r["step"] for r in one] == [5, 10, 15, 20]
   np.testing.assert_allclose([r["loss"] for r in two], [r["loss"] for r in one], rtol=1e-5)
   assert load_checkpoint(str(tmp_path / "two")).step == 20
+  evals = [run_log.read(str(tmp_path / run), run_log.EVAL) for run in ("two", "one")]
+  assert [r["step"] for r in evals[0]] == [r["step"] for r in evals[1]] == [10, 20]
+  np.testing.assert_allclose([r["eval/future"] for r in evals[0]], [r["eval/future"] for r in evals[1]], rtol=1e-5)
   assert not (tmp_path / "two" / ".write_test0").exists()
 
 

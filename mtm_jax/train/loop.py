@@ -168,7 +168,10 @@ def _evaluator(exp: Experiment, model, spec, val_data, workdir: str, main: bool)
   score = make_scorer(model, spec)  # one compile for every evaluation of the run
 
   def evaluate(step, params):
-    results = task_losses(model, params, val_data, spec, exp, score=score)  # every process joins the computation
+    # On this process's own copy of the replicated parameters: an evaluation is local, no collective waits on
+    # the other processes (each scores the same windows; the main one writes).
+    local = jax.tree_util.tree_map(lambda x: x.addressable_data(0), params)
+    results = task_losses(model, local, val_data, spec, exp, score=score)
     with RunLog(workdir, EVAL, tensorboard=exp.train.tensorboard, enabled=main) as log:
       log.write(step, as_metrics(results))
 
