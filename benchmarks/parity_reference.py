@@ -49,6 +49,7 @@ from mtm_jax.experiment import parse
 from mtm_jax.predict import make_predict
 from mtm_jax.train import train_and_evaluate
 from studies import harness
+from studies.report import markdown_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ANCHOR = os.environ.get("ANCHOR", "/tmp/anchor")
@@ -299,7 +300,7 @@ def main():
         ours = [r[mask_set][task] for r in runs[side]]
         row.append(f"{interval(ours)} ({interval(np.divide(ours, theirs))}x)")
       table.append(row)
-    print(harness.markdown_table(["capability", *sides], table))
+    print(markdown_table(["capability", *sides], table))
   # mtm_jax's includes loading the data and compiling; not a throughput figure (benchmarks/train_throughput.py is).
   print(
     "training wall time, s: " + ", ".join(f"{side} {interval([r['train_seconds'] for r in rs])}" for side, rs in runs.items())
