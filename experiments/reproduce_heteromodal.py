@@ -7,7 +7,8 @@ python -m experiments.reproduce_heteromodal --scale {smoke,small,full} [--envs h
 Makes any missing dataset, trains every model and seed, evaluates (BC and RCBC rollout scores, held-out
 inverse-dynamics error), and writes OUT/report.md with its tables, the paper's claim checked and PNGs, and
 OUT/configs/ with the config of every model. Re-running resumes (finished models and measurements are read
-back). The study itself is studies.heteromodal (its SCALES say what each scale trains).
+back). The study itself is studies.heteromodal
+(its SCALES say what each scale runs; configs/locomotion.py at that scale sizes the models).
 """
 
 from absl import flags

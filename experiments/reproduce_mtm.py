@@ -8,7 +8,8 @@ python -m experiments.reproduce_mtm --scale {smoke,small,full} [--envs hopper,ha
 Makes any missing dataset (SAC, then D4RL's levels), trains every model and seed, evaluates, and writes
 OUT/report.md with its tables, the paper's claims checked and PNGs, and OUT/configs/ with the config of every
 model it reports. Re-running resumes: finished models are read back from OUT/models, measurements from
-OUT/results.json. The study itself is studies.mtm (its SCALES say what each scale trains).
+OUT/results.json. The study itself is studies.mtm
+(its SCALES say what each scale runs; configs/locomotion.py at that scale sizes the models).
 """
 
 from absl import flags

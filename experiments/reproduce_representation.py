@@ -7,7 +7,8 @@ python -m experiments.reproduce_representation --scale {smoke,small,full} [--env
 Makes any missing dataset, pretrains, trains every TD3 variant and seed, and writes OUT/report.md with the
 final scores, the updates each variant needs to reach a fixed score, the paper's claim checked, and the
 learning curves as PNGs, and OUT/configs/ with the config of every MTM and TD3 run. Re-running resumes (a TD3
-run from its last evaluation). The study itself is studies.representation (its SCALES say what each scale trains).
+run from its last evaluation). The study itself is studies.representation
+(its SCALES say what each scale runs; configs/locomotion.py at that scale sizes the models).
 """
 
 from absl import flags
