@@ -1,13 +1,8 @@
-"""The Uni[MASK] Maze2D study (Table 1): data, every model and seed at context 5 and 10, rollouts, report.
+"""Runs the Uni[MASK] Maze2D study (studies.maze: what it trains, rolls out and reports).
 
 python -m experiments.reproduce_maze --scale small [--out runs/maze_small] [--contexts=5,10] [--before=OLD/results.json]
 
-Scales: smoke (checks the pipeline), small (a CPU afternoon), full (the paper's 5 seeds; meant for
-an accelerator). Re-running resumes: trained models are kept, rollouts read back from OUT/results.json.
-Return-conditioned episodes aim at 1.2 x the return of the training trajectory whose start
-(position and target) is nearest (the paper's rule), and again at 1.0 x (in distribution: 1.2 x asks
-for more than any trajectory in the data achieved); the target is decremented by the reward received.
---before puts an earlier run's numbers beside each cell of the table. The study itself is studies.maze.
+--before puts an earlier run's numbers beside each cell of the table.
 """
 
 from absl import flags
