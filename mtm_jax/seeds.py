@@ -27,7 +27,7 @@ def reset_seeds(purpose: str, count: int, start: int = 0) -> range:
   """``count`` reset seeds of ``purpose`` from its ``start``-th on (a learning curve passes its step)."""
   if purpose not in PURPOSES:
     raise ValueError(f"unknown seed purpose {purpose!r}; choose from {PURPOSES}")
-  if not 0 <= start and start + count <= BLOCK:
+  if not (0 <= start and start + count <= BLOCK):
     raise ValueError(f"seeds {start}..{start + count} of {purpose!r} leave its block of {BLOCK}")
   base = PURPOSES.index(purpose) * BLOCK
   return range(base + start, base + start + count)

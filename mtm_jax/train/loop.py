@@ -128,8 +128,13 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
     bar = tqdm(total=num_steps, initial=start, unit="step", dynamic_ncols=True, mininterval=1.0, desc="train", disable=not main)
     stops = runtime.StopRequests(enabled=jax.process_count() == 1)
     done = start
-    evaluate = _evaluator(exp, model, spec, val_data, workdir, main)
-    with stops, RunLog(workdir, resume_from=resume_from, tensorboard=exp.train.tensorboard, enabled=main) as log:
+    evaluate = _evaluator(exp, model, spec, val_data)
+    tensorboard = exp.train.tensorboard
+    with (
+      stops,
+      RunLog(workdir, resume_from=resume_from, tensorboard=tensorboard, enabled=main) as log,
+      RunLog(workdir, EVAL, tensorboard=tensorboard, enabled=main and evaluate is not None) as eval_log,
+    ):
       for step in range(start, num_steps):
         data_key, model_key = jax.random.split(step_key(train_key, step))
         state, metrics = train_step(state, sample(train_data, data_key), model_key)
@@ -142,7 +147,7 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
         if done % exp.train.checkpoint_every == 0 or done == num_steps or stops.received:
           checkpoint.save(mngr, done, state.params, state.opt_state, exp)
         if evaluate and (done % exp.eval.every == 0 or done == num_steps):
-          evaluate(done, state.params)
+          eval_log.write(done, evaluate(state.params))
         bar.update(1)
         if stops.received:
           break
@@ -160,20 +165,18 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
   return state
 
 
-def _evaluator(exp: Experiment, model, spec, val_data, workdir: str, main: bool):
-  """``evaluate(step, params)``: held-out task losses (``eval.tasks``) into the workdir's EVAL log, as
+def _evaluator(exp: Experiment, model, spec, val_data):
+  """``evaluate(params) -> metrics``: held-out task losses (``eval.tasks``) as the EVAL log's scalars, as
   ``python -m experiments.evaluate`` writes them; None when ``eval.every`` is 0 or nothing is held out."""
   if not exp.eval.every or val_data.num_windows == 0:
     return None
   score = make_scorer(model, spec)  # one compile for every evaluation of the run
 
-  def evaluate(step, params):
+  def evaluate(params):
     # On this process's own copy of the replicated parameters: an evaluation is local, no collective waits on
     # the other processes (each scores the same windows; the main one writes).
     local = jax.tree_util.tree_map(lambda x: x.addressable_data(0), params)
-    results = task_losses(model, local, val_data, spec, exp, score=score)
-    with RunLog(workdir, EVAL, tensorboard=exp.train.tensorboard, enabled=main) as log:
-      log.write(step, as_metrics(results))
+    return as_metrics(task_losses(model, local, val_data, spec, exp, score=score))
 
   return evaluate
 
