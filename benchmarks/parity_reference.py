@@ -42,6 +42,7 @@ from scipy import stats as scipy_stats
 from configs import locomotion
 from experiments import cli
 from mtm_jax.checkpoint import load_checkpoint
+from mtm_jax.data import writer
 from mtm_jax.data.splits import prepare_data
 from mtm_jax.errors import UserError
 from mtm_jax.eval import capabilities
@@ -126,6 +127,13 @@ def overrides(part: str, window: int) -> dict | None:
   except ValueError:
     return None
   return {"masks.weights": locomotion.covering_masks(window, share)[1]}
+
+
+def specialist(change: str) -> str | None:
+  """The capability a change's model is a specialist in (a transformer or MLP of configs/locomotion.py's MODELS),
+  else None."""
+  task = change.removeprefix("mlp_")
+  return task if task in CAPABILITIES else None
 
 
 def configure(base, change: str, seed: int):
@@ -250,6 +258,7 @@ def main():
       "locomotion --env=halfcheetah, or pass --dataset_id"
     )
   python = reference_python() if _REFERENCE.value else None  # before training anything
+  data_checksum = (writer.provenance(base.data.dataset_id) or {}).get("checksum")  # None: a downloaded set
   out = _OUT.value
   os.makedirs(os.path.join(out, "exchange"), exist_ok=True)
   cached = os.path.join(out, "results.json")
@@ -261,11 +270,11 @@ def main():
   for seed in range(_SEEDS.value):
     configs = {change: configure(base, change, seed) for change in _CHANGES.value}
     first = next(iter(configs.values()))
-    # mtm_jax's variants first: they train in minutes, the reference in most of an hour, so a session that
-    # ends mid-seed keeps the most
-    keys = {change: f"ours|{digest(c.to_dict())}|{asked}" for change, c in configs.items()}
+    # mtm_jax's variants first: a session that ends mid-seed keeps the most. The data's checksum is in every
+    # key: a dataset made again under the same id (SAC does not reproduce across machines) is other data.
+    keys = {change: f"ours|{digest([c.to_dict(), data_checksum])}|{asked}" for change, c in configs.items()}
     if _REFERENCE.value:
-      keys["reference"] = f"reference|{digest(shared(first))}"
+      keys["reference"] = f"reference|{digest([shared(first), data_checksum])}"
     if any(key not in results for key in keys.values()):
       data = data or held_out(first)
       _, train, held = data
@@ -297,6 +306,9 @@ def main():
       theirs = [r[mask_set][task] for r in runs[against]]
       row = [task, interval(theirs)]
       for side in sides[1:]:
+        if specialist(side) not in (None, task):  # a specialist is scored on its own capability alone
+          row.append("·")
+          continue
         ours = [r[mask_set][task] for r in runs[side]]
         row.append(f"{interval(ours)} ({interval(np.divide(ours, theirs))}x)")
       table.append(row)
