@@ -90,7 +90,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.eval.num_windows = 512  # held-out windows per task (the same for every model)
   c.eval.batch_size = 256  # windows per evaluation call
   c.eval.seed = 1234  # fixes the evaluation masks
-  c.eval.target_rule = "fraction:1.0"  # rollout return target: fraction:P, fixed:V or best:M (rollout.return_target)
+  c.eval.target_rule = "start:1.0"  # rollout return target: start:Q, fraction:P, fixed:V or best:M (rollout.return_target)
   c.eval.every = 0  # >0: training scores eval.tasks on held-out windows every this many steps and at its end
   return c
 

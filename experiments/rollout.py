@@ -1,6 +1,6 @@
 """Roll a trained model out on the environment its Minari dataset recovers; print and write its normalised score.
 
-python -m experiments.rollout --workdir runs/loco/hopper_medium --task rcbc --episodes 100 [--target_rule fraction:1.0]
+python -m experiments.rollout --workdir runs/loco/hopper_medium --task rcbc --episodes 100 [--target_rule start:1.0]
 
 Writes WORKDIR/rollout_TASK.json. Tasks: bc, rcbc, rcbc_imagine (mtm_jax.envs.rollout).
 """
@@ -20,7 +20,7 @@ from mtm_jax.run_log import EVAL, RunLog
 _WORKDIR = flags.DEFINE_string("workdir", None, "Workdir of a training run.")
 _TASK = flags.DEFINE_enum("task", "rcbc", list(rollout.ROLLOUT_TASKS), "Rollout task.")
 _EPISODES = flags.DEFINE_integer("episodes", 100, "Evaluation episodes.")
-_TARGET_RULE = flags.DEFINE_string("target_rule", "", "Return target: fraction:P, fixed:V or best:M; empty = the run's.")
+_TARGET_RULE = flags.DEFINE_string("target_rule", "", "Return target: start:Q, fraction:P, fixed:V or best:M; empty = the run's.")
 _NUM_ENVS = flags.DEFINE_integer("num_envs", 50, "Environments stepped together (one model call per step for all).")
 flags.mark_flags_as_required(["workdir"])
 

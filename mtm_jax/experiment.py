@@ -114,7 +114,7 @@ class EvalConfig:
   num_windows: int = 512
   batch_size: int = 256
   seed: int = 1234
-  target_rule: str = "fraction:1.0"
+  target_rule: str = "start:1.0"
   every: int = 0  # >0: training scores ``tasks`` on held-out windows every this many steps and at its end
 
 

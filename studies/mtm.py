@@ -4,7 +4,8 @@ and, beyond the paper, planning with the same weights (mtm_jax.planning).
 A locomotion study (``studies.locomotion``): its models train in ``OUT/models`` and resume there, its rollout
 scores and capability errors are cached in ``OUT/results.json``, so a re-run only does what is missing.
 Our primary numbers are honest: the final checkpoint, one return-target rule fixed in advance
-(``fraction:1.0``, the best return the training data shows), and beside it the target of the curve chosen on
+(``start:1.0``, what the best training episode holds from its start: a value the data shows where a
+rollout starts), and beside it the target of the curve chosen on
 validation episodes (other seeds than the reported ones). The paper's best-of protocol (the best of six
 return targets and two controllers, chosen on the reported episodes) is reported beside them, labelled.
 """
@@ -16,11 +17,10 @@ import time
 
 import numpy as np
 
-from mtm_jax.envs.score import mean_se
 from mtm_jax.errors import UserError
 from mtm_jax.eval import capabilities, plots
 from studies.locomotion import PRIMARY_TARGET, VALIDATION_EPISODES, LocomotionStudy, Model, combine
-from studies.report import claim_lines, markdown_table, se_cell
+from studies.report import cell_text, claim_lines, every, markdown_table, paired
 
 SPECIALIST_TASKS = tuple(capabilities.CAPABILITIES)  # each has a specialist: configs/locomotion.py's MODELS
 PARTS = ("versatility", "offline_rl", "efficiency", "planning")
@@ -118,7 +118,7 @@ class MTMStudy(LocomotionStudy):
   # -- the parts ---------------------------------------------------------------------------------------------
 
   def versatility(self, level: str) -> dict:
-    """table[capability][column]: (mean, s.e.) or None (not trained at this scale); columns of COLUMNS."""
+    """table[capability][column]: a SeedCell over seeds or None (not trained at this scale); columns of COLUMNS."""
     env = VERSATILITY_ENV
     values = {task: {col: [] for col in COLUMNS} for task in SPECIALIST_TASKS}
     for seed in self.seeds["versatility"]:
@@ -129,7 +129,7 @@ class MTMStudy(LocomotionStudy):
             continue
           workdir = self.trained("versatility", Model(env, level, model, seed))
           if task in ("bc", "rcbc"):
-            values[task][column].append(self.rollout_score("versatility", workdir, task)["score"])
+            values[task][column].append(self.rollout_score("versatility", workdir, task))
           else:
             values[task][column].append(self.capability_errors("versatility", workdir, env, level)["normalised"][task])
     return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}
@@ -147,23 +147,23 @@ class MTMStudy(LocomotionStudy):
         for p in self.scale["targets"]
       }
       chosen.append(max(valid, key=valid.get))
-      rows["validated"].append(curve[chosen[-1]]["score"])
+      rows["validated"].append(curve[chosen[-1]])
       primary = self.rollout_score("offline RL", workdir, "rcbc")
       imagine = self.rollout_score("offline RL", workdir, "rcbc_imagine")
       summed = self.trained("offline RL", Model(env, level, "mtm", seed, returns="sum"))
       dataset = primary["dataset_score"]
-      rows["primary"].append(primary["score"])
-      rows["imagine"].append(imagine["score"])
-      rows["dt_rule"].append(self.rollout_score("offline RL", summed, "rcbc")["score"])
-      rows["best_of"].append(max((r["score"] for r in (*curve.values(), imagine)), key=lambda s: s[0]))
+      rows["primary"].append(primary)
+      rows["imagine"].append(imagine)
+      rows["dt_rule"].append(self.rollout_score("offline RL", summed, "rcbc"))
+      rows["best_of"].append(max((*curve.values(), imagine), key=lambda r: r["score"][0]))
       for p, r in curve.items():
-        rows[p].append(r["score"])
+        rows[p].append(r)
     out = {k: combine(v) for k, v in rows.items()}
     out["dataset"], out["chosen"] = tuple(dataset), chosen
     return out
 
   def efficiency(self) -> dict:
-    """{share: {"MTM"|"MLP": {"rcbc": (mean, s.e.), "forward_dynamics": (mean, s.e.)}}} on Hopper."""
+    """{share: {"MTM"|"MLP": {"rcbc": SeedCell, "forward_dynamics": SeedCell}}} on Hopper."""
     env, level = VERSATILITY_ENV, self.scale["efficiency"]
     out = {}
     for fraction in self.scale["fractions"]:
@@ -172,7 +172,7 @@ class MTMStudy(LocomotionStudy):
         for col, task in (("MTM", "rcbc"), ("MTM", "forward_dynamics"), ("MLP", "rcbc"), ("MLP", "forward_dynamics")):
           workdir = self.trained("data efficiency", Model(env, level, "mtm" if col == "MTM" else f"mlp_{task}", seed, fraction))
           cells[col][task].append(
-            self.rollout_score("data efficiency", workdir, task)["score"]
+            self.rollout_score("data efficiency", workdir, task)
             if task == "rcbc"
             else self.capability_errors("data efficiency", workdir, env, level)["normalised"][task]
           )
@@ -186,15 +186,15 @@ class MTMStudy(LocomotionStudy):
       workdir = self.trained("planning", Model(env, level, "mtm", seed))
       a = self.rollout_score("planning", workdir, "rcbc")
       b = self.rollout_score("planning", workdir, "rcbc", planner=self.scale["planner"])
-      plain.append(a["score"])
-      planned.append(b["score"])
+      plain.append(a)
+      planned.append(b)
       ms_plain.append(a["ms_per_step"])
       ms_planned.append(b["ms_per_step"])
-    gains = [p[0] - q[0] for p, q in zip(planned, plain)]
+    plain, planned = combine(plain), combine(planned)
     return {
-      "plain": combine(plain),
-      "planned": combine(planned),
-      "gain": mean_se(gains) if len(gains) > 1 else (gains[0], float("nan")),
+      "plain": plain,
+      "planned": planned,
+      "gain": paired(planned, plain),  # each seed's model planned against itself plain
       "ms_plain": float(np.mean(ms_plain)),
       "ms_planned": float(np.mean(ms_planned)),
     }
@@ -229,7 +229,9 @@ class MTMStudy(LocomotionStudy):
       f"comparisons. Models: `configs/locomotion.py:scale={self.harness.scale_name}`, {self.sizes()}. "
       f"Seeds: {seeds}. Primary numbers: the final "
       f"checkpoint, the return target `{PRIMARY_TARGET}` fixed in advance, {s['episodes']} episodes per model "
-      "and seed. Cells are mean ± s.e. over seeds (over episodes where a part has one seed). The last 5 % "
+      "and seed. Cells: mean [95 % bootstrap interval] over seeds (none below 3 seeds), each seed's value and "
+      "the share of episodes that reached the time limit; never an interval over one model's episodes. Claims "
+      "are decided on seed-paired differences: undecided where the interval straddles the line. The last 5 % "
       "of each dataset's episodes are held out for the dynamics errors."
     )
 
@@ -239,7 +241,7 @@ class MTMStudy(LocomotionStudy):
     for task, label in CAPABILITY_ROWS.items():
       fmt = "{:.1f}" if task in ("bc", "rcbc") else "{:.3g}"
       refs = ", ".join(f"{c} {v:g}" for c, v in paper.get(task, {}).items())
-      rows.append([label, *[se_cell(table[task][col], fmt) for col in COLUMNS], refs])
+      rows.append([label, *[cell_text(table[task][col], fmt) for col in COLUMNS], refs])
     header = ["capability", "MTM (one model)", "specialist transformer", "specialist MLP", "paper (D4RL)"]
     claims = versatility_claims(table, level)
     return [f"## One model against specialists: {VERSATILITY_ENV} {level}", markdown_table(header, rows), claim_lines(claims)]
@@ -248,12 +250,12 @@ class MTMStudy(LocomotionStudy):
     rows = [
       [
         f"{env} {level}",
-        se_cell(r["dataset"]),
-        se_cell(r["primary"]),
-        se_cell(r["validated"]) + " (p " + ", ".join(f"{p:g}" for p in r["chosen"]) + ")",
-        se_cell(r["dt_rule"]),
-        se_cell(r["imagine"]),
-        se_cell(r["best_of"]),
+        f"{r['dataset'][0]:.1f}",
+        cell_text(r["primary"]),
+        cell_text(r["validated"]) + " (p " + ", ".join(f"{p:g}" for p in r["chosen"]) + ")",
+        cell_text(r["dt_rule"]),
+        cell_text(r["imagine"]),
+        cell_text(r["best_of"]),
         f"{PAPER_RCBC[env, level]:g}" if (env, level) in PAPER_RCBC else "",
       ]
       for (env, level), r in results.items()
@@ -296,10 +298,10 @@ class MTMStudy(LocomotionStudy):
     rows = [
       [
         f"{f:.1%}",
-        se_cell(c["MTM"]["rcbc"]),
-        se_cell(c["MLP"]["rcbc"]),
-        se_cell(c["MTM"]["forward_dynamics"], "{:.3g}"),
-        se_cell(c["MLP"]["forward_dynamics"], "{:.3g}"),
+        cell_text(c["MTM"]["rcbc"]),
+        cell_text(c["MLP"]["rcbc"]),
+        cell_text(c["MTM"]["forward_dynamics"], "{:.3g}"),
+        cell_text(c["MLP"]["forward_dynamics"], "{:.3g}"),
         "MLP {:g}, MTM {:g}".format(*PAPER_EFFICIENCY[f]) if f in PAPER_EFFICIENCY else "",
       ]
       for f, c in table.items()
@@ -332,9 +334,9 @@ class MTMStudy(LocomotionStudy):
     rows = [
       [
         f"{env} {level}",
-        se_cell(r["plain"]),
-        se_cell(r["planned"]),
-        se_cell(r["gain"], "{:+.1f}"),
+        cell_text(r["plain"]),
+        cell_text(r["planned"]),
+        cell_text(r["gain"], "{:+.1f}"),
         f"{r['ms_plain']:.1f}",
         f"{r['ms_planned']:.1f}",
       ]
@@ -344,10 +346,11 @@ class MTMStudy(LocomotionStudy):
     return [
       "## Beyond the paper: planning with the same weights",
       f"Model-predictive control with no new training (`mtm_jax.planning`): at each step {p['num_candidates']} "
-      "candidate action sequences for the rest of the window, around the model's RCBC proposal (Gaussian, "
+      "candidate action sequences for the current step and the window's imagined steps after it (one step of "
+      "history kept), around the model's RCBC proposal (Gaussian, "
       f"std {p['noise']} of the action half-range; the proposal itself is one), each scored by the return the "
-      "same model predicts for it at the current step (states so far and the candidate's actions visible, "
-      "returns hidden); the best one's first action is executed. Same models, targets and episodes as the "
+      "model predicts at the current step with the candidate's whole horizon visible (states up to the current "
+      "step visible, returns hidden); the best one's current action is executed. Same models, targets and episodes as the "
       "offline-RL primary column. A step's time covers one batched policy call for all "
       f"{min(50, self.scale['episodes'])} environments and their own steps.",
       markdown_table(header, rows),
@@ -356,41 +359,34 @@ class MTMStudy(LocomotionStudy):
 
 
 def versatility_claims(table: dict, level: str) -> list:
-  """(claim, holds, evidence) for the paper's pattern on one dataset's versatility table."""
+  """(claim, verdict, evidence) for the paper's pattern on one dataset's versatility table, each decided on the
+  seed-paired difference between the MTM and the best specialist (by mean) of that capability."""
 
   def best(task, pick):
-    cells = [table[task][c][0] for c in ("specialist", "MLP") if table[task][c] is not None]
-    return pick(cells) if cells and table[task]["MTM"] is not None else None
+    cells = [table[task][c] for c in ("specialist", "MLP") if table[task][c] is not None]
+    return pick(cells, key=lambda c: c.mean) if cells and table[task]["MTM"] is not None else None
 
   out = []
-  mtm = {task: table[task]["MTM"][0] if table[task]["MTM"] else None for task in SPECIALIST_TASKS}
+  mtm = {task: table[task]["MTM"] for task in SPECIALIST_TASKS}
   if (b := best("rcbc", max)) is not None:
+    gap = paired(mtm["rcbc"], b)
     out.append(
-      (
-        "RCBC at or near the best specialist (within 5 points)",
-        mtm["rcbc"] >= b - 5,
-        f"MTM {mtm['rcbc']:.1f}, best specialist {b:.1f}",
-      )
+      ("RCBC at or near the best specialist (within 5 points)", gap.above(-5), f"MTM - best {cell_text(gap, '{:+.1f}')}")
     )
   if (b := best("forward_dynamics", min)) is not None:
-    out.append(
-      ("best on forward dynamics", mtm["forward_dynamics"] <= b, f"MTM {mtm['forward_dynamics']:.3g}, best specialist {b:.3g}")
-    )
+    gap = paired(b, mtm["forward_dynamics"])
+    out.append(("best on forward dynamics", gap.above(0), f"best specialist - MTM {cell_text(gap, '{:+.3g}')}"))
   if (b := best("inverse_dynamics", min)) is not None:
-    out.append(
-      (
-        "worse than a specialist on inverse dynamics",
-        mtm["inverse_dynamics"] > b,
-        f"MTM {mtm['inverse_dynamics']:.3g}, best specialist {b:.3g}",
-      )
-    )
+    gap = paired(mtm["inverse_dynamics"], b)
+    out.append(("worse than a specialist on inverse dynamics", gap.above(0), f"MTM - best {cell_text(gap, '{:+.3g}')}"))
   if "replay" in level and (b := best("bc", max)) is not None:
-    out.append(("weak on BC from mixed-quality data", mtm["bc"] < b, f"MTM {mtm['bc']:.1f}, best specialist {b:.1f}"))
+    gap = paired(b, mtm["bc"])
+    out.append(("weak on BC from mixed-quality data", gap.above(0), f"best specialist - MTM {cell_text(gap, '{:+.1f}')}"))
   return out
 
 
 def offline_rl_claims(results: dict) -> list:
-  """(claim, holds, evidence): does MTM's RCBC, at the target fixed in advance and at the validated one, score
+  """(claim, verdict, evidence): does MTM's RCBC, at the target fixed in advance and at the validated one, score
   above the behaviour that made each dataset (the point of offline RL; the paper's rows are on other data)."""
   out = []
   for (env, level), r in results.items():
@@ -398,42 +394,42 @@ def offline_rl_claims(results: dict) -> list:
       out.append(
         (
           f"RCBC {label} beats the data's behaviour on {env} {level}",
-          r[column][0] > r["dataset"][0],
-          f"{r[column][0]:.1f} against {r['dataset'][0]:.1f}",
+          r[column].above(r["dataset"][0]),
+          f"{cell_text(r[column])} against {r['dataset'][0]:.1f}",
         )
       )
   return out
 
 
 def efficiency_claims(table: dict) -> list:
-  """(claim, holds, evidence) for the paper's data-efficiency finding: MTM's RCBC at or above the MLP's on the
-  smallest shares (the paper: at 5 %, 1 % and 0.5 %, not at 2 %), and its forward dynamics better at every share."""
+  """(claim, verdict, evidence) for the paper's data-efficiency finding: MTM's RCBC above the MLP's on the
+  smallest shares (the paper: at 5 %, 1 % and 0.5 %, not at 2 %), and its forward dynamics better at every
+  share; each on seed-paired differences."""
   out = []
   for f, c in table.items():
     mtm, mlp = c["MTM"]["rcbc"], c["MLP"]["rcbc"]
     if f <= 0.05 and mtm is not None and mlp is not None:
-      out.append(
-        (f"MTM's RCBC at or above the MLP's on {f:.1%} of the data", mtm[0] >= mlp[0], f"{mtm[0]:.1f} against {mlp[0]:.1f}")
-      )
-  fd = [
-    (f, c["MTM"]["forward_dynamics"][0], c["MLP"]["forward_dynamics"][0])
+      gap = paired(mtm, mlp)
+      out.append((f"MTM's RCBC above the MLP's on {f:.1%} of the data", gap.above(0), f"MTM - MLP {cell_text(gap, '{:+.1f}')}"))
+  fd = {
+    f: paired(c["MLP"]["forward_dynamics"], c["MTM"]["forward_dynamics"])
     for f, c in table.items()
     if c["MTM"]["forward_dynamics"] is not None and c["MLP"]["forward_dynamics"] is not None
-  ]
+  }
   if fd:
     out.append(
       (
         "MTM's forward dynamics better than the MLP's at every share",
-        all(m < p for _, m, p in fd),
-        ", ".join(f"{f:.1%}: {m:.3g} against {p:.3g}" for f, m, p in fd),
+        every(g.above(0) for g in fd.values()),
+        "MLP - MTM " + ", ".join(f"{f:.1%}: {cell_text(g, '{:+.3g}')}" for f, g in fd.items()),
       )
     )
   return out
 
 
 def planning_claims(results: dict) -> list:
-  """(claim, holds, evidence): does planning with the model beat its plain RCBC on each dataset."""
+  """(claim, verdict, evidence): does planning with the model beat its plain RCBC on each dataset (seed-paired)."""
   return [
-    (f"planning beats plain RCBC on {env} {level}", r["gain"][0] > 0, f"gain {se_cell(r['gain'], '{:+.1f}')} points")
+    (f"planning beats plain RCBC on {env} {level}", r["gain"].above(0), f"gain {cell_text(r['gain'], '{:+.1f}')} points")
     for (env, level), r in results.items()
   ]

@@ -24,7 +24,7 @@ from mtm_jax.agents.td3 import INPUTS, TD3Config
 from mtm_jax.envs.locomotion import dataset_id
 from mtm_jax.eval import plots
 from studies.locomotion import LocomotionStudy, Model, combine
-from studies.report import claim_lines, markdown_table, se_cell
+from studies.report import cell_text, claim_lines, markdown_table
 
 LABELS = {
   "raw": "TD3, raw states",
@@ -109,13 +109,13 @@ class RepresentationStudy(LocomotionStudy):
     return self.harness.measured(f"td3|{env}|{level}|{inputs}|seed{seed}", compute)
 
   def curves(self, env: str, level: str) -> dict:
-    """{inputs: {step: (mean, s.e.) over seeds}}."""
+    """{inputs: {step: SeedCell over seeds}}."""
     mtm = self.trained("MTM pretraining", Model(env, level))
     out = {}
     for inputs in self.scale["inputs"]:
       runs = [self.curve(env, level, inputs, seed, mtm) for seed in self.seeds["representation"]]
       steps = [point["step"] for point in runs[0]]
-      out[inputs] = {step: combine([r[i]["score"] for r in runs]) for i, step in enumerate(steps)}
+      out[inputs] = {step: combine([r[i]["score"][0] for r in runs]) for i, step in enumerate(steps)}
     return out
 
   def run(self) -> str:
@@ -130,15 +130,15 @@ class RepresentationStudy(LocomotionStudy):
       "at that state's token alone (`mtm_jax.agents.representation`). TD3 (`mtm_jax.agents.td3`): hidden "
       f"{tuple(s['hidden'])}, batch {s['td3_batch']}, {s['updates']} updates, evaluated every "
       f"{s['eval_every']} on {s['eval_episodes']} episodes; {len(self.seeds['representation'])} seed(s). "
-      f"Plain TD3 on full-replay, TD3+BC (alpha {BC_ALPHA['medium-replay']}) on medium-replay. Cells: mean ± "
-      "s.e. over seeds (over episodes with one seed)."
+      f"Plain TD3 on full-replay, TD3+BC (alpha {BC_ALPHA['medium-replay']}) on medium-replay. Cells: mean "
+      "[95 % bootstrap interval] over seeds, and each seed's value; no interval below 3 seeds."
     )
 
   def _section(self, env: str, level: str, curves: dict) -> list:
     final = {inputs: c[max(c)] for inputs, c in curves.items()}
     target, whose = yardstick(curves)
     reach = {inputs: steps_to_reach(c, target) for inputs, c in curves.items()}
-    rows = [[LABELS[i], se_cell(final[i]), _steps(reach[i])] for i in curves]
+    rows = [[LABELS[i], cell_text(final[i]), _steps(reach[i])] for i in curves]
     title = f"{'TD3+BC' if BC_ALPHA.get(level) else 'TD3'} on {env} {level}"
     name = f"td3_{env}_{level}.png"
     plots.lines(
@@ -162,7 +162,7 @@ class RepresentationStudy(LocomotionStudy):
 def yardstick(curves: dict) -> tuple[float, str]:
   """(the score to reach, whose final score it is a share of): THRESHOLD of raw TD3's final score, the paper's.
   Raw TD3 that ends no higher than it started gives none (a share of a score below the untrained one is reached
-  at step 0), so there the best variant's final score stands in. curves: {inputs: {step: (mean, s.e.)}}."""
+  at step 0), so there the best variant's final score stands in. curves: {inputs: {step: SeedCell}}."""
   final = {inputs: c[max(c)][0] for inputs, c in curves.items()}
   if final["raw"] > curves["raw"][min(curves["raw"])][0]:
     return THRESHOLD * final["raw"], "raw TD3"

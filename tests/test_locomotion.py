@@ -161,7 +161,7 @@ def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path)
   assert "normalised score" in result.stdout and "dataset's own" in result.stdout
   assert "asked: rcbc with history" in result.stdout  # the default MTM covers RCBC with history (mask coverage)
   report = json.load(open(os.path.join(workdir, "rollout_rcbc.json")))
-  assert report["episodes"] == 3 and report["target_rule"] == "fraction:1.0" and report["env_id"] == "Hopper-v5"
+  assert report["episodes"] == 3 and report["target_rule"] == "start:1.0" and report["env_id"] == "Hopper-v5"
   np.testing.assert_allclose(report["dataset_score"][0], summary["levels"]["medium-expert"]["score"], rtol=1e-4)
 
 
@@ -189,15 +189,15 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
   assert (out / "offline_rl_targets.png").stat().st_size > 1000 and (out / "data_efficiency.png").stat().st_size > 1000
   results = json.loads((out / "results.json").read_text())
   rollouts = [k for k in results if k.startswith("rollout|")]
-  # mtm bc, rcbc at 2 targets (and again on validation episodes), rcbc_imagine, rcbc planned; MLP rcbc; the
-  # return-to-go model's rcbc
-  assert len(rollouts) == 9, rollouts
+  # mtm bc, rcbc at the primary target and 2 others (and again on validation episodes), rcbc_imagine, rcbc
+  # planned; MLP rcbc; the return-to-go model's rcbc
+  assert len(rollouts) == 10, rollouts
   assert "| MTM RCBC (p chosen on validation) |" in report
   validated = results["rollout|hopper_medium_mtm_seed0|rcbc|fraction:0.9|validation"]
   assert validated["score"] != results["rollout|hopper_medium_mtm_seed0|rcbc|fraction:0.9"]["score"]  # other seeds
   (spent,) = results["wall_seconds"].values()  # one invocation's wall time per part
   assert set(spent) == {"versatility", "offline RL", "data efficiency", "planning"}
-  assert results["rollout|hopper_medium_mtm_seed0|rcbc|fraction:1.0|plan noise=0.1,num_candidates=4"]["ms_per_step"] > 0
+  assert results["rollout|hopper_medium_mtm_seed0|rcbc|start:1.0|plan noise=0.1,num_candidates=4"]["ms_per_step"] > 0
   dynamics = [v["normalised"] for k, v in results.items() if k.startswith("capabilities|")]
   assert len(dynamics) == 2 and all(0 < e < 1e3 for d in dynamics for e in d.values())
   assert sorted(os.listdir(out / "models")) == sorted(

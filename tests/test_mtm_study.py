@@ -13,6 +13,7 @@ from studies import harness
 from studies import locomotion as locomotion_study
 from studies import mtm as mtm_study
 from studies.locomotion import Model
+from studies.report import cell_text, over_seeds, paired
 
 
 def held_out():
@@ -39,32 +40,50 @@ def test_dynamics_errors_are_raw_mse_over_targets_divided_by_the_one_step_change
   )
 
 
-def test_seeds_are_combined_and_one_seed_keeps_its_episode_error():
+def cells(**columns):
+  """SeedCells from per-seed values, by column name."""
+  return {name: over_seeds(values) if values else None for name, values in columns.items()}
+
+
+def test_cells_are_over_seeds_never_over_one_models_episodes():
   assert locomotion_study.combine([]) is None
-  assert locomotion_study.combine([[50.0, 2.0]]) == (50.0, 2.0)
-  mean, se = locomotion_study.combine([[40.0, 2.0], [60.0, 3.0]])
-  assert (mean, se) == pytest.approx((50.0, 10.0))
-  assert locomotion_study.combine([0.1, 0.3]) == pytest.approx((0.2, 0.1))
+  one = locomotion_study.combine([{"score": [50.0, 2.0], "reached_time_limit": 1.0}])
+  assert (one.mean, one.values, one.reached) == (50.0, (50.0,), 1.0) and np.isnan(one.low)  # one model decides nothing
+  assert cell_text(one) == "50.0 (1 seed: no interval); 100% to the time limit"
+  rollouts = [{"score": [v, 2.0], "reached_time_limit": r} for v, r in ((40.0, 0.5), (60.0, 1.0), (50.0, 0.0))]
+  three = locomotion_study.combine(rollouts)
+  assert three.mean == 50.0 and three.values == (40.0, 60.0, 50.0) and three.reached == 0.5
+  assert 40.0 <= three.low < 50.0 < three.high <= 60.0  # a bootstrap interval of the mean over the three seeds
+  assert cell_text(three).endswith("; seeds 40.0 / 60.0 / 50.0; 50% to the time limit")
+  assert locomotion_study.combine([0.1, 0.3, 0.2]).mean == pytest.approx(0.2)
+  same = over_seeds([1.0, 1.0, 1.0])
+  assert (same.low, same.high) == (1.0, 1.0)
+  assert paired(three, over_seeds([30.0, 50.0, 40.0])).values == (10.0, 10.0, 10.0)
+  with pytest.raises(ValueError, match="same seeds"):
+    paired(three, one)
 
 
-def test_the_papers_pattern_is_checked_against_the_best_specialist():
+def test_the_papers_pattern_is_decided_on_seed_paired_differences_with_the_best_specialist():
   table = {
-    "rcbc": {"MTM": (96.0, 1.0), "specialist": (100.0, 1.0), "MLP": (90.0, 1.0)},
-    "bc": {"MTM": (20.0, 1.0), "specialist": (40.0, 1.0), "MLP": None},
-    "forward_dynamics": {"MTM": (0.03, 0.0), "specialist": (0.9, 0.0), "MLP": (0.06, 0.0)},
-    "inverse_dynamics": {"MTM": (0.01, 0.0), "specialist": None, "MLP": (0.004, 0.0)},
+    "rcbc": cells(MTM=[96.0, 97.0, 95.0], specialist=[100.0, 101.0, 99.0], MLP=[90.0, 91.0, 89.0]),
+    "bc": cells(MTM=[20.0, 21.0, 19.0], specialist=[40.0, 42.0, 38.0], MLP=[]),
+    "forward_dynamics": cells(MTM=[0.03, 0.04, 0.03], specialist=[0.9, 0.8, 0.9], MLP=[0.06, 0.07, 0.05]),
+    "inverse_dynamics": cells(MTM=[0.01, 0.01, 0.02], specialist=[], MLP=[0.004, 0.005, 0.004]),
   }
   claims = {claim: holds for claim, holds, _ in mtm_study.versatility_claims(table, "medium-replay")}
   assert claims == {
-    "RCBC at or near the best specialist (within 5 points)": True,
+    "RCBC at or near the best specialist (within 5 points)": True,  # -4 on every seed
     "best on forward dynamics": True,
     "worse than a specialist on inverse dynamics": True,
     "weak on BC from mixed-quality data": True,
   }
-  table["rcbc"]["MTM"] = (94.0, 1.0)
+  table["rcbc"]["MTM"] = over_seeds([90.0, 91.0, 89.0])  # -10 on every seed
   claims = {claim: holds for claim, holds, _ in mtm_study.versatility_claims(table, "expert")}
   assert claims["RCBC at or near the best specialist (within 5 points)"] is False
   assert "weak on BC from mixed-quality data" not in claims  # only asked of mixed-quality data
+  table["rcbc"]["MTM"] = over_seeds([92.0, 97.0, 99.0])  # -8, -4, 0: the interval straddles -5
+  claims = {claim: holds for claim, holds, _ in mtm_study.versatility_claims(table, "expert")}
+  assert claims["RCBC at or near the best specialist (within 5 points)"] is None
 
 
 def test_specialists_train_one_capability_on_its_targets():
@@ -159,25 +178,34 @@ def test_invocations_side_by_side_train_a_model_they_share_once(tmp_path, monkey
 
 
 def test_offline_rl_efficiency_and_planning_claims_compare_the_right_cells():
-  results = {("hopper", "medium"): {"primary": (40.0, 1.0), "validated": (25.0, 1.0), "dataset": (30.0, 0.1)}}
-  assert [ok for _, ok, _ in mtm_study.offline_rl_claims(results)] == [True, False]
+  results = {
+    ("hopper", "medium"): {
+      "primary": over_seeds([40.0, 42.0, 41.0]),
+      "validated": over_seeds([25.0, 35.0, 20.0]),
+      "dataset": (30.0, 0.1),
+    }
+  }
+  assert [ok for _, ok, _ in mtm_study.offline_rl_claims(results)] == [True, None]  # 20 .. 35 straddles 30
   table = {
     0.95: {
-      "MTM": {"rcbc": (90.0, 1.0), "forward_dynamics": (0.02, 0.0)},
-      "MLP": {"rcbc": (99.0, 1.0), "forward_dynamics": (0.05, 0.0)},
+      "MTM": cells(rcbc=[90.0, 91.0, 92.0], forward_dynamics=[0.02, 0.02, 0.03]),
+      "MLP": cells(rcbc=[99.0, 98.0, 97.0], forward_dynamics=[0.05, 0.06, 0.05]),
     },
     0.01: {
-      "MTM": {"rcbc": (60.0, 1.0), "forward_dynamics": (0.2, 0.0)},
-      "MLP": {"rcbc": (40.0, 1.0), "forward_dynamics": (0.1, 0.0)},
+      "MTM": cells(rcbc=[60.0, 61.0, 62.0], forward_dynamics=[0.2, 0.2, 0.3]),
+      "MLP": cells(rcbc=[40.0, 41.0, 42.0], forward_dynamics=[0.1, 0.1, 0.1]),
     },
   }
   claims = {claim: ok for claim, ok, _ in mtm_study.efficiency_claims(table)}
   assert claims == {
-    "MTM's RCBC at or above the MLP's on 1.0% of the data": True,  # 95 % is not a small share
+    "MTM's RCBC above the MLP's on 1.0% of the data": True,  # 95 % is not a small share
     "MTM's forward dynamics better than the MLP's at every share": False,
   }
-  results = {("hopper", "medium"): {"gain": (-21.8, float("nan"))}, ("hopper", "medium-replay"): {"gain": (8.0, 1.0)}}
+  results = {
+    ("hopper", "medium"): {"gain": over_seeds([-21.8])},
+    ("hopper", "medium-replay"): {"gain": over_seeds([8.0, 8.0, 8.0])},
+  }
   assert [(ok, why) for _, ok, why in mtm_study.planning_claims(results)] == [
-    (False, "gain -21.8 points"),
-    (True, "gain +8.0 ± +1.0 points"),
+    (None, "gain -21.8 (1 seed: no interval) points"),  # one model decides nothing
+    (True, "gain +8.0 [+8.0, +8.0]; seeds +8.0 / +8.0 / +8.0 points"),
   ]

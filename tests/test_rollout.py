@@ -111,13 +111,18 @@ def test_act_masks_for_each_task():
 
 
 def test_return_target_rules():
-  returns = np.array([0.0, 2.0, 10.0])
-  assert rollout.return_target("fraction:1.0", returns) == 10.0
-  assert rollout.return_target("fraction:0.5", returns) == 5.0
-  assert rollout.return_target("fixed:3600", returns) == 3600.0
-  assert rollout.return_target("best:1.2", returns) == 12.0
-  with pytest.raises(ValueError, match="use fraction:P, fixed:V or best:M"):
-    rollout.return_target("max", returns)
+  # Three episodes' return tokens: the last a short run whose late tokens peak above every episode's start.
+  episodes = [np.array([3.0, 2.0, 1.0]), np.array([2.0, 2.0]), np.array([1.0, 0.0, 10.0])]
+  assert rollout.return_target("start:1.0", episodes) == 3.0  # what the best episode holds from its start
+  assert rollout.return_target("start:0.5", episodes) == 2.0
+  assert rollout.return_target("fraction:1.0", episodes) == 10.0  # the largest token: a late, short average
+  assert rollout.return_target("fraction:0.5", episodes) == 5.0
+  assert rollout.return_target("fixed:3600", episodes) == 3600.0
+  assert rollout.return_target("best:1.2", episodes) == 12.0
+  with pytest.raises(UserError, match="use start:Q, fraction:P, fixed:V or best:M"):
+    rollout.return_target("max", episodes)
+  with pytest.raises(UserError, match=r"quantile Q of start:Q is in \[0, 1\]"):
+    rollout.return_target("start:1.1", episodes)
 
 
 def test_normalised_score_is_d4rls_times_100():

@@ -196,14 +196,15 @@ def learning_curves(path: str, runs: dict, title: str, references: dict | None =
 
 
 def lines(path: str, series: dict, xlabel: str, ylabel: str, title: str, log_x: bool = False) -> None:
-  """One line per series with standard-error bars: series[label] = {x: (mean, se) or None}."""
+  """One line per series with interval bars: series[label] = {x: (mean, low, high, ...) or None}; a point
+  whose low or high is nan (too few seeds for an interval) has no bar."""
   fig, ax = plt.subplots(figsize=(6, 3.8))
   for label, points in series.items():
     xy = sorted((x, cell) for x, cell in points.items() if cell is not None)
     if xy:
-      ax.errorbar(
-        [x for x, _ in xy], [c[0] for _, c in xy], yerr=[c[1] for _, c in xy], marker="o", markersize=3, capsize=2, label=label
-      )
+      mean, low, high = (np.array([c[i] for _, c in xy], np.float64) for i in range(3))
+      bars = np.nan_to_num(np.stack([mean - low, high - mean]))
+      ax.errorbar([x for x, _ in xy], mean, yerr=bars, marker="o", markersize=3, capsize=2, label=label)
   if log_x:
     ax.set_xscale("log")
   ax.set_xlabel(xlabel, fontsize=9)
