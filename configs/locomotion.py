@@ -4,8 +4,9 @@ tokens.
 
 Variants (configs/locomotion.py:scale=S,env=E,level=L,model=M, or S,E,L,M in that order): E hopper (default),
 halfcheetah or walker2d; L a D4RL level made by python -m experiments.make_dataset locomotion, medium by default;
-M mtm (default), a specialist trained on one task's mask (bc, rcbc, inverse_dynamics, forward_dynamics, or
-mlp_TASK for the MLP baseline), or mtm_reference, the MTM on the reference's random-autoregressive masks alone.
+M mtm (default), a specialist trained on one task's mask (bc, rcbc, inverse_dynamics, forward_dynamics; mlp_TASK
+for the window MLP baseline; paper_mlp_TASK for the paper's fixed-input MLP: BC from s_t, RCBC from (s_t, R_t),
+inverse dynamics from every state), or mtm_reference, the MTM on the reference's random-autoregressive masks alone.
 The scales are the locomotion studies' (studies/mtm.py, heteromodal.py, representation.py train these):
   full    the released recipe (width 512, batch 2048, 140k steps, 40k warmup): for an accelerator
   small   sized for a 2-core CPU (width 64, batch 128, 3,000 steps)
@@ -28,11 +29,17 @@ from configs import base
 from mtm_jax import masks
 from mtm_jax.coverage import INFERENCE_TASKS
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
-from mtm_jax.eval.capabilities import CAPABILITIES
+from mtm_jax.eval.capabilities import CAPABILITIES, REFERENCE_ASKED
 
 # The MTM study's models (experiments/reproduce_mtm.py): one MTM, the MTM on the reference's masks alone, and
-# specialists trained on one capability's mask.
-MODELS = ("mtm", "mtm_reference", *CAPABILITIES, *(f"mlp_{t}" for t in CAPABILITIES))
+# specialists trained on one capability's mask: the transformer, the window MLP, and the paper's fixed-input MLP.
+MODELS = (
+  "mtm",
+  "mtm_reference",
+  *CAPABILITIES,
+  *(f"mlp_{t}" for t in CAPABILITIES),
+  *(f"paper_mlp_{t}" for t in CAPABILITIES),
+)
 
 # The MTM recipe covers its inference (mtm_jax.coverage): the reference's random-autoregressive masks never show
 # a model BC with history, forward or inverse dynamics past the first step, rcbc_imagine's second pass or the
@@ -101,9 +108,13 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   if model == "mtm_reference":  # the reference MTM's masks: random-autoregressive alone
     c.train.regime, c.masks.tasks, c.masks.weights = "random_autoregressive", ("random_autoregressive",), ()
   elif model != "mtm":  # a specialist: the same network (or the MLP baseline) trained on one task's mask, scored
-    c.model.kind = "mlp" if model.startswith("mlp_") else "transformer"  # on that task's targets alone
-    c.train.regime, c.masks.tasks, c.train.loss_on = "single_task", (model.removeprefix("mlp_"),), "hidden"
+    task = model.removeprefix("paper_").removeprefix("mlp_")  # on that task's targets alone
+    c.model.kind = "mlp" if "mlp_" in model else "transformer"
+    c.train.regime, c.masks.tasks, c.train.loss_on = "single_task", (task,), "hidden"
     c.masks.weights = ()
+    if model.startswith("paper_"):  # the paper's MLPs see fixed inputs: BC s_t, RCBC (s_t, R_t), inverse dynamics
+      # every state of the window; its forward dynamics (the states so far and a_t) is the library's mask already
+      c.masks.task_params[task] = ml_collections.ConfigDict(REFERENCE_ASKED.get(task, {}))
 
   size = SCALES[scale]
   c.model.width, c.model.num_heads, c.model.encoder_layers, c.model.mlp_hidden = size["model"]

@@ -126,6 +126,10 @@ def test_notice_names_the_uncovered_masks_and_choose_asks_the_covered_variant(sa
   default = coverage.TrainingMasks.of(_experiment("small,hopper,medium", sar_spec))
   assert default.notice("bc") is None
   assert coverage.choose(default, "bc")[1] == "bc with history"
+  # the paper's fixed-input MLPs are asked their own masks, which they cover at every index
+  for task, params in {"bc": {"history": False}, "rcbc": {"history": False}, "inverse_dynamics": {"all_states": True}}.items():
+    paper = coverage.TrainingMasks.of(_experiment(f"small,hopper,medium,paper_mlp_{task}", sar_spec))
+    assert coverage.choose(paper, task)[0] == params and paper.notice(task, params) is None
 
 
 def test_rollout_and_planner_ask_the_task_masks():

@@ -190,8 +190,8 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
   results = json.loads((out / "results.json").read_text())
   rollouts = [k for k in results if k.startswith("rollout|")]
   # mtm bc, rcbc at the primary target and 2 others (and again on validation episodes), rcbc_imagine, rcbc
-  # planned; MLP rcbc; the return-to-go model's rcbc
-  assert len(rollouts) == 10, rollouts
+  # planned; MLP rcbc; the paper's MLP-BC (data efficiency); the return-to-go model's rcbc
+  assert len(rollouts) == 11, rollouts
   assert "| MTM RCBC (p chosen on validation) |" in report
   validated = results["rollout|hopper_medium_mtm_seed0|rcbc|fraction:0.9|validation"]
   assert validated["score"] != results["rollout|hopper_medium_mtm_seed0|rcbc|fraction:0.9"]["score"]  # other seeds
@@ -201,7 +201,7 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
   dynamics = [v["normalised"] for k, v in results.items() if k.startswith("capabilities|")]
   assert len(dynamics) == 2 and all(0 < e < 1e3 for d in dynamics for e in d.values())
   assert sorted(os.listdir(out / "models")) == sorted(
-    f"hopper_medium_{m}_seed0" for m in ("mtm", "mlp_rcbc", "mtm_sum", "mlp_forward_dynamics")
+    f"hopper_medium_{m}_seed0" for m in ("mtm", "mlp_rcbc", "mtm_sum", "paper_mlp_bc", "paper_mlp_forward_dynamics")
   )
 
   # A re-run trains and measures nothing again.

@@ -97,6 +97,11 @@ def test_specialists_train_one_capability_on_its_targets():
     mlp = locomotion.get_config(f"smoke,hopper,expert,mlp_{task}")
     for c, kind in ((transformer, "transformer"), (mlp, "mlp")):
       assert (c.model.kind, c.train.regime, tuple(c.masks.tasks), c.train.loss_on) == (kind, "single_task", (task,), "hidden")
+  # The paper's MLPs: fixed inputs (tests/test_coverage.py: they are asked as they were trained)
+  for task, params in {"bc": {"history": False}, "rcbc": {"history": False}, "inverse_dynamics": {"all_states": True}}.items():
+    c = locomotion.get_config(f"smoke,hopper,expert,paper_mlp_{task}")
+    assert (c.model.kind, tuple(c.masks.tasks), c.train.loss_on) == ("mlp", (task,), "hidden")
+    assert parse(c, training=False).masks.params(task) == params
   with pytest.raises(ValueError, match="unknown model='decision_gpt'"):
     locomotion.get_config("smoke,hopper,expert,decision_gpt")
 
@@ -188,17 +193,17 @@ def test_offline_rl_efficiency_and_planning_claims_compare_the_right_cells():
   assert [ok for _, ok, _ in mtm_study.offline_rl_claims(results)] == [True, None]  # 20 .. 35 straddles 30
   table = {
     0.95: {
-      "MTM": cells(rcbc=[90.0, 91.0, 92.0], forward_dynamics=[0.02, 0.02, 0.03]),
-      "MLP": cells(rcbc=[99.0, 98.0, 97.0], forward_dynamics=[0.05, 0.06, 0.05]),
+      "MTM": cells(score=[90.0, 91.0, 92.0], forward_dynamics=[0.02, 0.02, 0.03]),
+      "MLP": cells(score=[99.0, 98.0, 97.0], forward_dynamics=[0.05, 0.06, 0.05]),
     },
     0.01: {
-      "MTM": cells(rcbc=[60.0, 61.0, 62.0], forward_dynamics=[0.2, 0.2, 0.3]),
-      "MLP": cells(rcbc=[40.0, 41.0, 42.0], forward_dynamics=[0.1, 0.1, 0.1]),
+      "MTM": cells(score=[60.0, 61.0, 62.0], forward_dynamics=[0.2, 0.2, 0.3]),
+      "MLP": cells(score=[40.0, 41.0, 42.0], forward_dynamics=[0.1, 0.1, 0.1]),
     },
   }
   claims = {claim: ok for claim, ok, _ in mtm_study.efficiency_claims(table)}
   assert claims == {
-    "MTM's RCBC above the MLP's on 1.0% of the data": True,  # 95 % is not a small share
+    "MTM's RCBC above the MLP-BC on 1.0% of the data": True,  # 95 % is not a small share
     "MTM's forward dynamics better than the MLP's at every share": False,
   }
   results = {
