@@ -6,7 +6,9 @@ Variants (configs/locomotion.py:scale=S,env=E,level=L,model=M, or S,E,L,M in tha
 halfcheetah or walker2d; L a D4RL level made by python -m experiments.make_dataset locomotion, medium by default;
 M mtm (default), a specialist trained on one task's mask (bc, rcbc, inverse_dynamics, forward_dynamics; mlp_TASK
 for the window MLP baseline; paper_mlp_TASK for the paper's fixed-input MLP: BC from s_t, RCBC from (s_t, R_t),
-inverse dynamics from every state), or mtm_reference, the MTM on the reference's random-autoregressive masks alone.
+inverse dynamics from every state), mtm_reference, the MTM on the reference's random-autoregressive masks
+alone, or mtm_heteromodal, the reference's heteromodal recipe (those masks and its inverse-dynamics mask, half
+each).
 The scales are the locomotion studies' (studies/mtm.py, heteromodal.py, representation.py train these):
   full    the released recipe (width 512, batch 2048, 140k steps, 40k warmup): for an accelerator
   small   sized for a 2-core CPU (width 64, batch 128, 3,000 steps)
@@ -36,6 +38,7 @@ from mtm_jax.eval.capabilities import CAPABILITIES, REFERENCE_ASKED
 MODELS = (
   "mtm",
   "mtm_reference",
+  "mtm_heteromodal",
   *CAPABILITIES,
   *(f"mlp_{t}" for t in CAPABILITIES),
   *(f"paper_mlp_{t}" for t in CAPABILITIES),
@@ -107,6 +110,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
 
   if model == "mtm_reference":  # the reference MTM's masks: random-autoregressive alone
     c.train.regime, c.masks.tasks, c.masks.weights = "random_autoregressive", ("random_autoregressive",), ()
+  elif model == "mtm_heteromodal":  # the reference's heteromodal arm: its masks and its inverse-dynamics mask
+    # (every state visible), one of the two drawn uniformly (it draws per batch, we per sample); its control is
+    # rcbc_imagine, whose second pass is that mask at a[0] (coverage.choose asks it so)
+    c.masks.tasks, c.masks.weights = ("random_autoregressive", "inverse_dynamics"), (0.5, 0.5)
+    c.masks.task_params.inverse_dynamics = ml_collections.ConfigDict(REFERENCE_ASKED["inverse_dynamics"])
   elif model != "mtm":  # a specialist: the same network (or the MLP baseline) trained on one task's mask, scored
     task = model.removeprefix("paper_").removeprefix("mlp_")  # on that task's targets alone
     c.model.kind = "mlp" if "mlp_" in model else "transformer"

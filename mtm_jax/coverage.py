@@ -309,7 +309,7 @@ def write(exp: Experiment, workdir: str) -> dict:
 
 
 # Capabilities a model can be asked in more than one way: the run's own task parameters first, then the others.
-ALTERNATIVES = {"bc": ({"history": False},), "rcbc": ({"history": False},)}
+ALTERNATIVES = {"bc": ({"history": False},), "rcbc": ({"history": False},), "imagine_act": ({"returns": False},)}
 
 
 def describe_params(task: str, params: Mapping) -> str:
@@ -318,7 +318,10 @@ def describe_params(task: str, params: Mapping) -> str:
     return f"{task} from the current state alone"
   if params.get("all_states", False):
     return f"{task} from every state"
-  return f"{task} with history" if task in ALTERNATIVES else task
+  if params.get("returns", True) is False:
+    return f"{task} from the states alone"
+  with_history = any("history" in alternative for alternative in ALTERNATIVES.get(task, ()))
+  return f"{task} with history" if with_history else task
 
 
 def choose(training: TrainingMasks, task: str) -> tuple[dict, str]:

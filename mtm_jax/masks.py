@@ -241,12 +241,13 @@ def imagine(key, T, spec, *, index=None, return_policy="first"):
   return visible, target
 
 
-def imagine_act(key, T, spec, *, index=None, return_policy="first"):
-  """rcbc_imagine's second pass: every state and return visible (the imagined window); a[0] the target."""
+def imagine_act(key, T, spec, *, index=None, return_policy="first", returns=True):
+  """rcbc_imagine's second pass: every state and return visible (the imagined window); a[0] the target.
+  returns=False shows the states alone: the reference MTM's inverse-dynamics mask, for a model trained on it."""
   del key, index
   _check_policy(return_policy)
   visible, target = _empty(spec, T), _empty(spec, T)
-  for name in (STATES, RETURNS):
+  for name in (STATES, RETURNS) if returns else (STATES,):
     _put(visible, name, jnp.ones((T,), bool))
   _put(target, ACTIONS, jnp.arange(T) == 0)
   return visible, target

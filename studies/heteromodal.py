@@ -3,8 +3,11 @@ keeps its actions and the rest are state-only. At each f it compares, on the sam
   MTM (labelled)     an MTM trained on the labelled episodes alone (``data.unlabelled="drop"``)
   heteromodal MTM    an MTM trained on all of them, the unlabelled ones as states and returns only
   specialists        the transformer and the MLP trained single-task on the labelled episodes
-on BC and RCBC normalised rollout scores and held-out inverse-dynamics error. The labelled episodes of a seed
-are drawn with that seed (``data.action_seed``), the same ones for every model of the seed.
+on BC and RCBC normalised rollout scores, the MTMs' two-stage rcbc_imagine (the reference's control of its
+heteromodal arm), and held-out inverse-dynamics error. Both MTMs train on the reference's heteromodal recipe
+(configs/locomotion.py's mtm_heteromodal: its random-autoregressive masks and its inverse-dynamics mask, half
+each). The labelled episodes of a seed are drawn with that seed (``data.action_seed``), the same ones for every
+model of the seed.
 
 A locomotion study (``studies.locomotion``) with its own scales and one part: the MTM study's configs, caching,
 rollouts and errors.
@@ -19,11 +22,12 @@ from studies.locomotion import PRIMARY_TARGET, LocomotionStudy, Model, combine
 from studies.report import cell_text, claim_lines, every, markdown_table, paired
 
 FRACTIONS = (0.01, 0.05, 0.25)  # the paper's 1 %, and two more to draw the curve
-SCORED = ("bc", "rcbc", "inverse_dynamics")
+SCORED = ("bc", "rcbc", "rcbc_imagine", "inverse_dynamics")
+MTM_RECIPE = "mtm_heteromodal"  # the reference's heteromodal arm's masks (configs/locomotion.py)
 # column -> (model, what the unlabelled training episodes become); a specialist's column is its task's model.
 COLUMNS = {
-  "MTM (labelled)": ("mtm", "drop"),
-  "heteromodal MTM": ("mtm", "state_only"),
+  "MTM (labelled)": (MTM_RECIPE, "drop"),
+  "heteromodal MTM": (MTM_RECIPE, "state_only"),
   "specialist transformer (labelled)": ("{task}", "drop"),
   "specialist MLP (labelled)": ("mlp_{task}", "drop"),
 }
@@ -49,7 +53,7 @@ SCALES = {
   "full": dict(
     _COMMON,
     envs=("hopper", "halfcheetah", "walker2d"),
-    specialists=tuple(f"{p}{t}" for t in SCORED for p in ("", "mlp_")),
+    specialists=tuple(f"{p}{t}" for t in ("bc", "rcbc", "inverse_dynamics") for p in ("", "mlp_")),
     seeds=dict(heteromodal=4),
   ),
 }
@@ -72,8 +76,8 @@ class HeteromodalStudy(LocomotionStudy):
       for column, (pattern, unlabelled) in COLUMNS.items():
         for task in SCORED:
           model = pattern.format(task=task)
-          if model != "mtm" and model not in self.scale["specialists"]:
-            continue
+          if model != MTM_RECIPE and (task == "rcbc_imagine" or model not in self.scale["specialists"]):
+            continue  # a specialist has no two-stage control
           workdir = self.trained("heteromodal", Model(env, level, model, seed, labels=labels, unlabelled=unlabelled))
           if task == "inverse_dynamics":
             values[task][column].append(self.capability_errors("heteromodal", workdir, env, level)["normalised"][task])
@@ -107,7 +111,12 @@ class HeteromodalStudy(LocomotionStudy):
 
   def _section(self, env: str, level: str, tables: dict) -> list:
     out = [f"## {env} {level}"]
-    labels = {"bc": "BC score", "rcbc": "RCBC score", "inverse_dynamics": "inverse dynamics (MSE / one-step)"}
+    labels = {
+      "bc": "BC score",
+      "rcbc": "RCBC score",
+      "rcbc_imagine": "rcbc_imagine score (the reference's control)",
+      "inverse_dynamics": "inverse dynamics (MSE / one-step)",
+    }
     for task, label in labels.items():
       fmt = "{:.3g}" if task == "inverse_dynamics" else "{:.1f}"
       rows = [[f"{f:.0%}", *[cell_text(t[task][col], fmt) for col in COLUMNS]] for f, t in tables.items()]
@@ -117,7 +126,7 @@ class HeteromodalStudy(LocomotionStudy):
       os.path.join(self.harness.out, name),
       {
         f"{col} {task.upper()}": {f: t[task][col] for f, t in tables.items()}
-        for task in ("bc", "rcbc")
+        for task in ("bc", "rcbc", "rcbc_imagine")
         for col in ("MTM (labelled)", "heteromodal MTM")
       },
       "share of training episodes with actions",
@@ -136,10 +145,10 @@ class HeteromodalStudy(LocomotionStudy):
 
 
 def heteromodal_claims(tables: dict) -> list:
-  """(claim, verdict, evidence): heteromodal MTM beats the labelled-only MTM (BC and RCBC), seed by seed (the arms
-  share each seed's labelled episodes), most at the smallest f."""
+  """(claim, verdict, evidence): heteromodal MTM beats the labelled-only MTM (BC, RCBC and the reference's
+  rcbc_imagine), seed by seed (the arms share each seed's labelled episodes), most at the smallest f."""
   out = []
-  for task in ("bc", "rcbc"):
+  for task in ("bc", "rcbc", "rcbc_imagine"):
     gains = {
       f: paired(t[task]["heteromodal MTM"], t[task]["MTM (labelled)"])
       for f, t in tables.items()

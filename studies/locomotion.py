@@ -15,7 +15,7 @@ from collections.abc import Callable
 import jax
 
 from configs import locomotion as locomotion_config
-from mtm_jax import coverage
+from mtm_jax import coverage, run_log
 from mtm_jax.checkpoint import load_checkpoint
 from mtm_jax.data.splits import prepare_data
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
@@ -27,6 +27,7 @@ from studies import harness
 from studies.report import SeedCell, over_seeds
 
 DYNAMICS = ("forward_dynamics", "inverse_dynamics")
+CURVE_POINTS = 10  # held-out evaluations per training run (eval.every): every model's learning curve
 PRIMARY_TARGET = "start:1.0"  # what the best training episode holds from its start: fixed in advance
 VALIDATION_EPISODES = 20  # per target, to choose one; fewer where a scale reports fewer
 
@@ -37,7 +38,8 @@ class Model:
 
   fraction: the share of the episodes it trains on (the last 5 % are held out at every share); returns: "average"
   (MTM's) or "sum" (return-to-go); labels: heteromodal, the share of the training episodes that keeps its
-  actions (drawn with the seed), the others ``unlabelled`` ("state_only" or "drop").
+  actions (drawn with the seed), the others ``unlabelled`` ("state_only" or "drop"); budget: its training steps
+  (and warmup) as a multiple of the scale's, so the one model can be given the compute of several specialists.
   """
 
   env: str
@@ -48,6 +50,7 @@ class Model:
   returns: str = "average"
   labels: float | None = None
   unlabelled: str = "state_only"
+  budget: int = 1
 
   @property
   def name(self) -> str:
@@ -59,6 +62,8 @@ class Model:
       parts.append("sum")
     if self.labels is not None:
       parts += [f"f{self.labels:g}", "labelled" if self.unlabelled == "drop" else "all"]
+    if self.budget != 1:
+      parts.append(f"x{self.budget}")
     return "_".join([*parts, f"seed{self.seed}"])
 
 
@@ -84,7 +89,6 @@ class LocomotionStudy:
 
   def config(self, m: Model):
     c = locomotion_config.get_config(f"scale={self.harness.scale_name},env={m.env},level={m.level},model={m.model}")
-    harness.as_trained(c, m.seed)
     c.data.returns = m.returns
     c.train.tensorboard = False
     total = _total_episodes(m.env, m.level, self.harness.scale_name)
@@ -94,6 +98,9 @@ class LocomotionStudy:
       c.data.num_train = max(1, min(total - c.data.num_validation, round(m.fraction * total)))
     if m.labels is not None:
       c.data.action_fraction, c.data.action_seed, c.data.unlabelled = m.labels, m.seed, m.unlabelled
+    c.train.num_steps, c.train.warmup_steps = m.budget * c.train.num_steps, m.budget * c.train.warmup_steps
+    harness.as_trained(c, m.seed)  # its one checkpoint at the end of the new budget
+    c.eval.every = max(1, c.train.num_steps // CURVE_POINTS)  # its held-out learning curve, as it trains
     return c
 
   def sizes(self) -> str:
@@ -199,6 +206,17 @@ class LocomotionStudy:
       return {"mse": errors, "normalised": capabilities.relative_to_one_step(errors, held)}
 
     return self.harness.measured(f"capabilities|{os.path.basename(workdir)}", compute)
+
+  @staticmethod
+  def learning_curve(workdir: str) -> dict:
+    """{task: {step: held-out loss}} from the evaluations a model's training wrote (eval.every): its own masks'
+    loss on the held-out windows, in normalised units; a step evaluated twice (a resumed run) keeps the last."""
+    curve = {}
+    for record in run_log.read(workdir, run_log.EVAL):
+      for key, value in record.items():
+        if key.startswith("eval/"):
+          curve.setdefault(key.removeprefix("eval/"), {})[int(record["step"])] = float(value)
+    return curve
 
   # -- the report --------------------------------------------------------------------------------------------
 

@@ -23,7 +23,10 @@ from studies.locomotion import PRIMARY_TARGET, VALIDATION_EPISODES, LocomotionSt
 from studies.report import cell_text, claim_lines, every, markdown_table, paired
 
 SPECIALIST_TASKS = tuple(capabilities.CAPABILITIES)  # each has a specialist: configs/locomotion.py's MODELS
-PARTS = ("versatility", "offline_rl", "efficiency", "planning")
+PARTS = ("versatility", "curves", "offline_rl", "efficiency", "planning")
+COMPUTE = len(SPECIALIST_TASKS)  # the one model's budget at equal compute: one specialist's steps per capability
+NEAR = 1.10  # "at or near the specialist": held-out error at most 10 % above it
+LEVELLED = 0.95  # a specialist has levelled off when its last half of training cut its error by under 5 %
 VERSATILITY_ENV = "hopper"  # the paper's versatility and data-efficiency tables are on Hopper
 TARGET_FRACTIONS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1)  # MTM's return targets: min + p (max - min) of the data's
 EFFICIENCY_FRACTIONS = (0.95, 0.05, 0.02, 0.01, 0.005)  # the paper's shares of Hopper expert
@@ -52,7 +55,7 @@ SCALES = {
     targets=(0.9, 1.0),
     episodes=2,
     planner=dict(num_candidates=4, noise=0.1),
-    seeds=dict(versatility=1, offline_rl=1, efficiency=1),
+    seeds=dict(versatility=1, curves=1, offline_rl=1, efficiency=1),
   ),
   # Sized for a 2-core CPU: Hopper alone (--envs adds walker2d and halfcheetah, whose datasets take about
   # 25 min each to make here), every part, the heteromodal and representation studies' model size. Measured:
@@ -60,12 +63,12 @@ SCALES = {
   "small": dict(
     PROTOCOL,
     envs=("hopper",),
-    seeds=dict(versatility=2, offline_rl=1, efficiency=2),
+    seeds=dict(versatility=2, curves=3, offline_rl=1, efficiency=2),
   ),
   # The paper's recipe (configs/locomotion.py full: width 512, batch 2048, 140k steps), for an accelerator.
   "full": dict(
     PROTOCOL,
-    seeds=dict(versatility=4, offline_rl=4, efficiency=4),
+    seeds=dict(versatility=4, curves=3, offline_rl=4, efficiency=4),
   ),
 }
 
@@ -120,7 +123,8 @@ class MTMStudy(LocomotionStudy):
 
   def datasets(self) -> set:
     """The (env, level) datasets the study's parts use."""
-    return super().datasets() | {(VERSATILITY_ENV, lvl) for lvl in (*self.scale["versatility"], self.scale["efficiency"])}
+    versatility = {(VERSATILITY_ENV, lvl) for lvl in (*self.scale["versatility"], self.scale["efficiency"])}
+    return super().datasets() | versatility | {(env, self.scale["versatility"][0]) for env in self.envs}
 
   # -- the parts ---------------------------------------------------------------------------------------------
 
@@ -140,6 +144,38 @@ class MTMStudy(LocomotionStudy):
           else:
             values[task][column].append(self.capability_errors("versatility", workdir, env, level)["normalised"][task])
     return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}
+
+  def curves(self, env: str, level: str) -> dict:
+    """Held-out error against training steps, from each run's own evaluations (eval.every): {"curves": {column:
+    {task: {step: SeedCell}}}, "ratios": {task: {"equal steps" | "equal compute" | "levelled": SeedCell}}}. Columns:
+    the MTM at the scale's steps and at COMPUTE times them, and each capability's transformer specialist. Ratios
+    are per seed: MTM over specialist at the specialist's last step (equal steps) and at the MTM's (equal
+    compute), and the specialist's last error over its error halfway (levelled off near 1)."""
+    runs = {"MTM": {}, f"MTM x{COMPUTE}": {}, **{f"{t} specialist": {} for t in SPECIALIST_TASKS}}
+    for seed in self.seeds["curves"]:
+      for column, model in (
+        ("MTM", Model(env, level, "mtm", seed)),
+        (f"MTM x{COMPUTE}", Model(env, level, "mtm", seed, budget=COMPUTE)),
+      ):
+        runs[column][seed] = self.learning_curve(self.trained("learning curves", model))
+      for task in SPECIALIST_TASKS:
+        runs[f"{task} specialist"][seed] = self.learning_curve(self.trained("learning curves", Model(env, level, task, seed)))
+    curves = {}
+    for column, by_seed in runs.items():
+      tasks = SPECIALIST_TASKS if column.startswith("MTM") else (column.removesuffix(" specialist"),)
+      curves[column] = {
+        task: {step: combine([c[task][step] for c in by_seed.values()]) for step in next(iter(by_seed.values()))[task]}
+        for task in tasks
+      }
+    ratios = {}
+    for task in SPECIALIST_TASKS:
+      specialist = {seed: c[task] for seed, c in runs[f"{task} specialist"].items()}
+      ratios[task] = {
+        budget: combine([_final(runs[column][seed][task]) / _final(curve) for seed, curve in specialist.items()])
+        for budget, column in (("equal steps", "MTM"), ("equal compute", f"MTM x{COMPUTE}"))
+      }
+      ratios[task]["levelled"] = combine([_final(curve) / _halfway(curve) for curve in specialist.values()])
+    return {"curves": curves, "ratios": ratios}
 
   def offline_rl(self, env: str, level: str) -> dict:
     """The MTM's RCBC scores: primary target, the target chosen on validation episodes, DT's rule, rcbc_imagine,
@@ -220,6 +256,10 @@ class MTMStudy(LocomotionStudy):
     if "versatility" in parts:
       for level in self.scale["versatility"]:
         sections += self._versatility_section(level, self.versatility(level))
+    if "curves" in parts:
+      level = self.scale["versatility"][0]
+      for env in self.envs:
+        sections += self._curves_section(env, level, self.curves(env, level))
     if "offline_rl" in parts:
       sections += self._offline_rl_section({(e, lvl): self.offline_rl(e, lvl) for e in self.envs for lvl in self.levels})
     if "efficiency" in parts:
@@ -253,6 +293,46 @@ class MTMStudy(LocomotionStudy):
     header = ["capability", "MTM (one model)", "specialist transformer", "specialist MLP", "paper (D4RL)"]
     claims = versatility_claims(table, level)
     return [f"## One model against specialists: {VERSATILITY_ENV} {level}", markdown_table(header, rows), claim_lines(claims)]
+
+  def _curves_section(self, env: str, level: str, results: dict) -> list:
+    steps = self.config(Model(env, level)).train.num_steps
+    rows = []
+    for task, r in results["ratios"].items():
+      rows.append(
+        [
+          CAPABILITY_ROWS[task].split(" (")[0].replace(" score", ""),
+          cell_text(r["levelled"], "{:.3f}"),
+          cell_text(r["equal steps"], "{:.3f}"),
+          cell_text(r["equal compute"], "{:.3f}"),
+        ]
+      )
+    header = [
+      "capability",
+      "specialist: last error / error halfway (levelled off near 1)",
+      f"MTM / specialist at equal steps ({steps:,})",
+      f"MTM / specialist at equal compute (MTM at {COMPUTE * steps:,})",
+    ]
+    figures = []
+    for task in SPECIALIST_TASKS:
+      name = f"curves_{env}_{level}_{task}.png"
+      series = {column: by_task[task] for column, by_task in results["curves"].items() if task in by_task}
+      plots.lines(
+        os.path.join(self.harness.out, name),
+        series,
+        "training steps",
+        "held-out loss (normalised units)",
+        f"{task} on {env} {level}",
+      )
+      figures.append(f"![{task}]({name})")
+    return [
+      f"## Learning curves: the one model against each specialist, {env} {level}",
+      "Held-out loss of each capability's own targets (the models' evaluations during training, eval.every, on the "
+      "same held-out windows and masks) against training steps. Ratios are per seed (the one model and the "
+      "specialists share each seed), mean [95 % bootstrap interval] over seeds.",
+      markdown_table(header, rows),
+      claim_lines(curves_claims(results["ratios"])),
+      " ".join(figures),
+    ]
 
   def _offline_rl_section(self, results: dict) -> list:
     rows = [
@@ -390,6 +470,29 @@ def versatility_claims(table: dict, level: str) -> list:
   if "replay" in level and (b := best("bc", max)) is not None:
     gap = paired(b, mtm["bc"])
     out.append(("weak on BC from mixed-quality data", gap.above(0), f"best specialist - MTM {cell_text(gap, '{:+.1f}')}"))
+  return out
+
+
+def _final(curve: dict) -> float:
+  """A learning curve's ({step: loss}) last value."""
+  return curve[max(curve)]
+
+
+def _halfway(curve: dict) -> float:
+  """A learning curve's value at the evaluated step nearest half its last step."""
+  return curve[min(curve, key=lambda step: abs(step - max(curve) / 2))]
+
+
+def curves_claims(ratios: dict) -> list:
+  """(claim, verdict, evidence): each specialist levelled off, and the one model at or near it (held-out error at
+  most NEAR times the specialist's, seed by seed) at equal steps and at equal compute."""
+  out = []
+  for task, r in ratios.items():
+    out.append((f"the {task} specialist has levelled off", r["levelled"].above(LEVELLED), cell_text(r["levelled"], "{:.3f}")))
+    for budget in ("equal steps", "equal compute"):
+      above = r[budget].above(NEAR)
+      verdict = None if above is None else not above
+      out.append((f"the one model at or near the {task} specialist at {budget}", verdict, cell_text(r[budget], "{:.3f}")))
   return out
 
 

@@ -130,6 +130,14 @@ def test_notice_names_the_uncovered_masks_and_choose_asks_the_covered_variant(sa
   for task, params in {"bc": {"history": False}, "rcbc": {"history": False}, "inverse_dynamics": {"all_states": True}}.items():
     paper = coverage.TrainingMasks.of(_experiment(f"small,hopper,medium,paper_mlp_{task}", sar_spec))
     assert coverage.choose(paper, task)[0] == params and paper.notice(task, params) is None
+  # the reference's heteromodal recipe is asked rcbc_imagine's second pass as its inverse-dynamics mask
+  heteromodal = coverage.TrainingMasks.of(_experiment("small,hopper,medium,mtm_heteromodal", sar_spec))
+  assert coverage.choose(heteromodal, "imagine_act") == (
+    {"returns": False},
+    "imagine_act from the states alone (covered at every index; imagine_act is not)",
+  )
+  assert heteromodal.task("imagine_act", params={"returns": False}).probability == pytest.approx(0.5 / 3)
+  assert coverage.choose(default, "imagine_act")[0] == {}
 
 
 def test_rollout_and_planner_ask_the_task_masks():

@@ -196,13 +196,16 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
   validated = results["rollout|hopper_medium_mtm_seed0|rcbc|fraction:0.9|validation"]
   assert validated["score"] != results["rollout|hopper_medium_mtm_seed0|rcbc|fraction:0.9"]["score"]  # other seeds
   (spent,) = results["wall_seconds"].values()  # one invocation's wall time per part
-  assert set(spent) == {"versatility", "offline RL", "data efficiency", "planning"}
+  assert set(spent) == {"versatility", "learning curves", "offline RL", "data efficiency", "planning"}
   assert results["rollout|hopper_medium_mtm_seed0|rcbc|start:1.0|plan noise=0.1,num_candidates=4"]["ms_per_step"] > 0
   dynamics = [v["normalised"] for k, v in results.items() if k.startswith("capabilities|")]
   assert len(dynamics) == 2 and all(0 < e < 1e3 for d in dynamics for e in d.values())
+  curves = ("mtm_x4", "bc", "rcbc", "forward_dynamics", "inverse_dynamics")  # the one model's and specialists' curves
   assert sorted(os.listdir(out / "models")) == sorted(
-    f"hopper_medium_{m}_seed0" for m in ("mtm", "mlp_rcbc", "mtm_sum", "paper_mlp_bc", "paper_mlp_forward_dynamics")
+    f"hopper_medium_{m}_seed0" for m in ("mtm", "mlp_rcbc", "mtm_sum", "paper_mlp_bc", "paper_mlp_forward_dynamics", *curves)
   )
+  assert "## Learning curves: the one model against each specialist, hopper medium" in report
+  assert (out / "curves_hopper_medium_bc.png").stat().st_size > 1000
 
   # A re-run trains and measures nothing again.
   before = (out / "results.json").stat().st_mtime_ns
@@ -217,6 +220,7 @@ def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_res
   for line in (
     "### BC score",
     "### RCBC score",
+    "### rcbc_imagine score (the reference's control)",
     "### inverse dynamics (MSE / one-step)",
     "| 25% |",
     "heteromodal MTM beats MTM on the labelled episodes (BC, every f)",
@@ -224,16 +228,22 @@ def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_res
     assert line in report
   assert (out / "heteromodal_hopper_medium.png").stat().st_size > 1000
   assert sorted(os.listdir(out / "models")) == sorted(
-    f"hopper_medium_{m}_seed0" for m in ("mtm_f0.25_labelled", "mtm_f0.25_all", "mlp_bc_f0.25_labelled")
+    f"hopper_medium_{m}_seed0" for m in ("mtm_heteromodal_f0.25_labelled", "mtm_heteromodal_f0.25_all", "mlp_bc_f0.25_labelled")
   )
   configs = {
     m: json.loads((out / "models" / f"hopper_medium_{m}_seed0" / "config.json").read_text())["data"]
-    for m in ("mtm_f0.25_labelled", "mtm_f0.25_all")
+    for m in ("mtm_heteromodal_f0.25_labelled", "mtm_heteromodal_f0.25_all")
   }
-  assert configs["mtm_f0.25_labelled"]["unlabelled"] == "drop" and configs["mtm_f0.25_all"]["unlabelled"] == "state_only"
-  assert configs["mtm_f0.25_labelled"]["labelled_episodes"] == configs["mtm_f0.25_all"]["labelled_episodes"]
+  assert (
+    configs["mtm_heteromodal_f0.25_labelled"]["unlabelled"] == "drop"
+    and configs["mtm_heteromodal_f0.25_all"]["unlabelled"] == "state_only"
+  )
+  assert (
+    configs["mtm_heteromodal_f0.25_labelled"]["labelled_episodes"] == configs["mtm_heteromodal_f0.25_all"]["labelled_episodes"]
+  )
   results = json.loads((out / "results.json").read_text())
-  assert len([k for k in results if k.startswith("rollout|")]) == 5  # two MTMs' bc and rcbc, the MLP's bc
+  # two MTMs' bc, rcbc and rcbc_imagine, the MLP's bc
+  assert len([k for k in results if k.startswith("rollout|")]) == 7
   before = (out / "results.json").stat().st_mtime_ns
   run_study("reproduce_heteromodal.py", out)
   assert (out / "results.json").stat().st_mtime_ns == before

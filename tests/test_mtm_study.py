@@ -214,3 +214,41 @@ def test_offline_rl_efficiency_and_planning_claims_compare_the_right_cells():
     (None, "gain -21.8 (1 seed: no interval) points"),  # one model decides nothing
     (True, "gain +8.0 [+8.0, +8.0]; seeds +8.0 / +8.0 / +8.0 points"),
   ]
+
+
+def test_learning_curves_read_a_runs_evaluations_and_decide_on_per_seed_ratios(tmp_path):
+  (tmp_path / "eval_metrics.jsonl").write_text(
+    "\n".join(
+      json.dumps(r)
+      for r in (
+        {"step": 2, "eval/bc": 0.5, "eval/forward_dynamics": 2.0},
+        {"step": 4, "eval/bc": 0.4, "eval/forward_dynamics": 1.0},
+        {"step": 4, "eval/bc": 0.3, "eval/forward_dynamics": 1.0},  # a resumed run's second evaluation of step 4
+      )
+    )
+  )
+  curve = locomotion_study.LocomotionStudy.learning_curve(str(tmp_path))
+  assert curve == {"bc": {2: 0.5, 4: 0.3}, "forward_dynamics": {2: 2.0, 4: 1.0}}
+  assert (mtm_study._final(curve["bc"]), mtm_study._halfway(curve["bc"])) == (0.3, 0.5)
+  ratios = {
+    "bc": {
+      "levelled": over_seeds([0.99, 0.98, 1.0]),
+      "equal steps": over_seeds([1.3, 1.4, 1.2]),  # 20-40 % worse on every seed
+      "equal compute": over_seeds([1.0, 1.02, 0.98]),
+    }
+  }
+  claims = {claim: ok for claim, ok, _ in mtm_study.curves_claims(ratios)}
+  assert claims == {
+    "the bc specialist has levelled off": True,
+    "the one model at or near the bc specialist at equal steps": False,
+    "the one model at or near the bc specialist at equal compute": True,
+  }
+
+
+def test_a_budget_multiplies_the_steps_and_every_model_evaluates_as_it_trains(tmp_path, monkeypatch):
+  monkeypatch.setattr(locomotion_study, "_total_episodes", lambda env, level, scale: 200)
+  study = mtm_study.MTMStudy(str(tmp_path), "small")
+  one, four = study.config(Model("hopper", "expert")), study.config(Model("hopper", "expert", budget=4))
+  assert (four.train.num_steps, four.train.warmup_steps) == (4 * one.train.num_steps, 4 * one.train.warmup_steps)
+  assert four.train.checkpoint_every == four.train.num_steps and four.eval.every == four.train.num_steps // 10
+  assert Model("hopper", "expert", budget=4).name == "hopper_expert_mtm_x4_seed0"

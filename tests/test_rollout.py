@@ -105,8 +105,10 @@ def test_act_masks_for_each_task():
     assert not shown[-1][RETURNS].any()
     # Two stages: the current state and target alone, then every state and return with the future filled in.
     action = rollout.make_act(predict, 3, "rcbc_imagine")(None, *inputs, 0)
-  assert shown[-2][STATES].tolist() == [True, False, False] and shown[-2][RETURNS].tolist() == [True, False, False]
-  assert shown[-1][STATES].all() and shown[-1][RETURNS].all() and not shown[-1][ACTIONS].any()
+    assert shown[-2][STATES].tolist() == [True, False, False] and shown[-2][RETURNS].tolist() == [True, False, False]
+    assert shown[-1][STATES].all() and shown[-1][RETURNS].all() and not shown[-1][ACTIONS].any()
+    rollout.make_act(predict, 3, "rcbc_imagine", imagine_returns=False)(None, *inputs, 0)
+    assert shown[-1][STATES].all() and not shown[-1][RETURNS].any()  # the reference's inverse-dynamics mask
   np.testing.assert_allclose(action, [[1.0 + 2.0 + 2.0]])  # slot 0 as given, slots 1-2 imagined (1 + 1)
 
 

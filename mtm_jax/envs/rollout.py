@@ -119,15 +119,21 @@ def run(
 
 
 def make_act(
-  predict: Callable, window: int, task: str, return_policy: str = "first", past_actions: bool = True, history: bool = True
+  predict: Callable,
+  window: int,
+  task: str,
+  return_policy: str = "first",
+  past_actions: bool = True,
+  history: bool = True,
+  imagine_returns: bool = True,
 ) -> Callable:
   """A jitted ``act(params, states [E,K,ds], actions [E,K,da], returns [E,K,1], steps_remaining [E,K], position)``
   -> actions [E, da]; ``position`` (traced) is the current step's slot (t while t < K, then K-1).
 
   The masks are the mask tasks' own (``masks.bc``, ``masks.rcbc``, ``masks.imagine``, ``masks.imagine_act``) at
   the current slot, so mask coverage (mtm_jax.coverage) scores exactly what a rollout asks.
-  past_actions=False hides the window's earlier actions, history=False every earlier step, for a model
-  trained on that mask.
+  past_actions=False hides the window's earlier actions, history=False every earlier step, imagine_returns=False
+  the imagined returns from rcbc_imagine's second pass, for a model trained on that mask.
   """
   if task not in ROLLOUT_TASKS:
     raise ValueError(f"rollout task must be one of {ROLLOUT_TASKS}, got {task!r}")
@@ -145,7 +151,8 @@ def make_act(
       first = masks.asked("imagine", window, E, return_policy)
       out = predict(params, traj, first)
       filled = {m: jnp.where(first[m][..., None], traj[m], out[m]) for m in (STATES, RETURNS)}
-      return predict(params, {**traj, **filled}, masks.asked("imagine_act", window, E, return_policy))[ACTIONS][:, 0]
+      second = masks.asked("imagine_act", window, E, return_policy, returns=imagine_returns)
+      return predict(params, {**traj, **filled}, second)[ACTIONS][:, 0]
     mask = masks.asked(task, window, E, return_policy, index=position, past_actions=past_actions, history=history)
     return pick(predict(params, traj, mask)[ACTIONS], position)
 

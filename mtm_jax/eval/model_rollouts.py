@@ -78,6 +78,7 @@ def score_checkpoint(
       config.masks.return_policy,
       params.get("past_actions", True),
       params.get("history", True),
+      chosen.get("imagine_act", {}).get("returns", True),
     )
   else:
     low, high = planning.action_bounds(envs[0].action_space)
