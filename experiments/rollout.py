@@ -36,6 +36,7 @@ def main():
   print("  return {:.1f} ± {:.1f}   (dataset's own episodes: {:.1f} ± {:.1f})".format(*out["return"], *out["dataset_return"]))
   if "score" in out:
     print("  normalised score {:.1f} ± {:.1f}   (dataset's own: {:.1f} ± {:.1f})".format(*out["score"], *out["dataset_score"]))
+  print(f"  {out['reached_time_limit']:.0%} of the episodes reached the time limit")
   path = os.path.join(_WORKDIR.value, f"rollout_{_TASK.value}.json")
   with open(path, "w") as f:
     json.dump(out, f, indent=2)
