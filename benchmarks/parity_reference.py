@@ -129,13 +129,6 @@ def overrides(part: str, window: int) -> dict | None:
   return {"masks.weights": locomotion.covering_masks(window, share)[1]}
 
 
-def specialist(change: str) -> str | None:
-  """The capability a change's model is a specialist in (a transformer or MLP of configs/locomotion.py's MODELS),
-  else None."""
-  task = change.removeprefix("mlp_")
-  return task if task in CAPABILITIES else None
-
-
 def configure(base, change: str, seed: int):
   c = base.copy_and_resolve_references()
   c.seed = seed
@@ -306,7 +299,7 @@ def main():
       theirs = [r[mask_set][task] for r in runs[against]]
       row = [task, interval(theirs)]
       for side in sides[1:]:
-        if specialist(side) not in (None, task):  # a specialist is scored on its own capability alone
+        if locomotion.specialist_task(side) not in (None, task):  # a specialist is scored on its own capability alone
           row.append("·")
           continue
         ours = [r[mask_set][task] for r in runs[side]]

@@ -64,6 +64,12 @@ SCALES = {
 }
 
 
+def specialist_task(model: str) -> str | None:
+  """The capability a MODEL is a specialist in (transformer, window MLP or the paper's MLP), else None."""
+  task = model.removeprefix("paper_").removeprefix("mlp_")
+  return task if task in CAPABILITIES else None
+
+
 def covering_masks(window: int, share: float = COVERING_SHARE) -> tuple[tuple[str, ...], tuple[float, ...]]:
   """The covering recipe's (tasks, weights): random_autoregressive at 1 - share, the task masks at share."""
   counts = [len(masks.index_range(t, window) or [None]) for t in COVERING_TASKS]
@@ -116,7 +122,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.masks.tasks, c.masks.weights = ("random_autoregressive", "inverse_dynamics"), (0.5, 0.5)
     c.masks.task_params.inverse_dynamics = ml_collections.ConfigDict(REFERENCE_ASKED["inverse_dynamics"])
   elif model != "mtm":  # a specialist: the same network (or the MLP baseline) trained on one task's mask, scored
-    task = model.removeprefix("paper_").removeprefix("mlp_")  # on that task's targets alone
+    task = specialist_task(model)  # on that task's targets alone
     c.model.kind = "mlp" if "mlp_" in model else "transformer"
     c.train.regime, c.masks.tasks, c.train.loss_on = "single_task", (task,), "hidden"
     c.masks.weights = ()

@@ -238,11 +238,12 @@ def return_target(rule: str, episode_returns) -> float:
     raise UserError(f"return target rule {rule!r}: use start:Q, fraction:P, fixed:V or best:M")
   if name == "fixed":
     return number
+  episodes = [np.asarray(r, np.float64).reshape(-1) for r in episode_returns]
   if name == "start":
     if not 0 <= number <= 1:
       raise UserError(f"return target rule {rule!r}: the quantile Q of start:Q is in [0, 1]")
-    return float(np.quantile([np.asarray(r, np.float64).reshape(-1)[0] for r in episode_returns], number))
-  tokens = np.concatenate([np.asarray(r, np.float64).reshape(-1) for r in episode_returns])
+    return float(np.quantile([e[0] for e in episodes], number))
+  tokens = np.concatenate(episodes)
   if name == "best":
     return number * float(tokens.max())
   return float(tokens.min() + number * (tokens.max() - tokens.min()))
