@@ -144,12 +144,13 @@ def _train(exp: Experiment, workdir: str) -> TrainState:
         done = step + 1
         if done % exp.train.log_every == 0 or done == num_steps:
           pending = (done, metrics)
-        if done % exp.train.checkpoint_every == 0 or done == num_steps or stops.received:
+        stopping = stops.received is not None  # read once: a signal between two reads would skip the save
+        if done % exp.train.checkpoint_every == 0 or done == num_steps or stopping:
           checkpoint.save(mngr, done, state.params, state.opt_state, exp)
         if evaluate and (done % exp.eval.every == 0 or done == num_steps):
           eval_log.write(done, evaluate(state.params))
         bar.update(1)
-        if stops.received:
+        if stopping:
           break
       if pending is not None:
         _log(log, bar, *pending, lr, exp.train.max_nonfinite_steps)
