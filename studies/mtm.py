@@ -59,9 +59,12 @@ SCALES = {
   ),
   # Sized for a 2-core CPU, the heteromodal and representation studies' model size, with the seeds a claim needs
   # (issue 30): rollout claims 8 seeds at 20 episodes, held-out-error claims 3 (versatility's dynamics
-  # specialists, the learning curves). Not yet run. Measured per model here (results/coverage_effect, 2026-12-06):
-  # a transformer 150-200 s alone, an MLP 8 s, a 20-episode rollout 7-15 s. That prices this scale at about 200
-  # transformer runs, 9-11 h: more than the issue's 6 h (see its closing note for what to cut).
+  # specialists, the learning curves). Measured per model here (results/coverage_effect, results/mtm_small_curves,
+  # 2026-12-06): a 3,000-step transformer 150-200 s alone with its 10 evaluations, an MLP 8 s, a 20-episode
+  # rollout 7-15 s. That prices this scale at about 200 transformer runs, 9-11 h: more than the issue's 6 h.
+  # Only the learning curves on Hopper have run (results/mtm_small_curves): at these 3,000 steps the dynamics
+  # specialists have not levelled off, and the one model needs about 4x the steps to come near the BC and RCBC
+  # specialists.
   "small": dict(
     PROTOCOL,
     levels=("medium",),
