@@ -4,7 +4,7 @@ import os
 import re
 
 import nbformat
-from conftest import FAST_COMPILE, REPO
+from conftest import REPO, process_env
 from nbclient import NotebookClient
 
 from mtm_jax.train import train_and_evaluate
@@ -14,7 +14,7 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
   monkeypatch.setenv("QUICKSTART_DIR", str(tmp_path))
   # The kernel is a fresh process with one CPU device, as a user has, and the suite's fast compiles: with XLA's
   # full optimisation this test took 102 s against 73 s (cold cache, beside another job, 2026-12-06).
-  monkeypatch.setenv("XLA_FLAGS", FAST_COMPILE)
+  monkeypatch.setenv("XLA_FLAGS", process_env(devices=1)["XLA_FLAGS"])
   notebook = nbformat.read(os.path.join(REPO, "examples", "quickstart.ipynb"), as_version=4)
   assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "stored with outputs"
   # A quarter of each training budget: the plots need not look good here, and the suite has a time budget.
