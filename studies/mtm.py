@@ -118,7 +118,11 @@ PROTOCOL_DIFFERENCES = (
   "The return target fixed in advance is what the best training episode holds from its start (start:1.0); the "
   "paper's p-sweep of min + p (max - min) is a labelled curve.",
   "The paper's MLPs see fixed inputs; ours (paper_mlp_TASK) also see the earlier actions a[0..t-1] in forward "
-  "dynamics (the library's mask), and draw the slot of s_t in the window like every mask task.",
+  "dynamics (the library's mask), and draw the slot of s_t in the window like every mask task. The reference's "
+  "forward-dynamics MLP is given a[T-1], the action taken at the state it predicts; ours the action that led there.",
+  "Each specialist here trains on the mask it is scored on. The reference's forward-dynamics specialist trains "
+  "on masks with at most two states and every action visible, and is scored with three states and one action "
+  "visible (results/mtm_small_curves/FINDINGS.md): the paper's 0.94 is a specialist out of its distribution.",
   "The reference draws one mask per batch; we draw one per sample (its heteromodal arm: random-autoregressive "
   "or inverse dynamics, half each).",
 )
