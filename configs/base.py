@@ -29,6 +29,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.data.validation_fraction = 0.1  # share of episodes (the last ones) held out
   c.data.num_validation = 0  # >0: exact number of held-out episodes, overriding the fraction
   c.data.num_train = 0  # >0: train on only the first num_train non-validation episodes
+  c.data.train_steps = 0  # >0: and on only their first train_steps steps (shares of data matched by transitions)
   c.data.unscaled_below_std = 0.0  # features with a smaller std are centred, not scaled (reference MTM: 0.1)
   # Heteromodal training: only this share of the training episodes keeps its actions (the rest are state-only;
   # so is any episode whose actions are all NaN in the data); held-out episodes keep theirs.

@@ -53,6 +53,7 @@ class DataConfig:
   validation_fraction: float = 0.1
   num_validation: int = 0
   num_train: int = 0
+  train_steps: int = 0
   unscaled_below_std: float = 0.0
   action_fraction: float = 1.0
   action_seed: int = 0

@@ -428,13 +428,13 @@ class MTMStudy(LocomotionStudy):
     plots.lines(
       os.path.join(self.harness.out, "data_efficiency.png"),
       {label: {f: c[col]["score"] for f, c in table.items()} for col, label in (("MTM", "MTM RCBC"), ("MLP", "MLP-BC"))},
-      "share of the training episodes",
+      "share of the data's steps",
       "normalised score",
       "Data efficiency",
       log_x=True,
     )
     header = [
-      "share of the data",
+      "share of the data's steps",
       "MTM RCBC",
       "MLP-BC (the paper's baseline: s_t -> a_t)",
       "MTM forward dyn. (MSE / one-step)",

@@ -63,6 +63,18 @@ def test_split_by_episode():
     windows.split_episodes(eps, 0.0, num_validation=4, num_train=7)
 
 
+def test_a_share_of_steps_keeps_whole_episodes_then_part_of_the_next():
+  eps = [{"states": np.arange(n)[:, None] + 10 * i, "returns": np.full((n, 1), float(i))} for i, n in enumerate((3, 5, 4, 6))]
+  train, val = windows.split_episodes(eps, 0.0, num_validation=1, train_steps=6)
+  assert [len(e["states"]) for e in train] == [3, 3] and len(val) == 1
+  np.testing.assert_array_equal(train[1]["states"][:, 0], [10, 11, 12])  # the second episode's first 3 steps
+  assert train[1]["returns"].shape == (3, 1)  # every modality cut alike
+  train, _ = windows.split_episodes(eps, 0.0, num_validation=1, train_steps=8)  # exactly two episodes: none cut
+  assert [len(e["states"]) for e in train] == [3, 5]
+  with pytest.raises(ValueError, match="train_steps=13 but the training episodes hold 12 steps"):
+    windows.split_episodes(eps, 0.0, num_validation=1, train_steps=13)
+
+
 def test_minari_loader(minari_root):
   spec, episodes, _ = minari_data.load("mtmtest/pendulum-random-v0")
   assert spec.names == ("states", "actions", "returns")

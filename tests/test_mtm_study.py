@@ -127,13 +127,13 @@ def test_a_folder_written_at_other_settings_is_refused(tmp_path):
     mtm_study.MTMStudy(str(tmp_path), "smoke")
 
 
-def test_a_share_of_the_data_trains_on_the_first_episodes_and_holds_out_the_same_last_ones(tmp_path, monkeypatch):
-  monkeypatch.setattr(locomotion_study, "_total_episodes", lambda env, level, scale: 200)
+def test_a_share_of_the_data_trains_on_its_first_steps_and_holds_out_the_same_last_episodes(tmp_path, monkeypatch):
+  monkeypatch.setattr(locomotion_study, "_dataset_size", lambda env, level, scale: (200, 190_000))
   study = mtm_study.MTMStudy(str(tmp_path), "small")
   tiny_model = Model("hopper", "expert", "mlp_rcbc", seed=1, fraction=0.005)
   full, tiny = study.config(Model("hopper", "expert")), study.config(tiny_model)
-  assert (full.data.num_validation, full.data.num_train) == (10, 0)  # all 190 training episodes
-  assert (tiny.data.num_validation, tiny.data.num_train, tiny.seed) == (10, 1, 1)  # 0.5 % of 200
+  assert (full.data.num_validation, full.data.num_train, full.data.train_steps) == (10, 0, 0)  # all 190 episodes
+  assert (tiny.data.num_validation, tiny.data.train_steps, tiny.seed) == (10, 950, 1)  # 0.5 % of 190,000 steps
   assert tiny.model.kind == "mlp" and tiny.model.width == full.model.width == 64
   assert study.harness.workdir(tiny_model.name).endswith("hopper_expert_mlp_rcbc_f0.005_seed1")
   assert study.config(Model("hopper", "expert", returns="sum")).data.returns == "sum"
@@ -172,7 +172,7 @@ def test_invocations_side_by_side_train_a_model_they_share_once(tmp_path, monkey
   smoke_steps = locomotion.get_config("scale=smoke").train.num_steps
   monkeypatch.setattr(harness, "train_and_evaluate", train)
   monkeypatch.setattr(harness, "latest_step", lambda workdir: smoke_steps if workdir in finished else None)
-  monkeypatch.setattr(locomotion_study, "_total_episodes", lambda env, level, scale: 40)
+  monkeypatch.setattr(locomotion_study, "_dataset_size", lambda env, level, scale: (40, 40_000))
   studies = [mtm_study.MTMStudy(str(tmp_path), "smoke") for _ in range(2)]
   threads = [threading.Thread(target=s.trained, args=("versatility", Model("hopper", "expert"))) for s in studies]
   for t in threads:
@@ -246,7 +246,7 @@ def test_learning_curves_read_a_runs_evaluations_and_decide_on_per_seed_ratios(t
 
 
 def test_a_budget_multiplies_the_steps_and_every_model_evaluates_as_it_trains(tmp_path, monkeypatch):
-  monkeypatch.setattr(locomotion_study, "_total_episodes", lambda env, level, scale: 200)
+  monkeypatch.setattr(locomotion_study, "_dataset_size", lambda env, level, scale: (200, 190_000))
   study = mtm_study.MTMStudy(str(tmp_path), "small")
   one, four = study.config(Model("hopper", "expert")), study.config(Model("hopper", "expert", budget=4))
   assert (four.train.num_steps, four.train.warmup_steps) == (4 * one.train.num_steps, 4 * one.train.warmup_steps)

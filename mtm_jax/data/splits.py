@@ -19,9 +19,7 @@ def training_split(data_config):
   ones keep theirs, to be scored on.
   """
   spec, episodes = data.load(data_config)
-  train_eps, val_eps = windows.split_episodes(
-    episodes, data_config.validation_fraction, data_config.num_validation, data_config.num_train
-  )
+  train_eps, val_eps = split_by_config(episodes, data_config)
   labelled = labelled_episodes(data_config, train_eps)
   keep = set(labelled)
   if data_config.unlabelled == "drop":
@@ -29,6 +27,13 @@ def training_split(data_config):
   else:
     train_eps = [e if i in keep else {k: v for k, v in e.items() if k != ACTIONS} for i, e in enumerate(train_eps)]
   return spec, train_eps, val_eps, labelled
+
+
+def split_by_config(episodes, data_config) -> tuple[list, list]:
+  """(training, held-out) episodes of a data config (``windows.split_episodes`` with its options), before
+  labels are dropped."""
+  d = data_config
+  return windows.split_episodes(episodes, d.validation_fraction, d.num_validation, d.num_train, d.train_steps)
 
 
 def prepare_data(data_config, window: int, split=None):

@@ -124,10 +124,16 @@ def evenly_spaced(data: WindowData, count: int, window: int) -> dict:
   return gather(data, data.starts[picks], window)
 
 
-def split_episodes(episodes: Sequence[Episode], validation_fraction: float, num_validation: int = 0, num_train: int = 0):
+def split_episodes(
+  episodes: Sequence[Episode], validation_fraction: float, num_validation: int = 0, num_train: int = 0, train_steps: int = 0
+):
   """Train/validation split by episode: the last episodes are validation (deterministic).
 
   ``num_train`` > 0 trains on only the first ``num_train`` of the remaining episodes (data-size studies).
+  ``train_steps`` > 0 trains on only their first ``train_steps`` steps, the last episode kept in part: shares
+  matched by transitions, where episodes of different lengths make a share of episodes another share of the
+  data. A cut episode keeps the return tokens of the whole episode (computed before the split) and ends at the
+  cut for its windows.
   """
   n_val = num_validation or int(round(len(episodes) * validation_fraction))
   n_val = min(max(n_val, 1), len(episodes) - 1) if len(episodes) > 1 else 0
@@ -136,7 +142,24 @@ def split_episodes(episodes: Sequence[Episode], validation_fraction: float, num_
   available = len(episodes) - n_val
   if num_train > available:
     raise UserError(f"data.num_train={num_train} but only {available} episodes precede the {n_val} validation ones")
-  return list(episodes[: num_train or available]), list(episodes[available:])
+  train = list(episodes[: num_train or available])
+  if train_steps > 0:
+    train = _first_steps(train, train_steps)
+  return train, list(episodes[available:])
+
+
+def _first_steps(episodes: Sequence[Episode], steps: int) -> list:
+  """The first ``steps`` steps of ``episodes``, in order: whole episodes, then the part of the next one."""
+  lengths = [episode_length(e) for e in episodes]
+  if steps > sum(lengths):
+    raise UserError(f"data.train_steps={steps} but the training episodes hold {sum(lengths)} steps: lower it, or 0 for all")
+  out, left = [], steps
+  for e, length in zip(episodes, lengths):
+    if left == 0:
+      break
+    out.append(e if length <= left else {m: np.asarray(x)[:left] for m, x in e.items()})
+    left -= min(length, left)
+  return out
 
 
 def real_steps(episodes: Sequence[Episode], spec: DatasetSpec) -> dict:

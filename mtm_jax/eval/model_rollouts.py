@@ -10,7 +10,7 @@ import numpy as np
 import mtm_jax.envs  # noqa: F401  (quiets MuJoCo's notice about gymnasium's locomotion models)
 from mtm_jax import coverage, data, planning, seeds
 from mtm_jax.checkpoint import Checkpoint
-from mtm_jax.data import windows
+from mtm_jax.data import splits
 from mtm_jax.envs import rollout, score
 from mtm_jax.errors import UserError
 from mtm_jax.predict import make_predict
@@ -55,9 +55,7 @@ def score_checkpoint(
   returns_kind = config.data.returns
   # The episodes exactly as training read them (on_nonfinite included), so the target comes from its data.
   spec, all_episodes, metadata = data.load_minari(config.data)
-  train, _ = windows.split_episodes(
-    all_episodes, config.data.validation_fraction, config.data.num_validation, config.data.num_train
-  )
+  train, _ = splits.split_by_config(all_episodes, config.data)
   rule = target_rule or config.eval.target_rule
   target = rollout.return_target(rule, [e[RETURNS][:, 0] for e in train]) if task != "bc" else None
   envs = [dataset.recover_environment() for _ in range(min(num_envs, episodes))]
