@@ -244,6 +244,8 @@ def _problems(config: dict, training: bool) -> list[str]:
   share = _get(config, "data.action_fraction")
   need("data.action_fraction", _number(share, False) and 0 < share <= 1, "must be in (0, 1]")
   need("data.action_seed", _number(_get(config, "data.action_seed"), True), "must be an integer")
+  for key in ("data.num_train", "data.train_steps"):
+    need(key, _number(_get(config, key), True) and _get(config, key) >= 0, "must be an integer >= 0 (0: all)")
   need(
     "data.labelled_episodes",
     all(_number(i, True) and i >= 0 for i in _get(config, "data.labelled_episodes")),
