@@ -42,6 +42,7 @@ PROTOCOL = dict(
   targets=TARGET_FRACTIONS,
   episodes=100,
   planner=dict(num_candidates=32, noise=0.1),
+  mtm_budget=1,  # the paper trains the one model and each specialist for the same steps
 )
 SCALES = {
   # A tiny pipeline check: one env and level, two models plus the offline-RL and efficiency ones.
@@ -55,20 +56,26 @@ SCALES = {
     targets=(0.9, 1.0),
     episodes=2,
     planner=dict(num_candidates=4, noise=0.1),
+    mtm_budget=1,
     seeds=dict(versatility=1, dynamics=1, curves=1, offline_rl=1, efficiency=1),
   ),
   # Sized for a 2-core CPU, the heteromodal and representation studies' model size, with the seeds a claim needs
   # (issue 30): rollout claims 8 seeds at 20 episodes, held-out-error claims 3 (versatility's dynamics
-  # specialists, the learning curves). Measured per model here (results/coverage_effect, results/mtm_small_curves,
-  # 2026-12-06): a 3,000-step transformer 150-200 s alone with its 10 evaluations, an MLP 8 s, a 20-episode
-  # rollout 7-15 s. That prices this scale at about 200 transformer runs, 9-11 h: more than the issue's 6 h.
-  # Only the learning curves on Hopper have run (results/mtm_small_curves): at these 3,000 steps the dynamics
-  # specialists have not levelled off, and the one model needs about 4x the steps to come near the BC and RCBC
-  # specialists.
+  # specialists, the learning curves).
+  # The one model trains at 4x the specialists' 3,000 steps (equal compute) wherever closed-loop scores are
+  # compared: at 3,000 steps it fell on Hopper expert on 3 of 3 seeds (2.7-3.4) where the transformer
+  # specialists stood (90-117), at 12,000 it stood on 2 of 3 (116-117; 36-40), and its held-out BC and RCBC
+  # errors come within 5 % of the specialists' only there (results/mtm_small_offline_rl/FINDINGS.md,
+  # results/mtm_small_curves).
+  # Measured per model here, alone (2026-12-06): a 3,000-step transformer 2.5-2.8 min with its 10 evaluations, a
+  # 12,000-step one about 10 min, an MLP 8 s, a 20-episode rollout 7-15 s (75 ms a step planned). That prices
+  # Hopper alone at about 13 h (offline RL about 3 h, versatility 4 h, efficiency 5-6 h) and the three
+  # environments at about 20 h: not the issue's 6 h on this CPU. Run it part by part; every part resumes.
   "small": dict(
     PROTOCOL,
     levels=("medium",),
     episodes=20,
+    mtm_budget=COMPUTE,
     seeds=dict(versatility=8, dynamics=3, curves=3, offline_rl=8, efficiency=8),
   ),
   # The paper's recipe (configs/locomotion.py full: width 512, batch 2048, 140k steps), for an accelerator.
@@ -152,6 +159,11 @@ class MTMStudy(LocomotionStudy):
     versatility = {(VERSATILITY_ENV, lvl) for lvl in (*self.scale["versatility"], self.scale["efficiency"])}
     return super().datasets() | versatility | {(env, self.scale["versatility"][0]) for env in self.envs}
 
+  def model(self, env: str, level: str, name: str, seed: int, **kw) -> Model:
+    """A model of the parts that compare closed-loop scores: the one model (mtm) at the scale's ``mtm_budget``
+    times the steps, every other model at the scale's steps."""
+    return Model(env, level, name, seed, budget=self.scale["mtm_budget"] if name == "mtm" else 1, **kw)
+
   # -- the parts ---------------------------------------------------------------------------------------------
 
   def versatility(self, level: str) -> dict:
@@ -168,7 +180,7 @@ class MTMStudy(LocomotionStudy):
             continue
           if task in DYNAMICS and seed not in self.seeds["dynamics"]:
             continue
-          workdir = self.trained("versatility", Model(env, level, model, seed))
+          workdir = self.trained("versatility", self.model(env, level, model, seed))
           if task in ("bc", "rcbc"):
             values[task][column].append(self.rollout_score("versatility", workdir, task))
           else:
@@ -213,7 +225,7 @@ class MTMStudy(LocomotionStudy):
     rows = {"primary": [], "validated": [], "dt_rule": [], "imagine": [], "best_of": [], **{p: [] for p in self.scale["targets"]}}
     dataset, chosen = None, []
     for seed in self.seeds["offline_rl"]:
-      workdir = self.trained("offline RL", Model(env, level, "mtm", seed))
+      workdir = self.trained("offline RL", self.model(env, level, "mtm", seed))
       curve = {p: self.rollout_score("offline RL", workdir, "rcbc", f"fraction:{p}") for p in self.scale["targets"]}
       valid = {
         p: self.rollout_score("offline RL", workdir, "rcbc", f"fraction:{p}", validation=True)["score"][0]
@@ -223,7 +235,7 @@ class MTMStudy(LocomotionStudy):
       rows["validated"].append(curve[chosen[-1]])
       primary = self.rollout_score("offline RL", workdir, "rcbc")
       imagine = self.rollout_score("offline RL", workdir, "rcbc_imagine")
-      summed = self.trained("offline RL", Model(env, level, "mtm", seed, returns="sum"))
+      summed = self.trained("offline RL", self.model(env, level, "mtm", seed, returns="sum"))
       dataset = primary["dataset_score"]
       rows["primary"].append(primary)
       rows["imagine"].append(imagine)
@@ -245,9 +257,9 @@ class MTMStudy(LocomotionStudy):
       for seed in self.seeds["efficiency"]:
         for col, models in EFFICIENCY_MODELS.items():
           (task, model), fd_model = models["score"], models["forward_dynamics"]
-          workdir = self.trained("data efficiency", Model(env, level, model, seed, fraction))
+          workdir = self.trained("data efficiency", self.model(env, level, model, seed, fraction=fraction))
           cells[col]["score"].append(self.rollout_score("data efficiency", workdir, task))
-          workdir = self.trained("data efficiency", Model(env, level, fd_model, seed, fraction))
+          workdir = self.trained("data efficiency", self.model(env, level, fd_model, seed, fraction=fraction))
           errors = self.capability_errors("data efficiency", workdir, env, level)
           cells[col]["forward_dynamics"].append(errors["normalised"]["forward_dynamics"])
       out[fraction] = {col: {k: combine(v) for k, v in d.items()} for col, d in cells.items()}
@@ -257,7 +269,7 @@ class MTMStudy(LocomotionStudy):
     """The offline-RL MTMs with and without planning: scores and wall time per step."""
     plain, planned, ms_plain, ms_planned = [], [], [], []
     for seed in self.seeds["offline_rl"]:
-      workdir = self.trained("planning", Model(env, level, "mtm", seed))
+      workdir = self.trained("planning", self.model(env, level, "mtm", seed))
       a = self.rollout_score("planning", workdir, "rcbc")
       b = self.rollout_score("planning", workdir, "rcbc", planner=self.scale["planner"])
       plain.append(a)
@@ -305,7 +317,9 @@ class MTMStudy(LocomotionStudy):
     return (
       f"Our datasets (`experiments/make_dataset.py locomotion`: SAC, D4RL's levels), scored with their own "
       "random and expert references; the paper's numbers are on D4RL data: reference points, not "
-      f"comparisons. Models: `configs/locomotion.py:scale={self.harness.scale_name}`, {self.sizes()}. "
+      f"comparisons. Models: `configs/locomotion.py:scale={self.harness.scale_name}`, {self.sizes()}; in "
+      f"the parts that score rollouts the one model (MTM) trains {s['mtm_budget']}x those steps"
+      f"{' (equal compute with the specialists)' if s['mtm_budget'] == COMPUTE else ''}. "
       f"Seeds: {seeds}. Primary numbers: the final "
       f"checkpoint, the return target `{PRIMARY_TARGET}` fixed in advance, {s['episodes']} episodes per model "
       "and seed. Cells: mean [95 % bootstrap interval] over seeds (none below 3 seeds), each seed's value and "
