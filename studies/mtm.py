@@ -66,7 +66,8 @@ SCALES = {
   # compared: at 3,000 steps it fell on Hopper expert on 3 of 3 seeds (2.7-3.4) where the transformer
   # specialists stood (90-117), at 12,000 it stood on 2 of 3 (116-117; 36-40), and its held-out BC and RCBC
   # errors come within 5 % of the specialists' only there (results/mtm_small_offline_rl/FINDINGS.md,
-  # results/mtm_small_curves).
+  # results/mtm_small_curves). The MLP baselines train as long: the paper's MLP-BC fell at 3,000 steps on 3 of
+  # 3 seeds (2.7-3.2) and reached 65-108 at 12,000.
   # Measured per model here, alone (2026-12-06): a 3,000-step transformer 2.5-2.8 min with its 10 evaluations, a
   # 12,000-step one about 10 min, an MLP 8 s, a 20-episode rollout 7-15 s (75 ms a step planned). That prices
   # Hopper alone at about 13 h (offline RL about 3 h, versatility 4 h, efficiency 5-6 h) and the three
@@ -160,9 +161,12 @@ class MTMStudy(LocomotionStudy):
     return super().datasets() | versatility | {(env, self.scale["versatility"][0]) for env in self.envs}
 
   def model(self, env: str, level: str, name: str, seed: int, **kw) -> Model:
-    """A model of the parts that compare closed-loop scores: the one model (mtm) at the scale's ``mtm_budget``
-    times the steps, every other model at the scale's steps."""
-    return Model(env, level, name, seed, budget=self.scale["mtm_budget"] if name == "mtm" else 1, **kw)
+    """A model of the parts that compare closed-loop scores. The one model (mtm) trains the scale's
+    ``mtm_budget`` times the steps, and so do the MLP baselines (the paper trains every model for the same
+    steps; an MLP costs about 1 % of a transformer). Each transformer specialist trains the scale's steps: at
+    ``mtm_budget`` = COMPUTE the four together cost what the one model does."""
+    budget = self.scale["mtm_budget"] if name == "mtm" or name.startswith(("mlp_", "paper_mlp_")) else 1
+    return Model(env, level, name, seed, budget=budget, **kw)
 
   # -- the parts ---------------------------------------------------------------------------------------------
 
@@ -318,7 +322,7 @@ class MTMStudy(LocomotionStudy):
       f"Our datasets (`experiments/make_dataset.py locomotion`: SAC, D4RL's levels), scored with their own "
       "random and expert references; the paper's numbers are on D4RL data: reference points, not "
       f"comparisons. Models: `configs/locomotion.py:scale={self.harness.scale_name}`, {self.sizes()}; in "
-      f"the parts that score rollouts the one model (MTM) trains {s['mtm_budget']}x those steps"
+      f"the parts that score rollouts the one model (MTM) and the MLPs train {s['mtm_budget']}x those steps"
       f"{' (equal compute with the specialists)' if s['mtm_budget'] == COMPUTE else ''}. "
       f"Seeds: {seeds}. Primary numbers: the final "
       f"checkpoint, the return target `{PRIMARY_TARGET}` fixed in advance, {s['episodes']} episodes per model "

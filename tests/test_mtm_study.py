@@ -254,10 +254,14 @@ def test_a_budget_multiplies_the_steps_and_every_model_evaluates_as_it_trains(tm
   assert Model("hopper", "expert", budget=4).name == "hopper_expert_mtm_x4_seed0"
 
 
-def test_the_one_model_of_the_rollout_parts_trains_at_the_scales_budget_and_the_specialists_do_not(tmp_path):
+def test_the_rollout_parts_train_the_one_model_and_the_mlps_at_the_scales_budget_and_the_specialists_at_its_steps(
+  tmp_path,
+):
   small, full = (mtm_study.MTMStudy(str(tmp_path / scale), scale) for scale in ("small", "full"))
   assert small.model("hopper", "medium", "mtm", 3, returns="sum") == Model(
     "hopper", "medium", "mtm", 3, returns="sum", budget=mtm_study.COMPUTE
   )
   assert small.model("hopper", "expert", "bc", 3, fraction=0.05) == Model("hopper", "expert", "bc", 3, fraction=0.05)
+  for mlp in ("mlp_rcbc", "paper_mlp_bc"):
+    assert small.model("hopper", "expert", mlp, 0).budget == mtm_study.COMPUTE
   assert full.model("hopper", "medium", "mtm", 0).budget == 1  # the paper's equal steps
