@@ -143,6 +143,7 @@ def shared(c) -> dict:
   return {
     "dataset_id": c.data.dataset_id,
     "num_train": c.data.num_train,
+    "train_steps": c.data.train_steps,
     "num_validation": c.data.num_validation,
     "validation_fraction": c.data.validation_fraction,
     "returns": c.data.returns,

@@ -247,6 +247,12 @@ def _problems(config: dict, training: bool) -> list[str]:
   for key in ("data.num_train", "data.train_steps"):
     need(key, _number(_get(config, key), True) and _get(config, key) >= 0, "must be an integer >= 0 (0: all)")
   need(
+    "data.train_steps",
+    not (_get(config, "data.train_steps") and _get(config, "model.max_horizon")),
+    "cuts an episode short, where model.max_horizon > 0 would embed its steps remaining as if it ended at the "
+    "cut: set data.num_train (whole episodes) instead",
+  )
+  need(
     "data.labelled_episodes",
     all(_number(i, True) and i >= 0 for i in _get(config, "data.labelled_episodes")),
     "must be training-episode indices (integers >= 0)",

@@ -37,7 +37,7 @@ class Model:
   """One locomotion model: ``configs/locomotion.py``'s MODEL on (env, level) with one seed.
 
   fraction: the share of the data's steps it trains on, from its first episodes (the last 5 % of the episodes are
-  held out at every share; 0.95: every other episode); returns: "average"
+  held out at every share; 0.95: every training episode, which is 95 % of the episodes); returns: "average"
   (MTM's) or "sum" (return-to-go); labels: heteromodal, the share of the training episodes that keeps its
   actions (drawn with the seed), the others ``unlabelled`` ("state_only" or "drop"); budget: its training steps
   (and warmup) as a multiple of the scale's, so the one model can be given the compute of several specialists.
@@ -58,7 +58,7 @@ class Model:
     """Its workdir's name under OUT/models, and its cached measurements'."""
     parts = [self.env, self.level, self.model]
     if self.fraction != 0.95:
-      parts.append(f"f{self.fraction:g}")
+      parts.append(f"steps{self.fraction:g}")  # a share of the steps (data.train_steps), not of the episodes
     if self.returns == "sum":
       parts.append("sum")
     if self.labels is not None:

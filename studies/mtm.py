@@ -64,7 +64,7 @@ SCALES = {
   # specialists, the learning curves).
   # The one model trains at 4x the specialists' 3,000 steps (equal compute) wherever closed-loop scores are
   # compared: at 3,000 steps it fell on Hopper expert on 3 of 3 seeds (2.7-3.4) where the transformer
-  # specialists stood (90-117), at 12,000 it stood on 2 of 3 (116-117; 36-40), and its held-out BC and RCBC
+  # specialists stood (90-117), at 12,000 it stood on 2 of 3 (115-117; 36-40), and its held-out BC and RCBC
   # errors come within 5 % of the specialists' only there (results/mtm_small_offline_rl/FINDINGS.md,
   # results/mtm_small_curves). The MLP baselines train as long: the paper's MLP-BC fell at 3,000 steps on 3 of
   # 3 seeds (2.7-3.2) and reached 65-108 at 12,000.
@@ -161,7 +161,7 @@ class MTMStudy(LocomotionStudy):
     return super().datasets() | versatility | {(env, self.scale["versatility"][0]) for env in self.envs}
 
   def model(self, env: str, level: str, name: str, seed: int, **kw) -> Model:
-    """A model of the parts that compare closed-loop scores. The one model (mtm) trains the scale's
+    """A model of every part but the learning curves (which train both budgets). The one model (mtm) trains the scale's
     ``mtm_budget`` times the steps, and so do the MLP baselines (the paper trains every model for the same
     steps; an MLP costs about 1 % of a transformer). Each transformer specialist trains the scale's steps: at
     ``mtm_budget`` = COMPUTE the four together cost what the one model does."""
@@ -318,12 +318,14 @@ class MTMStudy(LocomotionStudy):
   def _recipe(self) -> str:
     s = self.scale
     seeds = ", ".join(f"{part} {len(v)}" for part, v in self.seeds.items())
+    budget = ""
+    if s["mtm_budget"] != 1:
+      budget = f"; outside the learning curves the one model (MTM) and the MLPs train {s['mtm_budget']}x those steps"
+      budget += " (the one model at the compute of the four specialists)" if s["mtm_budget"] == COMPUTE else ""
     return (
       f"Our datasets (`experiments/make_dataset.py locomotion`: SAC, D4RL's levels), scored with their own "
       "random and expert references; the paper's numbers are on D4RL data: reference points, not "
-      f"comparisons. Models: `configs/locomotion.py:scale={self.harness.scale_name}`, {self.sizes()}; in "
-      f"the parts that score rollouts the one model (MTM) and the MLPs train {s['mtm_budget']}x those steps"
-      f"{' (equal compute with the specialists)' if s['mtm_budget'] == COMPUTE else ''}. "
+      f"comparisons. Models: `configs/locomotion.py:scale={self.harness.scale_name}`, {self.sizes()}{budget}. "
       f"Seeds: {seeds}. Primary numbers: the final "
       f"checkpoint, the return target `{PRIMARY_TARGET}` fixed in advance, {s['episodes']} episodes per model "
       "and seed. Cells: mean [95 % bootstrap interval] over seeds (none below 3 seeds), each seed's value and "

@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -5,6 +7,7 @@ from conftest import pendulum_config
 
 from mtm_jax import data, experiment
 from mtm_jax.data import minari_data, sinusoid, windows
+from mtm_jax.data.splits import training_split
 from mtm_jax.errors import UserError
 from mtm_jax.normalization import compute_stats
 from mtm_jax.spec import CONTINUOUS, DatasetSpec, ModalitySpec
@@ -108,3 +111,15 @@ def test_minari_average_returns_divide_by_the_steps_left_to_the_horizon(minari_r
 def test_missing_minari_dataset_says_what_to_do(minari_root):
   with pytest.raises(UserError, match="not on this machine.*download=True"):
     minari_data.load("mtmtest/absent-v0")
+
+
+def test_a_data_configs_train_steps_reach_the_training_split():
+  config = experiment.DataConfig(source="sinusoid", num_episodes=10, episode_length=32, num_validation=2, train_steps=40)
+  _, train, val, _ = training_split(config)
+  assert [len(e["states"]) for e in train] == [32, 8] and len(val) == 2
+  _, train, _, _ = training_split(dataclasses.replace(config, train_steps=5))  # the first episode, cut
+  assert [len(e["states"]) for e in train] == [5]
+  _, train, _, _ = training_split(dataclasses.replace(config, num_train=1, train_steps=32))  # both limits at once
+  assert [len(e["states"]) for e in train] == [32]
+  with pytest.raises(ValueError, match="train_steps=33 but the training episodes hold 32 steps"):
+    training_split(dataclasses.replace(config, num_train=1, train_steps=33))

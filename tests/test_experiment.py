@@ -43,6 +43,8 @@ BAD = [
   ({"train.mask_granularity": "epoch"}, "train.mask_granularity='epoch': must be one of ('sample', 'batch')"),
   ({"data.unscaled_below_std": -0.1}, "data.unscaled_below_std=-0.1: must be a number >= 0"),
   ({"data.train_steps": -1}, "data.train_steps=-1: must be an integer >= 0 (0: all)"),
+  ({"data.num_train": -3}, "data.num_train=-3: must be an integer >= 0 (0: all)"),
+  ({"data.train_steps": 500, "model.max_horizon": 64}, "data.train_steps=500: cuts an episode short"),
   ({"model.dtype": "float64"}, "model.dtype='float64': must be 'float32', 'bfloat16' or 'float16'"),
   (
     {"train.regime": "single_task", "masks.tasks": ("goal",), "window": 1},

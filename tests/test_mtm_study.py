@@ -135,7 +135,7 @@ def test_a_share_of_the_data_trains_on_its_first_steps_and_holds_out_the_same_la
   assert (full.data.num_validation, full.data.num_train, full.data.train_steps) == (10, 0, 0)  # all 190 episodes
   assert (tiny.data.num_validation, tiny.data.train_steps, tiny.seed) == (10, 950, 1)  # 0.5 % of 190,000 steps
   assert tiny.model.kind == "mlp" and tiny.model.width == full.model.width == 64
-  assert study.harness.workdir(tiny_model.name).endswith("hopper_expert_mlp_rcbc_f0.005_seed1")
+  assert study.harness.workdir(tiny_model.name).endswith("hopper_expert_mlp_rcbc_steps0.005_seed1")
   assert study.config(Model("hopper", "expert", returns="sum")).data.returns == "sum"
 
 

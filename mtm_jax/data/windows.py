@@ -133,7 +133,7 @@ def split_episodes(
   ``train_steps`` > 0 trains on only their first ``train_steps`` steps, the last episode kept in part: shares
   matched by transitions, where episodes of different lengths make a share of episodes another share of the
   data. A cut episode keeps the return tokens of the whole episode (computed before the split) and ends at the
-  cut for its windows.
+  cut for its windows and their steps remaining (so a config refuses it beside ``model.max_horizon`` > 0).
   """
   n_val = num_validation or int(round(len(episodes) * validation_fraction))
   n_val = min(max(n_val, 1), len(episodes) - 1) if len(episodes) > 1 else 0
