@@ -69,7 +69,7 @@ SCALES = {
   # results/mtm_small_curves). The MLP baselines train as long: the paper's MLP-BC fell at 3,000 steps on 3 of
   # 3 seeds (2.7-3.2) and reached 65-108 at 12,000.
   # Measured per model here, alone (2026-12-06): a 3,000-step transformer 2.5-2.8 min with its 10 evaluations, a
-  # 12,000-step one about 10 min, an MLP 8 s, a 20-episode rollout 7-15 s (75 ms a step planned). That prices
+  # 12,000-step one about 10 min, an MLP 8-30 s, a 20-episode rollout 7-15 s (75 ms a step planned). That prices
   # Hopper alone at about 13 h (offline RL about 3 h, versatility 4 h, efficiency 5-6 h) and the three
   # environments at about 20 h: not the 6 h on this CPU. Run it part by part; every part resumes.
   "small": dict(
