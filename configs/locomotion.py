@@ -70,6 +70,11 @@ def specialist_task(model: str) -> str | None:
   return task if task in CAPABILITIES else None
 
 
+def is_mlp(model: str) -> bool:
+  """Whether a MODEL is an MLP baseline (the window MLP or the paper's fixed-input one)."""
+  return specialist_task(model) is not None and "mlp_" in model
+
+
 def covering_masks(window: int, share: float = COVERING_SHARE) -> tuple[tuple[str, ...], tuple[float, ...]]:
   """The covering recipe's (tasks, weights): random_autoregressive at 1 - share, the task masks at share."""
   counts = [len(masks.index_range(t, window) or [None]) for t in COVERING_TASKS]
@@ -123,7 +128,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.masks.task_params.inverse_dynamics = ml_collections.ConfigDict(REFERENCE_ASKED["inverse_dynamics"])
   elif model != "mtm":  # a specialist: the same network (or the MLP baseline) trained on one task's mask, scored
     task = specialist_task(model)  # on that task's targets alone
-    c.model.kind = "mlp" if "mlp_" in model else "transformer"
+    c.model.kind = "mlp" if is_mlp(model) else "transformer"
     c.train.regime, c.masks.tasks, c.train.loss_on = "single_task", (task,), "hidden"
     c.masks.weights = ()
     if model.startswith("paper_"):  # the paper's MLPs see fixed inputs: BC s_t, RCBC (s_t, R_t), inverse dynamics

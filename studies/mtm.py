@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from configs.locomotion import is_mlp
 from mtm_jax.errors import UserError
 from mtm_jax.eval import capabilities, plots
 from studies.locomotion import DYNAMICS, PRIMARY_TARGET, VALIDATION_EPISODES, LocomotionStudy, Model, combine
@@ -165,7 +166,7 @@ class MTMStudy(LocomotionStudy):
     ``mtm_budget`` times the steps, and so do the MLP baselines (the paper trains every model for the same
     steps; an MLP costs about 1 % of a transformer). Each transformer specialist trains the scale's steps: at
     ``mtm_budget`` = COMPUTE the four together cost what the one model does."""
-    budget = self.scale["mtm_budget"] if name == "mtm" or name.startswith(("mlp_", "paper_mlp_")) else 1
+    budget = self.scale["mtm_budget"] if name == "mtm" or is_mlp(name) else 1
     return Model(env, level, name, seed, budget=budget, **kw)
 
   # -- the parts ---------------------------------------------------------------------------------------------
