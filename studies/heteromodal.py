@@ -83,7 +83,7 @@ class HeteromodalStudy(LocomotionStudy):
             continue  # a specialist has no two-stage control
           workdir = self.trained("heteromodal", Model(env, level, model, seed, labels=labels, unlabelled=unlabelled))
           if task == "inverse_dynamics":
-            values[task][column].append(self.capability_errors("heteromodal", workdir, env, level)["normalised"][task])
+            values[task][column].append(self.capability_error("heteromodal", workdir, env, level, task)["normalised"])
           else:
             values[task][column].append(self.rollout_score("heteromodal", workdir, task))
     return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}
@@ -107,9 +107,10 @@ class HeteromodalStudy(LocomotionStudy):
       f"(`data.labelled_share` {share:g}; the reference MTM alternates labelled and state-only batches); final "
       f"checkpoints; {s['episodes']} rollout episodes per model and seed, RCBC at the return "
       f"target `{PRIMARY_TARGET}`; inverse dynamics as held-out MSE over the data's mean squared one-step change "
-      "(the last 5 % of episodes, all labelled, are held out). Cells: mean [95 % bootstrap interval] over seeds, "
-      "each seed's value and the share of episodes that reached the time limit; no interval below 3 seeds; n/a: "
-      "not trained at this scale."
+      "(the last 5 % of episodes, all labelled, are held out), each model asked the way its own training covers "
+      "(`coverage.choose`: the MTMs, trained on the reference's mask, from every state). Cells: mean [95 % "
+      "bootstrap interval] over seeds, each seed's value and the share of episodes that reached the time limit; "
+      "no interval below 3 seeds; n/a: not trained at this scale."
     )
 
   def _section(self, env: str, level: str, tables: dict) -> list:

@@ -171,12 +171,14 @@ class MTMStudy(LocomotionStudy):
 
   # -- the parts ---------------------------------------------------------------------------------------------
 
-  def versatility(self, level: str) -> dict:
-    """table[capability][column]: a SeedCell over seeds or None (not trained at this scale); columns of COLUMNS.
+  def versatility(self, level: str) -> tuple[dict, dict]:
+    """(table, asked): table[capability][column] a SeedCell over seeds or None (not trained at this scale),
+    columns of COLUMNS; asked[capability][column] how a dynamics capability was asked of that column's models.
     BC and RCBC are rollout scores over the versatility seeds, the dynamics held-out errors over the first
     ``dynamics`` of them (a held-out error needs fewer seeds to decide than a rollout)."""
     env = VERSATILITY_ENV
     values = {task: {col: [] for col in COLUMNS} for task in SPECIALIST_TASKS}
+    asked = {task: {} for task in DYNAMICS}
     for seed in self.seeds["versatility"]:
       for column, pattern in COLUMNS.items():
         for task in SPECIALIST_TASKS:
@@ -189,8 +191,10 @@ class MTMStudy(LocomotionStudy):
           if task in ("bc", "rcbc"):
             values[task][column].append(self.rollout_score("versatility", workdir, task))
           else:
-            values[task][column].append(self.capability_errors("versatility", workdir, env, level)["normalised"][task])
-    return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}
+            error = self.capability_error("versatility", workdir, env, level, task)
+            values[task][column].append(error["normalised"])
+            asked[task][column] = error["asked"]
+    return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}, asked
 
   def curves(self, env: str, level: str) -> dict:
     """Held-out error against training steps, from each run's own evaluations (eval.every): {"curves": {column:
@@ -265,8 +269,8 @@ class MTMStudy(LocomotionStudy):
           workdir = self.trained("data efficiency", self.model(env, level, model, seed, fraction=fraction))
           cells[col]["score"].append(self.rollout_score("data efficiency", workdir, task))
           workdir = self.trained("data efficiency", self.model(env, level, fd_model, seed, fraction=fraction))
-          errors = self.capability_errors("data efficiency", workdir, env, level)
-          cells[col]["forward_dynamics"].append(errors["normalised"]["forward_dynamics"])
+          error = self.capability_error("data efficiency", workdir, env, level, "forward_dynamics")
+          cells[col]["forward_dynamics"].append(error["normalised"])
       out[fraction] = {col: {k: combine(v) for k, v in d.items()} for col, d in cells.items()}
     return out
 
@@ -303,7 +307,7 @@ class MTMStudy(LocomotionStudy):
     sections += ["## Differences from the paper's protocol", "\n".join(f"- {d}" for d in PROTOCOL_DIFFERENCES)]
     if "versatility" in parts:
       for level in self.scale["versatility"]:
-        sections += self._versatility_section(level, self.versatility(level))
+        sections += self._versatility_section(level, *self.versatility(level))
     if "curves" in parts:
       level = self.scale["versatility"][0]
       for env in self.envs:
@@ -335,7 +339,7 @@ class MTMStudy(LocomotionStudy):
       "of each dataset's episodes are held out for the dynamics errors."
     )
 
-  def _versatility_section(self, level, table) -> list:
+  def _versatility_section(self, level, table, asked) -> list:
     paper = PAPER_VERSATILITY.get((VERSATILITY_ENV, level), {})
     rows = []
     for task, label in CAPABILITY_ROWS.items():
@@ -344,7 +348,14 @@ class MTMStudy(LocomotionStudy):
       rows.append([label, *[cell_text(table[task][col], fmt) for col in COLUMNS], refs])
     header = ["capability", "MTM (one model)", "specialist transformer", "window MLP", "the paper's MLP", "paper (D4RL)"]
     claims = versatility_claims(table, level)
-    return [f"## One model against specialists: {VERSATILITY_ENV} {level}", markdown_table(header, rows), claim_lines(claims)]
+    lines = [f"{task}: " + "; ".join(f"{col} {line}" for col, line in by_col.items()) for task, by_col in asked.items()]
+    return [
+      f"## One model against specialists: {VERSATILITY_ENV} {level}",
+      markdown_table(header, rows),
+      claim_lines(claims),
+      "Dynamics errors are on the same held-out windows and index draws, each model asked the way its training "
+      "covers (never on a mask it has not trained on), so: " + " / ".join(lines) + ".",
+    ]
 
   def _curves_section(self, env: str, level: str, results: dict) -> list:
     steps = self.config(Model(env, level)).train.num_steps

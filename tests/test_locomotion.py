@@ -199,8 +199,12 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
   (spent,) = results["wall_seconds"].values()  # one invocation's wall time per part
   assert set(spent) == {"versatility", "learning curves", "offline RL", "data efficiency", "planning"}
   assert results["rollout|hopper_medium_mtm_seed0|rcbc|start:1.0|plan noise=0.1,num_candidates=4"]["ms_per_step"] > 0
-  dynamics = [v["normalised"] for k, v in results.items() if k.startswith("capabilities|")]
-  assert len(dynamics) == 2 and all(0 < e < 1e3 for d in dynamics for e in d.values())
+  dynamics = {k: v for k, v in results.items() if k.startswith("capability|")}  # the one model's both, the MLP's
+  assert sorted(dynamics) == [
+    f"capability|hopper_medium_{m}"
+    for m in ("mtm_seed0|forward_dynamics", "mtm_seed0|inverse_dynamics", "paper_mlp_forward_dynamics_seed0|forward_dynamics")
+  ]  # (data efficiency)
+  assert all(0 < d["normalised"] < 1e3 for d in dynamics.values())
   curves = ("mtm_x4", "bc", "rcbc", "forward_dynamics", "inverse_dynamics")  # the one model's and specialists' curves
   assert sorted(os.listdir(out / "models")) == sorted(
     f"hopper_medium_{m}_seed0" for m in ("mtm", "mlp_rcbc", "mtm_sum", "paper_mlp_bc", "paper_mlp_forward_dynamics", *curves)
@@ -212,6 +216,25 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
   before = (out / "results.json").stat().st_mtime_ns
   again = run_study("reproduce_mtm.py", out)
   assert (out / "results.json").stat().st_mtime_ns == before and "score" not in again.stdout
+
+
+def test_each_model_is_scored_on_the_dynamics_mask_its_training_covers(hopper_data, tmp_path):
+  from studies.locomotion import Model
+  from studies.mtm import MTMStudy
+
+  study = MTMStudy(str(tmp_path / "mtm"), "smoke", log=lambda *_: None)
+  asked = {}
+  for model in ("mtm", "inverse_dynamics", "paper_mlp_inverse_dynamics"):
+    workdir = study.trained("versatility", Model("hopper", "medium", model))
+    error = study.capability_error("versatility", workdir, "hopper", "medium", "inverse_dynamics")
+    assert 0 < error["normalised"] < 1e3
+    asked[model] = error["asked"]
+  # the paper's MLP trains with every state of the window visible (the reference's mask), so it is asked so
+  assert asked == {
+    "mtm": "inverse_dynamics",
+    "inverse_dynamics": "inverse_dynamics",
+    "paper_mlp_inverse_dynamics": "inverse_dynamics from every state",
+  }
 
 
 def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_resumes(hopper_data, tmp_path):
