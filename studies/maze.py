@@ -23,6 +23,7 @@ from configs import pointmaze as maze_config
 from mtm_jax import seeds
 from mtm_jax.checkpoint import load_checkpoint
 from mtm_jax.data import minari_data
+from mtm_jax.data.splits import split_by_config
 from mtm_jax.datagen import pointmaze as dataset
 from mtm_jax.envs import rollout
 from mtm_jax.envs.pointmaze import ENV_ID, maze
@@ -88,10 +89,11 @@ def config(variant: str, context: int, seed: int, scale: str, pretrained: str | 
   return harness.as_trained(c, seed, pretrained if variant.startswith("finetune_") else None)
 
 
-def rc_targets(starts: list[dict], num_validation: int) -> np.ndarray:
-  """The return of the training trajectory whose (position, target) start is nearest (times a column's scale)."""
+def rc_targets(starts: list[dict], data_config) -> np.ndarray:
+  """The return of the training trajectory whose (position, target) start is nearest (times a column's scale),
+  among the training episodes of ``data_config`` (the models' split: ``splits.split_by_config``)."""
   _, episodes, _ = minari_data.load(maze_config.DATASET_ID)
-  train = episodes[: len(episodes) - num_validation]
+  train, _ = split_by_config(episodes, data_config)
   first = np.stack([e["states"][0] for e in train])
   returns = np.array([e["returns"][0, 0] for e in train])
   query = np.stack([np.concatenate([s["position"], s["target"]]) for s in starts])
@@ -223,7 +225,7 @@ class MazeStudy:
     self.train_all()
     starts = evaluation.fresh_starts(range(EVAL_SEED, EVAL_SEED + scale["episodes"]))
     envs = evaluation.make_envs(len(starts))  # made once: building an env costs ~60 ms
-    targets = rc_targets(starts, config("rcbc", 5, 0, self.harness.scale_name).data.num_validation)
+    targets = rc_targets(starts, config("rcbc", 5, 0, self.harness.scale_name).data)
     self.rollout_returns(envs, starts, targets)
     n = min(8, len(starts))  # sample paths for the plot: finetune, first seed, longest context
     context = self.contexts[-1]
