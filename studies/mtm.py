@@ -30,6 +30,11 @@ NEAR = 1.10  # "at or near the specialist": held-out error at most 10 % above it
 LEVELLED = 0.95  # a specialist has levelled off when its last half of training cut its error by under 5 %
 VERSATILITY_ENV = "hopper"  # the paper's versatility and data-efficiency tables are on Hopper
 TARGET_FRACTIONS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1)  # MTM's return targets: min + p (max - min) of the data's
+# The grid the validated target is chosen from: the paper's and three below it. On Hopper medium (3,000 steps,
+# 8 seeds) validation chose the paper's lowest, 0.6, on 5 of 8 seeds, and the score fell as p rose from there
+# (results/mtm_small_offline_rl): a grid that stops at its best point cannot say the best lies within it. The
+# best-of column keeps the paper's grid.
+VALIDATION_TARGETS = (0.3, 0.4, 0.5, *TARGET_FRACTIONS)
 EFFICIENCY_FRACTIONS = (0.95, 0.05, 0.02, 0.01, 0.005)  # the paper's shares of Hopper expert
 
 # What the paper measures: its environments and levels, Hopper for versatility and data efficiency.
@@ -40,7 +45,7 @@ PROTOCOL = dict(
   efficiency="expert",
   fractions=EFFICIENCY_FRACTIONS,
   specialists=(*SPECIALIST_TASKS, *(f"{kind}_{t}" for kind in ("mlp", "paper_mlp") for t in SPECIALIST_TASKS)),
-  targets=TARGET_FRACTIONS,
+  targets=VALIDATION_TARGETS,
   episodes=100,
   planner=dict(num_candidates=32, noise=0.1),
   mtm_budget=1,  # the paper trains the one model and each specialist for the same steps
@@ -125,7 +130,8 @@ PROTOCOL_DIFFERENCES = (
   "Every number is the final checkpoint; the paper's best-of protocol (the best target and controller, and its "
   "best training-time checkpoint) is a labelled column, and it takes the best target but not the checkpoint.",
   "The return target fixed in advance is what the best training episode holds from its start (start:1.0); the "
-  "paper's p-sweep of min + p (max - min) is a labelled curve.",
+  "paper's p-sweep of min + p (max - min), p 0.6-1.1, is a labelled curve, extended down to p 0.3 for the target "
+  "chosen on validation episodes.",
   "The paper's MLPs see fixed inputs; ours (paper_mlp_TASK) also see the earlier actions a[0..t-1] in forward "
   "dynamics (the library's mask), and draw the slot of s_t in the window like every mask task. The reference's "
   "forward-dynamics MLP is given a[T-1], the action taken at the state it predicts; ours the action that led there.",
@@ -249,7 +255,8 @@ class MTMStudy(LocomotionStudy):
       rows["primary"].append(primary)
       rows["imagine"].append(imagine)
       rows["dt_rule"].append(self.rollout_score("offline RL", summed, "rcbc"))
-      rows["best_of"].append(max((*curve.values(), imagine), key=lambda r: r["score"][0]))
+      paper_grid = [r for p, r in curve.items() if p in TARGET_FRACTIONS]
+      rows["best_of"].append(max((*paper_grid, imagine), key=lambda r: r["score"][0]))
       for p, r in curve.items():
         rows[p].append(r)
     out = {k: combine(v) for k, v in rows.items()}
@@ -429,6 +436,7 @@ class MTMStudy(LocomotionStudy):
       "paper (D4RL, best of)",
     ]
     validation = min(VALIDATION_EPISODES, self.scale["episodes"])
+    paper_grid = [p for p in self.scale["targets"] if p in TARGET_FRACTIONS]
     return [
       "## Offline RL: RCBC normalised score",
       markdown_table(header, rows),
@@ -439,7 +447,8 @@ class MTMStudy(LocomotionStudy):
       f"below that did best on {validation} validation episodes (seeds the reported episodes never use); "
       "the p chosen for each seed is in brackets. "
       "`rcbc_imagine` is MTM's two-stage control at the primary target. Best-of is the "
-      f"best over the {len(self.scale['targets'])} return targets of the curve below and rcbc_imagine, chosen on "
+      f"best over the paper's return targets of the curve below (p {', '.join(f'{p:g}' for p in paper_grid)}) "
+      "and rcbc_imagine, chosen on "
       "the reported episodes (optimistic by construction; the paper also took the best training-time "
       "checkpoint, which we do not).",
       "![targets](offline_rl_targets.png)",

@@ -265,3 +265,19 @@ def test_the_rollout_parts_train_the_one_model_and_the_mlps_at_the_scales_budget
   for mlp in ("mlp_rcbc", "paper_mlp_bc"):
     assert small.model("hopper", "expert", mlp, 0).budget == mtm_study.COMPUTE
   assert full.model("hopper", "medium", "mtm", 0).budget == 1  # the paper's equal steps
+
+
+def test_the_validated_target_is_chosen_from_a_grid_below_the_papers_and_best_of_keeps_the_papers(tmp_path, monkeypatch):
+  study = mtm_study.MTMStudy(str(tmp_path), "small", seeds=1)
+  assert set(mtm_study.TARGET_FRACTIONS) < set(study.scale["targets"]) and min(study.scale["targets"]) < 0.6
+
+  def score(part, workdir, task, target_rule="start:1.0", planner=None, validation=False):
+    p = float(target_rule.split(":")[1]) if target_rule.startswith("fraction:") else 1.0
+    value = 100.0 - 50.0 * p + (1.0 if validation else 0.0)  # best at the lowest p, on both episode sets
+    return {"score": [value, 0.5], "dataset_score": [30.0, 1.0], "reached_time_limit": 0.0}
+
+  monkeypatch.setattr(study, "trained", lambda part, m: m.name)
+  monkeypatch.setattr(study, "rollout_score", score)
+  out = study.offline_rl("hopper", "medium")
+  assert out["chosen"] == [0.3] and out["validated"].mean == pytest.approx(85.0)
+  assert out["best_of"].mean == pytest.approx(70.0)  # p = 0.6, the best of the paper's grid
