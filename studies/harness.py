@@ -48,10 +48,12 @@ class Harness:
   """A study's folder ``out`` at ``scale`` (a name of ``scales``).
 
   settings: what else the cached models and measurements depend on (a study's data options), guarded with the
-  scale's: a folder written at other settings is refused.
+  scale's: a folder written at other settings is refused. keyed: the scale's entries that every name they
+  reach encodes (a model's name, a measurement's key), so other values of them only add entries: a folder
+  written at other values of these alone is kept, and its recorded settings become these.
   """
 
-  def __init__(self, out: str, scale: str, scales: dict, settings: dict | None = None, log: Callable = echo):
+  def __init__(self, out: str, scale: str, scales: dict, settings: dict | None = None, log: Callable = echo, keyed: tuple = ()):
     if scale not in scales:
       raise UserError(f"unknown scale {scale!r}; choose from {list(scales)}")
     self.out, self.scale_name, self.scale, self.log = out, scale, dict(scales[scale]), log
@@ -59,10 +61,12 @@ class Harness:
     self.results = read_results(self.cache)
     # Models and measurements are cached by name: other settings in the same folder would mix in.
     recorded = json.loads(json.dumps({**self.scale, **(settings or {})}))
-    if self.results.setdefault("settings", recorded) != recorded:
+    unkeyed = {k: v for k, v in self.results.setdefault("settings", recorded).items() if k not in keyed}
+    if unkeyed != {k: v for k, v in recorded.items() if k not in keyed}:
       raise UserError(
         f"{self.cache} was written at other settings ({self.results['settings']}); use a fresh --out for these ({recorded})"
       )
+    self.results["settings"] = recorded
     os.makedirs(out, exist_ok=True)
     # part -> seconds this invocation spent; every invocation's are kept under its own id in the cache
     self.wall = {}

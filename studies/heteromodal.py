@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 from mtm_jax.eval import plots
-from studies.locomotion import PRIMARY_TARGET, LocomotionStudy, Model, combine
+from studies.locomotion import PRIMARY_TARGET, LocomotionStudy, Model, asked_text, combine
 from studies.report import cell_text, claim_lines, every, markdown_table, paired
 
 FRACTIONS = (0.01, 0.05, 0.25)  # the paper's 1 %, and two more to draw the curve
@@ -72,9 +72,11 @@ class HeteromodalStudy(LocomotionStudy):
   name = "heteromodal"
   scales = SCALES
 
-  def cells(self, env: str, level: str, labels: float) -> dict:
-    """table[task][column]: a SeedCell over seeds, or None where this scale trains no such model."""
+  def cells(self, env: str, level: str, labels: float) -> tuple[dict, dict]:
+    """(table, asked): table[task][column] a SeedCell over seeds, or None where this scale trains no such model;
+    asked[column] how that column's models were asked inverse dynamics."""
     values = {task: {col: [] for col in COLUMNS} for task in SCORED}
+    asked = {}
     for seed in self.seeds["heteromodal"]:
       for column, (pattern, unlabelled) in COLUMNS.items():
         for task in SCORED:
@@ -83,14 +85,20 @@ class HeteromodalStudy(LocomotionStudy):
             continue  # a specialist has no two-stage control
           workdir = self.trained("heteromodal", Model(env, level, model, seed, labels=labels, unlabelled=unlabelled))
           if task == "inverse_dynamics":
-            values[task][column].append(self.capability_error("heteromodal", workdir, env, level, task)["normalised"])
+            error = self.capability_error("heteromodal", workdir, env, level, task)
+            values[task][column].append(error["normalised"])
+            asked[column] = error["asked"] + ("" if error["covered"] else " (below 1 % of its training masks)")
           else:
             values[task][column].append(self.rollout_score("heteromodal", workdir, task))
-    return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}
+    return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}, asked
 
-  def tables(self, env: str, level: str) -> dict:
-    """{f: cells} at each labelled share of the scale."""
-    return {f: self.cells(env, level, f) for f in self.scale["fractions"]}
+  def tables(self, env: str, level: str) -> tuple[dict, dict]:
+    """({f: table} at each labelled share of the scale, asked: how each column was asked inverse dynamics)."""
+    tables, asked = {}, {}
+    for f in self.scale["fractions"]:
+      tables[f], by_column = self.cells(env, level, f)
+      asked.update(by_column)
+    return tables, asked
 
   def run(self) -> str:
     title = f"# Heteromodal MTM ({self.harness.scale_name} scale)"
@@ -107,13 +115,14 @@ class HeteromodalStudy(LocomotionStudy):
       f"(`data.labelled_share` {share:g}; the reference MTM alternates labelled and state-only batches); final "
       f"checkpoints; {s['episodes']} rollout episodes per model and seed, RCBC at the return "
       f"target `{PRIMARY_TARGET}`; inverse dynamics as held-out MSE over the data's mean squared one-step change "
-      "(the last 5 % of episodes, all labelled, are held out), each model asked the way its own training covers "
-      "(`coverage.choose`: the MTMs, trained on the reference's mask, from every state). Cells: mean [95 % "
+      "(the last 5 % of episodes, all labelled, are held out), each model asked with its own training's mask "
+      "parameters (`coverage.choose`; below each table). Cells: mean [95 % "
       "bootstrap interval] over seeds, each seed's value and the share of episodes that reached the time limit; "
       "no interval below 3 seeds; n/a: not trained at this scale."
     )
 
-  def _section(self, env: str, level: str, tables: dict) -> list:
+  def _section(self, env: str, level: str, measured: tuple[dict, dict]) -> list:
+    tables, asked = measured
     out = [f"## {env} {level}"]
     labels = {
       "bc": "BC score",
@@ -125,6 +134,8 @@ class HeteromodalStudy(LocomotionStudy):
       fmt = "{:.3g}" if task == "inverse_dynamics" else "{:.1f}"
       rows = [[f"{f:.0%}", *[cell_text(t[task][col], fmt) for col in COLUMNS]] for f, t in tables.items()]
       out += [f"### {label}", markdown_table(["labelled share f", *COLUMNS], rows)]
+    if asked:
+      out.append(f"Inverse dynamics asked: {asked_text({'inverse_dynamics': asked})}.")
     name = f"heteromodal_{env}_{level}.png"
     plots.lines(
       os.path.join(self.harness.out, name),

@@ -74,9 +74,11 @@ class LocomotionStudy:
 
   name = ""  # the study's: its default folder
   scales = {}  # the study's SCALES
+  keyed = ()  # scale entries every model name and measurement key they reach encodes (harness.Harness)
 
   def __init__(self, out: str | None, scale: str, envs=None, levels=None, seeds: int = 0, log: Callable = harness.echo):
-    self.harness = harness.Harness(out or os.path.join("runs", f"{self.name}_{scale}"), scale, self.scales, log=log)
+    out = out or os.path.join("runs", f"{self.name}_{scale}")
+    self.harness = harness.Harness(out, scale, self.scales, log=log, keyed=self.keyed)
     self.scale, self.log = self.harness.scale, log
     self.envs = tuple(envs or self.scale["envs"])
     self.levels = tuple(levels or self.scale["levels"])
@@ -84,7 +86,7 @@ class LocomotionStudy:
     if bad:
       raise UserError(f"unknown env or level {bad}; envs are {list(ENVS)}, levels {list(LEVELS)}")
     self.seeds = {part: list(range(seeds or n)) for part, n in self.scale["seeds"].items()}
-    self._validation = {}
+    self._held_out_windows = {}
 
   # -- models ---------------------------------------------------------------------------------------------
 
@@ -181,27 +183,30 @@ class LocomotionStudy:
     key = f"rollout|{os.path.basename(workdir)}|{task}|{target_rule}{plan}" + ("|validation" if validation else "")
     return self.harness.measured(key, compute)
 
-  def validation(self, env: str, level: str):
+  def held_out_windows(self, env: str, level: str):
     """(spec, held-out windows, the MTM's experiment) of (env, level): every model is scored on these windows."""
-    if (env, level) not in self._validation:
+    if (env, level) not in self._held_out_windows:
       exp = parse(self.config(Model(env, level)))
       spec, _, validation, _ = prepare_data(exp.data, exp.window)
-      self._validation[env, level] = spec, validation, exp
-    return self._validation[env, level]
+      self._held_out_windows[env, level] = spec, validation, exp
+    return self._held_out_windows[env, level]
 
   def capability_error(self, part: str, workdir: str, env: str, level: str, task: str) -> dict:
-    """{"mse": raw MSE, "normalised": MSE / one-step change, "asked": how the task was asked} of one dynamics TASK.
+    """{"mse": raw MSE, "normalised": MSE / one-step change, "asked": how, "covered": whether the model's training
+    drew that mask at every index} of one dynamics TASK.
 
-    Every model is scored on the same held-out windows and index draws (the MTM's ``eval``), each asked the way
-    its own training covers (``capabilities.held_out``'s ``covered``): a model is never scored on a mask it has
-    not trained on. So the paper's inverse-dynamics MLP, trained with every state of the window visible, is asked
-    so, where the one model and the specialists see s[i] and s[i + 1] (the reference's forward-dynamics
-    specialist, scored on masks it never drew, is the error this avoids: results/mtm_small_curves/FINDINGS.md)."""
+    Every model is scored on the same held-out windows and index draws (the MTM's ``eval``), each asked with its
+    own training's mask parameters (``capabilities.held_out``'s ``covered``, ``coverage.choose``). So the paper's
+    inverse-dynamics MLP, trained with every state of the window visible, is asked so, where the one model and
+    the specialists see s[i] and s[i + 1]: scored on the library's mask it had never seen it (the fault of the
+    reference's forward-dynamics specialist, results/mtm_small_curves/FINDINGS.md)."""
 
     def compute():
       started = time.time()
-      spec, validation, exp = self.validation(env, level)
+      spec, validation, exp = self.held_out_windows(env, level)
       ckpt = load_checkpoint(workdir)
+      if ckpt.config.window != exp.window:
+        raise UserError(f"{workdir} has window {ckpt.config.window}; the study scores windows of {exp.window}")
       held = capabilities.held_out(spec, validation, dataclasses.replace(ckpt.config, eval=exp.eval), (task,))
       params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
       predictions = capabilities.predict_tasks(jax.jit(make_predict(ckpt.config)), params, held, spec.names)
@@ -209,11 +214,11 @@ class LocomotionStudy:
       notice = coverage.TrainingMasks.of(ckpt.config).notice(
         task, held.params[task], what=f"{os.path.basename(workdir)}'s {task}"
       )
-      if notice:  # no way to ask it covers every index
+      if notice:
         print(notice)
       self.harness.spent(part, started)
-      normalised = capabilities.relative_to_one_step(errors, held)
-      return {"mse": errors[task], "normalised": normalised[task], "asked": held.asked[task]}
+      normalised = capabilities.relative_to_one_step(errors, held)[task]
+      return {"mse": errors[task], "normalised": normalised, "asked": held.asked[task], "covered": not notice}
 
     return self.harness.measured(f"capability|{os.path.basename(workdir)}|{task}", compute)
 
@@ -262,3 +267,15 @@ def _dataset_size(env: str, level: str, scale: str) -> tuple[int, int]:
 
   dataset = minari.load_dataset(dataset_id(env, level, scale))
   return dataset.total_episodes, dataset.total_steps
+
+
+def asked_text(asked: dict) -> str:
+  """How each column was asked each task ({task: {column: line}}), the columns asked alike together."""
+  out = []
+  for task, by_column in asked.items():
+    groups = {}
+    for column, line in by_column.items():
+      groups.setdefault(line, []).append(column)
+    default = f"{task} (the library's mask)"
+    out.append("; ".join(f"{', '.join(cols)}: {default if line == task else line}" for line, cols in groups.items()))
+  return " / ".join(out)

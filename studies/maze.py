@@ -20,9 +20,8 @@ import jax
 import numpy as np
 
 from configs import pointmaze as maze_config
-from mtm_jax import seeds
+from mtm_jax import data, seeds
 from mtm_jax.checkpoint import load_checkpoint
-from mtm_jax.data import minari_data
 from mtm_jax.data.splits import split_by_config
 from mtm_jax.datagen import pointmaze as dataset
 from mtm_jax.envs import rollout
@@ -91,8 +90,8 @@ def config(variant: str, context: int, seed: int, scale: str, pretrained: str | 
 
 def rc_targets(starts: list[dict], data_config) -> np.ndarray:
   """The return of the training trajectory whose (position, target) start is nearest (times a column's scale),
-  among the training episodes of ``data_config`` (the models' split: ``splits.split_by_config``)."""
-  _, episodes, _ = minari_data.load(maze_config.DATASET_ID)
+  among the training episodes of ``data_config`` (read and split as the models' own: ``splits.split_by_config``)."""
+  _, episodes = data.load(data_config)
   train, _ = split_by_config(episodes, data_config)
   first = np.stack([e["states"][0] for e in train])
   returns = np.array([e["returns"][0, 0] for e in train])

@@ -20,7 +20,15 @@ import numpy as np
 from configs.locomotion import is_mlp
 from mtm_jax.errors import UserError
 from mtm_jax.eval import capabilities, plots
-from studies.locomotion import DYNAMICS, PRIMARY_TARGET, VALIDATION_EPISODES, LocomotionStudy, Model, combine
+from studies.locomotion import (
+  DYNAMICS,
+  PRIMARY_TARGET,
+  VALIDATION_EPISODES,
+  LocomotionStudy,
+  Model,
+  asked_text,
+  combine,
+)
 from studies.report import cell_text, claim_lines, every, markdown_table, paired
 
 SPECIALIST_TASKS = tuple(capabilities.CAPABILITIES)  # each has a specialist: configs/locomotion.py's MODELS
@@ -161,6 +169,10 @@ class MTMStudy(LocomotionStudy):
 
   name = "mtm"
   scales = SCALES
+  # Each of these reaches the cache only through names that hold it: a model's env, level, seed, share (steps),
+  # budget (x) and kind; a rollout's target and planner. So a folder gains entries when they change. Not
+  # episodes, which no rollout key holds.
+  keyed = ("envs", "levels", "versatility", "efficiency", "fractions", "specialists", "targets", "planner", "mtm_budget", "seeds")
 
   def datasets(self) -> set:
     """The (env, level) datasets the study's parts use."""
@@ -174,6 +186,10 @@ class MTMStudy(LocomotionStudy):
     ``mtm_budget`` = COMPUTE the four together cost what the one model does."""
     budget = self.scale["mtm_budget"] if name == "mtm" or is_mlp(name) else 1
     return Model(env, level, name, seed, budget=budget, **kw)
+
+  def paper_targets(self) -> list:
+    """The scale's return targets p that are the paper's (its best-of protocol's grid)."""
+    return [p for p in self.scale["targets"] if p in TARGET_FRACTIONS]
 
   # -- the parts ---------------------------------------------------------------------------------------------
 
@@ -199,7 +215,7 @@ class MTMStudy(LocomotionStudy):
           else:
             error = self.capability_error("versatility", workdir, env, level, task)
             values[task][column].append(error["normalised"])
-            asked[task][column] = error["asked"]
+            asked[task][column] = error["asked"] + ("" if error["covered"] else " (below 1 % of its training masks)")
     return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}, asked
 
   def curves(self, env: str, level: str) -> dict:
@@ -255,8 +271,8 @@ class MTMStudy(LocomotionStudy):
       rows["primary"].append(primary)
       rows["imagine"].append(imagine)
       rows["dt_rule"].append(self.rollout_score("offline RL", summed, "rcbc"))
-      paper_grid = [r for p, r in curve.items() if p in TARGET_FRACTIONS]
-      rows["best_of"].append(max((*paper_grid, imagine), key=lambda r: r["score"][0]))
+      best_of = [curve[p] for p in self.paper_targets()]
+      rows["best_of"].append(max((*best_of, imagine), key=lambda r: r["score"][0]))
       for p, r in curve.items():
         rows[p].append(r)
     out = {k: combine(v) for k, v in rows.items()}
@@ -354,14 +370,14 @@ class MTMStudy(LocomotionStudy):
       refs = ", ".join(f"{c} {v:g}" for c, v in paper.get(task, {}).items())
       rows.append([label, *[cell_text(table[task][col], fmt) for col in COLUMNS], refs])
     header = ["capability", "MTM (one model)", "specialist transformer", "window MLP", "the paper's MLP", "paper (D4RL)"]
-    claims = versatility_claims(table, level)
-    lines = [f"{task}: " + "; ".join(f"{col} {line}" for col, line in by_col.items()) for task, by_col in asked.items()]
+    claims = versatility_claims(table, level, asked)
     return [
       f"## One model against specialists: {VERSATILITY_ENV} {level}",
       markdown_table(header, rows),
       claim_lines(claims),
-      "Dynamics errors are on the same held-out windows and index draws, each model asked the way its training "
-      "covers (never on a mask it has not trained on), so: " + " / ".join(lines) + ".",
+      "Dynamics errors are on the same held-out windows and index draws, each model asked with its own training's "
+      "mask parameters (`coverage.choose`), so: " + asked_text(asked) + ". A claim sets the MTM only against "
+      "columns asked as it is.",
     ]
 
   def _curves_section(self, env: str, level: str, results: dict) -> list:
@@ -436,7 +452,6 @@ class MTMStudy(LocomotionStudy):
       "paper (D4RL, best of)",
     ]
     validation = min(VALIDATION_EPISODES, self.scale["episodes"])
-    paper_grid = [p for p in self.scale["targets"] if p in TARGET_FRACTIONS]
     return [
       "## Offline RL: RCBC normalised score",
       markdown_table(header, rows),
@@ -447,7 +462,7 @@ class MTMStudy(LocomotionStudy):
       f"below that did best on {validation} validation episodes (seeds the reported episodes never use); "
       "the p chosen for each seed is in brackets. "
       "`rcbc_imagine` is MTM's two-stage control at the primary target. Best-of is the "
-      f"best over the paper's return targets of the curve below (p {', '.join(f'{p:g}' for p in paper_grid)}) "
+      f"best over the paper's return targets of the curve below (p {', '.join(f'{p:g}' for p in self.paper_targets())}) "
       "and rcbc_imagine, chosen on "
       "the reported episodes (optimistic by construction; the paper also took the best training-time "
       "checkpoint, which we do not).",
@@ -518,30 +533,41 @@ class MTMStudy(LocomotionStudy):
     ]
 
 
-def versatility_claims(table: dict, level: str) -> list:
+def versatility_claims(table: dict, level: str, asked: dict | None = None) -> list:
   """(claim, verdict, evidence) for the paper's pattern on one dataset's versatility table, each decided on the
-  seed-paired difference between the MTM and the best specialist (by mean) of that capability."""
+  seed-paired difference between the MTM and the best specialist (by mean) of that capability. asked: how each
+  column was asked a dynamics capability (``MTMStudy.versatility``); a column asked otherwise than the MTM (the
+  paper's inverse-dynamics MLP sees every state) is shown in the table but not set against it."""
 
   def best(task, pick):
-    cells = [table[task][c] for c in ("specialist", "MLP", "paper MLP") if table[task].get(c) is not None]
-    return pick(cells, key=lambda c: c.mean) if cells and table[task]["MTM"] is not None else None
+    same = (asked or {}).get(task, {})
+    names = [c for c in ("specialist", "MLP", "paper MLP") if table[task].get(c) is not None]
+    names = [c for c in names if same.get(c, "") == same.get("MTM", "")]
+    if not names or table[task]["MTM"] is None:
+      return None, None
+    name = pick(names, key=lambda c: table[task][c].mean)
+    return name, table[task][name]
 
   out = []
   mtm = {task: table[task]["MTM"] for task in SPECIALIST_TASKS}
-  if (b := best("rcbc", max)) is not None:
+  name, b = best("rcbc", max)
+  if b is not None:
     gap = paired(mtm["rcbc"], b)
-    out.append(
-      ("RCBC at or near the best specialist (within 5 points)", gap.above(-5), f"MTM - best {cell_text(gap, '{:+.1f}')}")
-    )
-  if (b := best("forward_dynamics", min)) is not None:
+    evidence = f"MTM - best ({name}) {cell_text(gap, '{:+.1f}')}"
+    out.append(("RCBC at or near the best specialist (within 5 points)", gap.above(-5), evidence))
+  name, b = best("forward_dynamics", min)
+  if b is not None:
     gap = paired(b, mtm["forward_dynamics"])
-    out.append(("best on forward dynamics", gap.above(0), f"best specialist - MTM {cell_text(gap, '{:+.3g}')}"))
-  if (b := best("inverse_dynamics", min)) is not None:
+    out.append(("best on forward dynamics", gap.above(0), f"best ({name}) - MTM {cell_text(gap, '{:+.3g}')}"))
+  name, b = best("inverse_dynamics", min)
+  if b is not None:
     gap = paired(mtm["inverse_dynamics"], b)
-    out.append(("worse than a specialist on inverse dynamics", gap.above(0), f"MTM - best {cell_text(gap, '{:+.3g}')}"))
-  if "replay" in level and (b := best("bc", max)) is not None:
+    evidence = f"MTM - best ({name}) {cell_text(gap, '{:+.3g}')}"
+    out.append(("worse than a specialist on inverse dynamics", gap.above(0), evidence))
+  name, b = best("bc", max)
+  if "replay" in level and b is not None:
     gap = paired(b, mtm["bc"])
-    out.append(("weak on BC from mixed-quality data", gap.above(0), f"best specialist - MTM {cell_text(gap, '{:+.1f}')}"))
+    out.append(("weak on BC from mixed-quality data", gap.above(0), f"best ({name}) - MTM {cell_text(gap, '{:+.1f}')}"))
   return out
 
 

@@ -197,3 +197,26 @@ def test_uniform_random_masks_exact_rule_agrees_with_their_sampler(sar_spec):
     e, m = exact.coverage(visible), sampled.coverage(visible)
     assert e.probability > 0 and abs(e.probability - m.probability) < 4 * m.stderr, (visible, e, m)
   assert exact.coverage({RETURNS: [False, True]}).probability == 0.0  # later returns are never shown
+
+
+def test_each_model_is_asked_its_own_mask_on_the_same_windows_and_indices(sar_spec):
+  from mtm_jax.data import windows
+  from mtm_jax.eval import capabilities
+
+  rng = np.random.default_rng(0)
+  episodes = [{m.name: rng.normal(size=(12, m.dim)).astype(np.float32) for m in sar_spec} for _ in range(3)]
+  validation = windows.build(episodes, sar_spec, window=4)
+  exps = {m: _experiment(f"smoke,hopper,medium,{m}", sar_spec) for m in ("mtm", "paper_mlp_inverse_dynamics")}
+  held = {m: capabilities.held_out(sar_spec, validation, exp, ("inverse_dynamics",)) for m, exp in exps.items()}
+  ours, paper = held["mtm"], held["paper_mlp_inverse_dynamics"]
+  assert all(np.array_equal(ours.batch["traj"][n], paper.batch["traj"][n]) for n in sar_spec.names)
+  (ours_visible, ours_target), (paper_visible, paper_target) = ours.masks["inverse_dynamics"], paper.masks["inverse_dynamics"]
+  assert all(np.array_equal(ours_target[n], paper_target[n]) for n in sar_spec.names)  # the same index i per window
+  i = np.argmax(np.asarray(ours_target[ACTIONS]), axis=1)
+  steps = np.arange(4)[None]
+  assert np.array_equal(ours_visible[STATES], (steps == i[:, None]) | (steps == i[:, None] + 1))  # s[i], s[i + 1]
+  assert np.asarray(paper_visible[STATES]).all() and not np.asarray(paper_visible[ACTIONS]).any()  # every state
+  assert (ours.asked["inverse_dynamics"], paper.asked["inverse_dynamics"]) == (
+    "inverse_dynamics",
+    "inverse_dynamics from every state",
+  )

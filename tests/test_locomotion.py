@@ -187,6 +187,7 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
   ):
     assert line in report
   assert "RCBC at or near the best specialist" in report  # the paper's claim checked against the MLP specialist
+  assert "mask parameters (`coverage.choose`), so: MTM: forward_dynamics (the library's mask)" in report
   assert (out / "offline_rl_targets.png").stat().st_size > 1000 and (out / "data_efficiency.png").stat().st_size > 1000
   results = json.loads((out / "results.json").read_text())
   rollouts = [k for k in results if k.startswith("rollout|")]
@@ -218,7 +219,7 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
   assert (out / "results.json").stat().st_mtime_ns == before and "score" not in again.stdout
 
 
-def test_each_model_is_scored_on_the_dynamics_mask_its_training_covers(hopper_data, tmp_path):
+def test_each_model_is_asked_dynamics_with_its_own_trainings_mask(hopper_data, tmp_path):
   from studies.locomotion import Model
   from studies.mtm import MTMStudy
 
@@ -251,6 +252,12 @@ def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_res
   ):
     assert line in report
   assert (out / "heteromodal_hopper_medium.png").stat().st_size > 1000
+  # the MTMs train on the reference's inverse-dynamics mask (every state visible), and are asked so
+  assert "Inverse dynamics asked: MTM (labelled), heteromodal MTM: inverse_dynamics from every state." in report
+  results = json.loads((out / "results.json").read_text())
+  assert sorted(k for k in results if k.startswith("capability|")) == [
+    f"capability|hopper_medium_mtm_heteromodal_f0.25_{arm}_seed0|inverse_dynamics" for arm in ("all", "labelled")
+  ]
   assert sorted(os.listdir(out / "models")) == sorted(
     f"hopper_medium_{m}_seed0" for m in ("mtm_heteromodal_f0.25_labelled", "mtm_heteromodal_f0.25_all", "mlp_bc_f0.25_labelled")
   )

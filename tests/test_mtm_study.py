@@ -84,6 +84,13 @@ def test_the_papers_pattern_is_decided_on_seed_paired_differences_with_the_best_
   table["rcbc"]["MTM"] = over_seeds([92.0, 97.0, 99.0])  # -8, -4, 0: the interval straddles -5
   claims = {claim: holds for claim, holds, _ in mtm_study.versatility_claims(table, "expert")}
   assert claims["RCBC at or near the best specialist (within 5 points)"] is None
+  # a column asked otherwise than the MTM (the paper's MLP from every state) is not set against it
+  table["inverse_dynamics"]["paper MLP"] = over_seeds([0.001, 0.001, 0.001])
+  asked = {"inverse_dynamics": {"MTM": "inverse_dynamics", "MLP": "inverse_dynamics", "paper MLP": "from every state"}}
+  evidence = {claim: e for claim, _, e in mtm_study.versatility_claims(table, "expert", asked)}
+  assert evidence["worse than a specialist on inverse dynamics"].startswith("MTM - best (MLP) +0.00")
+  evidence = {claim: e for claim, _, e in mtm_study.versatility_claims(table, "expert")}
+  assert evidence["worse than a specialist on inverse dynamics"].startswith("MTM - best (paper MLP)")
 
 
 def test_specialists_train_one_capability_on_its_targets():
@@ -125,6 +132,21 @@ def test_a_folder_written_at_other_settings_is_refused(tmp_path):
   (tmp_path / "results.json").write_text(json.dumps({"settings": {**mtm_study.SCALES["smoke"], "steps": 99}}))
   with pytest.raises(UserError, match="use a fresh --out"):
     mtm_study.MTMStudy(str(tmp_path), "smoke")
+  # episodes: no rollout key holds it, so its cached scores would mix in
+  (tmp_path / "results.json").write_text(json.dumps({"settings": {**mtm_study.SCALES["smoke"], "episodes": 99}}))
+  with pytest.raises(UserError, match="use a fresh --out"):
+    mtm_study.MTMStudy(str(tmp_path), "smoke")
+
+
+def test_a_folder_written_at_other_keyed_settings_is_kept_and_takes_the_new_ones(tmp_path):
+  import json
+
+  smoke = json.loads(json.dumps(mtm_study.SCALES["smoke"]))
+  kept = {"rollout|hopper_medium_mtm_seed0|rcbc|fraction:0.9": {"score": [1.0, 0.0]}}
+  (tmp_path / "results.json").write_text(json.dumps({"settings": {**smoke, "targets": [0.6]}, **kept}))
+  study = mtm_study.MTMStudy(str(tmp_path), "smoke")  # the rollout keys hold each target: other ones only add
+  assert study.harness.results["settings"] == smoke
+  assert study.harness.measured(*kept, lambda: pytest.fail("a kept measurement is not recomputed")) == {"score": [1.0, 0.0]}
 
 
 def test_a_share_of_the_data_trains_on_its_first_steps_and_holds_out_the_same_last_episodes(tmp_path, monkeypatch):

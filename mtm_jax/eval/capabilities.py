@@ -2,7 +2,8 @@
 
 Forward dynamics is scored on the next state; inverse dynamics, BC and RCBC on the action. Each is the
 mean squared error over the target entries of the task's evaluation mask, on evenly spaced held-out
-windows (``task_losses.evaluation_masks``: every model scored on the same windows under the same masks).
+windows (``task_losses.evaluation_masks``: every model scored on the same windows and the same drawn indices;
+which tokens are visible is how the task is asked, ``held_out``'s ``asked``).
 MTM's versatility table divides that error by the data's mean squared one-step change of the predicted
 modality, the error of predicting "no change": 1.0 is as good as repeating the previous step.
 """
