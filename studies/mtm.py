@@ -193,13 +193,15 @@ class MTMStudy(LocomotionStudy):
 
   # -- the parts ---------------------------------------------------------------------------------------------
 
-  def versatility(self, level: str) -> tuple[dict, dict]:
-    """(table, asked): table[capability][column] a SeedCell over seeds or None (not trained at this scale),
-    columns of COLUMNS; asked[capability][column] how a dynamics capability was asked of that column's models.
+  def versatility(self, level: str) -> dict:
+    """{"table": table[capability][column], a SeedCell over seeds or None (not trained at this scale), columns of
+    COLUMNS; "asked": asked[capability][column], how a dynamics capability was asked of that column's models;
+    "held_out": held_out[task][column], BC's and RCBC's held-out loss at each model's last evaluation}.
     BC and RCBC are rollout scores over the versatility seeds, the dynamics held-out errors over the first
     ``dynamics`` of them (a held-out error needs fewer seeds to decide than a rollout)."""
     env = VERSATILITY_ENV
     values = {task: {col: [] for col in COLUMNS} for task in SPECIALIST_TASKS}
+    held_out = {task: {col: [] for col in COLUMNS} for task in ("bc", "rcbc")}
     asked = {task: {} for task in DYNAMICS}
     for seed in self.seeds["versatility"]:
       for column, pattern in COLUMNS.items():
@@ -210,13 +212,18 @@ class MTMStudy(LocomotionStudy):
           if task in DYNAMICS and seed not in self.seeds["dynamics"]:
             continue
           workdir = self.trained("versatility", self.model(env, level, model, seed))
-          if task in ("bc", "rcbc"):
+          if task in held_out:
             values[task][column].append(self.rollout_score("versatility", workdir, task))
+            held_out[task][column].append(_final(self.learning_curve(workdir)[task]))
           else:
             error = self.capability_error("versatility", workdir, env, level, task)
             values[task][column].append(error["normalised"])
             asked[task][column] = error["asked"] + ("" if error["covered"] else " (below 1 % of its training masks)")
-    return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}, asked
+    cells = {
+      name: {task: {col: combine(v) for col, v in cols.items()} for task, cols in by_task.items()}
+      for name, by_task in (("table", values), ("held_out", held_out))
+    }
+    return {**cells, "asked": asked}
 
   def curves(self, env: str, level: str) -> dict:
     """Held-out error against training steps, from each run's own evaluations (eval.every): {"curves": {column:
@@ -330,7 +337,7 @@ class MTMStudy(LocomotionStudy):
     sections += ["## Differences from the paper's protocol", "\n".join(f"- {d}" for d in PROTOCOL_DIFFERENCES)]
     if "versatility" in parts:
       for level in self.scale["versatility"]:
-        sections += self._versatility_section(level, *self.versatility(level))
+        sections += self._versatility_section(level, self.versatility(level))
     if "curves" in parts:
       level = self.scale["versatility"][0]
       for env in self.envs:
@@ -362,7 +369,8 @@ class MTMStudy(LocomotionStudy):
       "of each dataset's episodes are held out for the dynamics errors."
     )
 
-  def _versatility_section(self, level, table, asked) -> list:
+  def _versatility_section(self, level, results: dict) -> list:
+    table, asked, held_out = results["table"], results["asked"], results["held_out"]
     paper = PAPER_VERSATILITY.get((VERSATILITY_ENV, level), {})
     rows = []
     for task, label in CAPABILITY_ROWS.items():
@@ -378,6 +386,13 @@ class MTMStudy(LocomotionStudy):
       "Dynamics errors are on the same held-out windows and index draws, each model asked with its own training's "
       "mask parameters (`coverage.choose`), so: " + asked_text(asked) + ". A claim sets the MTM only against "
       "columns asked as it is.",
+      "Held-out action loss of the same models (normalised units, each model's last evaluation on the held-out "
+      "windows, asked as it trained: the paper's MLPs from the current state alone), beside the rollouts: a "
+      "rollout compounds its errors over up to 1,000 steps.",
+      markdown_table(
+        ["held-out loss", *header[1:-1]],
+        [[task.upper(), *[cell_text(held_out[task][col], "{:.4f}") for col in COLUMNS]] for task in held_out],
+      ),
     ]
 
   def _curves_section(self, env: str, level: str, results: dict) -> list:

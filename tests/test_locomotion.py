@@ -188,6 +188,7 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
     assert line in report
   assert "RCBC at or near the best specialist" in report  # the paper's claim checked against the MLP specialist
   assert "mask parameters (`coverage.choose`), so: MTM: forward_dynamics (the library's mask)" in report
+  assert "| held-out loss | MTM (one model) |" in report and "| RCBC | " in report  # beside the rollouts
   assert (out / "offline_rl_targets.png").stat().st_size > 1000 and (out / "data_efficiency.png").stat().st_size > 1000
   results = json.loads((out / "results.json").read_text())
   rollouts = [k for k in results if k.startswith("rollout|")]
