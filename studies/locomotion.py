@@ -8,7 +8,6 @@ episodes or windows it never trained on:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import time
 from collections.abc import Callable
@@ -262,9 +261,8 @@ def combine(values: list) -> SeedCell | None:
   return over_seeds(values)
 
 
-@functools.lru_cache
 def _dataset_size(env: str, level: str, scale: str) -> tuple[int, int]:
-  """(episodes, steps) of a study's dataset (read once: every model's config asks it)."""
+  """(episodes, steps) of a study's dataset."""
   import minari
 
   dataset = minari.load_dataset(dataset_id(env, level, scale))
