@@ -198,8 +198,8 @@ class LocomotionStudy:
     Every model is scored on the same held-out windows and index draws (the MTM's ``eval``), each asked with its
     own training's mask parameters (``capabilities.held_out``'s ``covered``, ``coverage.choose``). So the paper's
     inverse-dynamics MLP, trained with every state of the window visible, is asked so, where the one model and
-    the specialists see s[i] and s[i + 1]: scored on the library's mask it had never seen it (the fault of the
-    reference's forward-dynamics specialist, results/mtm_small_curves/FINDINGS.md)."""
+    the specialists see s[i] and s[i + 1]. Asked the library's way, it would be scored on masks it never drew:
+    the fault of the reference's forward-dynamics specialist (results/mtm_small_curves/FINDINGS.md)."""
 
     def compute():
       started = time.time()
