@@ -29,7 +29,7 @@ from studies.locomotion import (
   asked_text,
   combine,
 )
-from studies.report import cell_text, claim_lines, every, markdown_table, paired
+from studies.report import VERDICTS, cell_text, claim_lines, every, markdown_table, paired
 
 SPECIALIST_TASKS = tuple(capabilities.CAPABILITIES)  # each has a specialist: configs/locomotion.py's MODELS
 PARTS = ("versatility", "curves", "offline_rl", "efficiency", "planning")
@@ -333,21 +333,24 @@ class MTMStudy(LocomotionStudy):
       raise UserError(f"unknown study parts {unknown}; choose from {list(PARTS)}")
     started = time.time()
     self.ensure_datasets()
-    sections = [f"# The MTM study ({self.harness.scale_name} scale)", self._recipe()]
-    sections += ["## Differences from the paper's protocol", "\n".join(f"- {d}" for d in PROTOCOL_DIFFERENCES)]
+    measured = []  # (claims, section lines) per part and dataset, in the report's order
     if "versatility" in parts:
       for level in self.scale["versatility"]:
-        sections += self._versatility_section(level, self.versatility(level))
+        measured.append(self._versatility_section(level, self.versatility(level)))
     if "curves" in parts:
       level = self.scale["versatility"][0]
       for env in self.envs:
-        sections += self._curves_section(env, level, self.curves(env, level))
+        measured.append(self._curves_section(env, level, self.curves(env, level)))
     if "offline_rl" in parts:
-      sections += self._offline_rl_section({(e, lvl): self.offline_rl(e, lvl) for e in self.envs for lvl in self.levels})
+      measured.append(self._offline_rl_section({(e, lvl): self.offline_rl(e, lvl) for e in self.envs for lvl in self.levels}))
     if "efficiency" in parts:
-      sections += self._efficiency_section(self.efficiency())
+      measured.append(self._efficiency_section(self.efficiency()))
     if "planning" in parts:
-      sections += self._planning_section({(e, lvl): self.planning(e, lvl) for e in self.envs for lvl in self.levels})
+      measured.append(self._planning_section({(e, lvl): self.planning(e, lvl) for e in self.envs for lvl in self.levels}))
+    sections = [f"# The MTM study ({self.harness.scale_name} scale)", self._recipe(), *answers_section(measured)]
+    sections += ["## Differences from the paper's protocol", "\n".join(f"- {d}" for d in PROTOCOL_DIFFERENCES)]
+    for _, lines in measured:
+      sections += lines
     return self.report(sections, started)
 
   def _recipe(self) -> str:
@@ -379,7 +382,7 @@ class MTMStudy(LocomotionStudy):
       rows.append([label, *[cell_text(table[task][col], fmt) for col in COLUMNS], refs])
     header = ["capability", "MTM (one model)", "specialist transformer", "window MLP", "the paper's MLP", "paper (D4RL)"]
     claims = versatility_claims(table, level, asked)
-    return [
+    return claims, [
       f"## One model against specialists: {VERSATILITY_ENV} {level}",
       markdown_table(header, rows),
       claim_lines(claims),
@@ -425,13 +428,14 @@ class MTMStudy(LocomotionStudy):
         f"{task} on {env} {level}",
       )
       figures.append(f"![{task}]({name})")
-    return [
+    claims = curves_claims(results["ratios"])
+    return claims, [
       f"## Learning curves: the one model against each specialist, {env} {level}",
       "Held-out loss of each capability's own targets (the models' evaluations during training, eval.every, on the "
       "same held-out windows and masks) against training steps. Ratios are per seed (the one model and the "
       "specialists share each seed), mean [95 % bootstrap interval] over seeds.",
       markdown_table(header, rows),
-      claim_lines(curves_claims(results["ratios"])),
+      claim_lines(claims),
       " ".join(figures),
     ]
 
@@ -467,10 +471,11 @@ class MTMStudy(LocomotionStudy):
       "paper (D4RL, best of)",
     ]
     validation = min(VALIDATION_EPISODES, self.scale["episodes"])
-    return [
+    claims = offline_rl_claims(results)
+    return claims, [
       "## Offline RL: RCBC normalised score",
       markdown_table(header, rows),
-      claim_lines(offline_rl_claims(results)),
+      claim_lines(claims),
       "The DT-rule column is a second MTM trained on return-to-go sums; its target, the best return in the "
       "training data, is decremented by the reward received. The other columns hold MTM's average-reward "
       "target constant. The validated column scores, on the reported episodes, the target p of the curve "
@@ -512,10 +517,11 @@ class MTMStudy(LocomotionStudy):
       "MLP forward dyn.",
       "paper (D4RL Hopper expert)",
     ]
-    return [
+    claims = efficiency_claims(table)
+    return claims, [
       f"## Data efficiency: {VERSATILITY_ENV} {self.scale['efficiency']}",
       markdown_table(header, rows),
-      claim_lines(efficiency_claims(table)),
+      claim_lines(claims),
       "![efficiency](data_efficiency.png)",
     ]
 
@@ -533,7 +539,8 @@ class MTMStudy(LocomotionStudy):
       for (env, level), r in results.items()
     ]
     header = ["dataset", "RCBC", "RCBC + planning", "gain", "ms / step (RCBC)", "ms / step (planning)"]
-    return [
+    claims = planning_claims(results)
+    return claims, [
       "## Beyond the paper: planning with the same weights",
       f"Model-predictive control with no new training (`mtm_jax.planning`): at each step {p['num_candidates']} "
       "candidate action sequences for the current step and the window's imagined steps after it (one step of "
@@ -544,8 +551,19 @@ class MTMStudy(LocomotionStudy):
       "offline-RL primary column. A step's time covers one batched policy call for all "
       f"{min(50, self.scale['episodes'])} environments and their own steps.",
       markdown_table(header, rows),
-      claim_lines(planning_claims(results)),
+      claim_lines(claims),
     ]
+
+
+def answers_section(measured: list) -> list:
+  """The report's answers: every claim its parts check, in one table, with the part it is from (its section's
+  title) and its evidence (seed-paired intervals; the sections below hold the tables)."""
+  rows = [
+    [lines[0].removeprefix("## "), claim, VERDICTS[verdict], why] for claims, lines in measured for claim, verdict, why in claims
+  ]
+  if not rows:
+    return []
+  return ["## Answers: every claim this report checks", markdown_table(["part", "claim", "verdict", "evidence"], rows)]
 
 
 def versatility_claims(table: dict, level: str, asked: dict | None = None) -> list:

@@ -184,6 +184,7 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
     "| 95.0% |",
     "| dataset | RCBC | RCBC + planning |",
     "## Differences from the paper's protocol",
+    "## Answers: every claim this report checks",
   ):
     assert line in report
   assert "RCBC at or near the best specialist" in report  # the paper's claim checked against the MLP specialist

@@ -303,3 +303,18 @@ def test_the_validated_target_is_chosen_from_a_grid_below_the_papers_and_best_of
   out = study.offline_rl("hopper", "medium")
   assert out["chosen"] == [0.3] and out["validated"].mean == pytest.approx(85.0)
   assert out["best_of"].mean == pytest.approx(70.0)  # p = 0.6, the best of the paper's grid
+
+
+def test_the_answers_gather_every_parts_claims_with_their_section_and_evidence():
+  measured = [
+    ([("planning beats plain RCBC on hopper medium", False, "gain -4.8")], ["## Beyond the paper: planning", "..."]),
+    ([], ["## Learning curves: hopper expert"]),
+    ([("best on forward dynamics", None, "best (MLP) - MTM -0.4")], ["## One model against specialists: hopper expert"]),
+  ]
+  title, table = mtm_study.answers_section(measured)
+  assert title == "## Answers: every claim this report checks"
+  assert table.splitlines()[2:] == [
+    "| Beyond the paper: planning | planning beats plain RCBC on hopper medium | does not hold | gain -4.8 |",
+    "| One model against specialists: hopper expert | best on forward dynamics | undecided | best (MLP) - MTM -0.4 |",
+  ]
+  assert mtm_study.answers_section([([], ["## a part with no claims"])]) == []
