@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 from mtm_jax.eval import plots
-from studies.locomotion import PRIMARY_TARGET, LocomotionStudy, Model, asked_text, combine
+from studies.locomotion import PRIMARY_TARGET, LocomotionStudy, Model, asked_line, asked_text, combine
 from studies.report import cell_text, claim_lines, every, markdown_table, paired
 
 FRACTIONS = (0.01, 0.05, 0.25)  # the paper's 1 %, and two more to draw the curve
@@ -87,7 +87,7 @@ class HeteromodalStudy(LocomotionStudy):
           if task == "inverse_dynamics":
             error = self.capability_error("heteromodal", workdir, env, level, task)
             values[task][column].append(error["normalised"])
-            asked[column] = error["asked"] + ("" if error["covered"] else " (below 1 % of its training masks)")
+            asked[column] = asked_line(error)
           else:
             values[task][column].append(self.rollout_score("heteromodal", workdir, task))
     return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}, asked

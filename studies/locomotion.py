@@ -269,6 +269,11 @@ def _dataset_size(env: str, level: str, scale: str) -> tuple[int, int]:
   return dataset.total_episodes, dataset.total_steps
 
 
+def asked_line(error: dict) -> str:
+  """How a capability_error result was asked, with a warning where the model's training does not cover it."""
+  return error["asked"] + ("" if error["covered"] else " (below 1 % of its training masks)")
+
+
 def asked_text(asked: dict) -> str:
   """How each column was asked each task ({task: {column: line}}), the columns asked alike together."""
   out = []

@@ -26,6 +26,7 @@ from studies.locomotion import (
   VALIDATION_EPISODES,
   LocomotionStudy,
   Model,
+  asked_line,
   asked_text,
   combine,
 )
@@ -218,7 +219,7 @@ class MTMStudy(LocomotionStudy):
           else:
             error = self.capability_error("versatility", workdir, env, level, task)
             values[task][column].append(error["normalised"])
-            asked[task][column] = error["asked"] + ("" if error["covered"] else " (below 1 % of its training masks)")
+            asked[task][column] = asked_line(error)
     cells = {
       name: {task: {col: combine(v) for col, v in cols.items()} for task, cols in by_task.items()}
       for name, by_task in (("table", values), ("held_out", held_out))
