@@ -7,9 +7,10 @@ python -m experiments.reproduce_mtm --scale {smoke,small,full} [--envs hopper,ha
 
 Makes any missing dataset (SAC, then D4RL's levels), trains every model and seed, evaluates, and writes
 OUT/report.md with its tables, the paper's claims checked and PNGs, and OUT/configs/ with the config of every
-model it reports. Re-running resumes: finished models are read back from OUT/models, measurements from
-OUT/results.json. The study itself is studies.mtm
-(its SCALES say what each scale runs; configs/locomotion.py at that scale sizes the models).
+model it reports. Re-running resumes: measurements are read back from OUT/results.json, finished models from
+OUT/models, and a model trains only where a measurement that is not cached needs it (so OUT/results.json alone
+resumes on a fresh machine). The study itself is studies.mtm (its SCALES say what each scale runs;
+configs/locomotion.py at that scale sizes the models).
 """
 
 from absl import flags

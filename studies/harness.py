@@ -2,8 +2,9 @@
 cached in ``OUT/results.json``, wall time per part, and the report with the config of every model it uses.
 
 A study holds a ``Harness`` and names its models and measurements: a model trains in ``OUT/models/NAME`` (and
-resumes there), a measurement is cached under its key, so a re-run, or an invocation beside it in the same
-folder, only does what is missing. ``report.md`` comes with ``OUT/configs/NAME.json`` for each model it uses,
+resumes there) when a measurement not yet cached reads it, a measurement is cached under its key, so a re-run,
+an invocation beside it in the same folder, or one on another machine given only the cache, does only what is
+missing. ``report.md`` comes with ``OUT/configs/NAME.json`` for each model it uses,
 so a copy of the folder carries what re-runs every number in it.
 """
 
@@ -19,6 +20,21 @@ from mtm_jax.errors import UserError
 from mtm_jax.experiment import parse
 from mtm_jax.train import train_and_evaluate
 from studies.report import markdown_table
+
+
+class Trained:
+  """A study's model by name; reading ``workdir`` trains it first (or resumes its training) where it is not
+  finished, and ``folder`` is where it is, or will be, without training it."""
+
+  def __init__(self, name: str, folder: str, train: Callable[[], None]):
+    self.name, self.folder, self._train = name, folder, train
+
+  @property
+  def workdir(self) -> str:
+    if self._train is not None:
+      self._train()
+      self._train = None
+    return self.folder
 
 
 def echo(line: str) -> None:
@@ -76,27 +92,53 @@ class Harness:
   def workdir(self, name: str) -> str:
     return os.path.join(self.out, "models", name)
 
-  def trained(self, part: str, name: str, config, announce: str = "") -> str:
-    """The workdir of model ``name``, trained on ``config`` (or its training resumed) if it is not finished;
-    ``announce`` is logged before it trains."""
-    workdir = self.workdir(name)
-    locks = os.path.join(self.out, "locks")
-    os.makedirs(locks, exist_ok=True)
-    # Invocations side by side may need one model (versatility's and efficiency's Hopper expert MTM, say):
-    # under this lock one trains it and the other waits, then reads it back, instead of both writing it.
+  def model(self, part: str, name: str, config, announce: str = "") -> Trained:
+    """Model ``name`` of ``config``, trained (or its training resumed) when its workdir is first read: a
+    measurement cached in results.json needs no model. So a copy of a folder's results.json (committed under
+    results/, say) resumes its study on a fresh machine: every cached measurement is read back, and only the
+    models of what is missing train. ``announce`` is logged before it trains."""
     resolved = parse(config, training=False).to_dict()
-    with open(os.path.join(locks, name), "w") as lock:
-      fcntl.flock(lock, fcntl.LOCK_EX)
-      if latest_step(workdir) == config.train.num_steps:  # a finished model is not even rebuilt, only checked
-        _same_training(workdir, resolved)
-      else:
-        if announce:
-          self.log(announce)
-        started = time.time()
-        train_and_evaluate(config, workdir)
-        self.spent(part, started)
+    training = {section: resolved[section] for section in TRAINING_KEYS}
+    key = f"model|{name}"
+    if key not in self.results:  # another invocation may have recorded it since this one read the cache
+      self.results = {**read_results(self.cache), **self.results}
+    if key in self.results:  # its cached measurements were taken of a model of this recipe, or are refused
+      _same_training(self.results[key], training, f"{self.cache} measured a model {name}")
+    else:  # recorded from now on; a folder from before recipes were recorded has its finished model checked
+      self._check_finished(name, config, training)
+      self.results[key] = json.loads(json.dumps(training))
+      self._save()
     self.uses(name, resolved)
-    return workdir
+
+    def train() -> None:
+      workdir = self.workdir(name)
+      locks = os.path.join(self.out, "locks")
+      os.makedirs(locks, exist_ok=True)
+      # Invocations side by side may need one model (versatility's and efficiency's Hopper expert MTM, say):
+      # under this lock one trains it and the other waits, then reads it back, instead of both writing it.
+      with open(os.path.join(locks, name), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not self._check_finished(name, config, training):  # a finished model is not even rebuilt
+          if announce:
+            self.log(announce)
+          started = time.time()
+          train_and_evaluate(config, workdir)
+          self.spent(part, started)
+
+    return Trained(name, self.workdir(name), train)
+
+  def _check_finished(self, name: str, config, training: dict) -> bool:
+    """Whether model ``name`` is finished; a finished one of another recipe is refused."""
+    workdir = self.workdir(name)
+    if latest_step(workdir) != config.train.num_steps:
+      return False
+    with open(os.path.join(workdir, "config.json")) as f:
+      _same_training(json.load(f), training, f"{workdir} holds a model")
+    return True
+
+  def trained(self, part: str, name: str, config, announce: str = "") -> str:
+    """The workdir of model ``name``, trained on ``config`` (or its training resumed) if it is not finished."""
+    return self.model(part, name, config, announce).workdir
 
   def uses(self, name: str, config: dict) -> None:
     """Records that the report uses model (or agent) ``name``, resolved to ``config`` (JSON-ready values)."""
@@ -158,11 +200,10 @@ class Harness:
 TRAINING_KEYS = ("seed", "window", "model", "masks", "train")
 
 
-def _same_training(workdir: str, resolved: dict) -> None:
-  """Refuses (one line) a finished model in ``workdir`` whose stored config trains differently from ``resolved``:
-  a study whose recipe changed would otherwise report the old model under the new recipe."""
-  with open(os.path.join(workdir, "config.json")) as f:
-    stored = json.load(f)
+def _same_training(stored: dict, resolved: dict, what: str) -> None:
+  """Refuses (one line) a model whose ``stored`` config (a finished model's, or the one a cache recorded) trains
+  differently from ``resolved``: a study whose recipe changed would otherwise report the old model under the new
+  recipe. what: the model, for the message."""
   fresh, changed = json.loads(json.dumps(resolved)), []
   for section in TRAINING_KEYS:
     new, old = fresh[section], stored.get(section)
@@ -171,7 +212,7 @@ def _same_training(workdir: str, resolved: dict) -> None:
     elif old != new:
       changed.append(section)
   if changed:
-    raise UserError(f"{workdir} holds a model trained with other {', '.join(changed)}; use a fresh --out for this recipe")
+    raise UserError(f"{what} trained with other {', '.join(changed)}; use a fresh --out for this recipe")
 
 
 def _replace(path: str, text: str) -> None:

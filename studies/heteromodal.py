@@ -80,16 +80,16 @@ class HeteromodalStudy(LocomotionStudy):
     for seed in self.seeds["heteromodal"]:
       for column, (pattern, unlabelled) in COLUMNS.items():
         for task in SCORED:
-          model = pattern.format(task=task)
-          if model != MTM_RECIPE and (task == "rcbc_imagine" or model not in self.scale["specialists"]):
+          kind = pattern.format(task=task)
+          if kind != MTM_RECIPE and (task == "rcbc_imagine" or kind not in self.scale["specialists"]):
             continue  # a specialist has no two-stage control
-          workdir = self.trained("heteromodal", Model(env, level, model, seed, labels=labels, unlabelled=unlabelled))
+          model = self.trained("heteromodal", Model(env, level, kind, seed, labels=labels, unlabelled=unlabelled))
           if task == "inverse_dynamics":
-            error = self.capability_error("heteromodal", workdir, env, level, task)
+            error = self.capability_error("heteromodal", model, env, level, task)
             values[task][column].append(error["normalised"])
             asked[column] = asked_line(error)
           else:
-            values[task][column].append(self.rollout_score("heteromodal", workdir, task))
+            values[task][column].append(self.rollout_score("heteromodal", model, task))
     return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}, asked
 
   def tables(self, env: str, level: str) -> tuple[dict, dict]:

@@ -116,9 +116,9 @@ class LocomotionStudy:
       f"{t.batch_size}, {t.num_steps} steps ({t.warmup_steps} warmup); MLPs with hidden sizes {tuple(m.mlp_hidden)}"
     )
 
-  def trained(self, part: str, m: Model) -> str:
-    """The workdir of a model, trained (or its training resumed) if it is not finished."""
-    return self.harness.trained(part, m.name, self.config(m))
+  def trained(self, part: str, m: Model) -> harness.Trained:
+    """A model, trained (or its training resumed) when a measurement that is not cached reads it."""
+    return self.harness.model(part, m.name, self.config(m))
 
   def datasets(self) -> set:
     """The (env, level) datasets the study uses."""
@@ -145,7 +145,7 @@ class LocomotionStudy:
   def rollout_score(
     self,
     part: str,
-    workdir: str,
+    model: harness.Trained,
     task: str,
     target_rule: str = PRIMARY_TARGET,
     planner: dict | None = None,
@@ -164,11 +164,11 @@ class LocomotionStudy:
     def compute():
       started = time.time()
       out = model_rollouts.score_checkpoint(
-        load_checkpoint(workdir), task, episodes, target_rule=target_rule, planner=planner, seed=seed
+        load_checkpoint(model.workdir), task, episodes, target_rule=target_rule, planner=planner, seed=seed
       )
       self.harness.spent(part, started)
       self.log(
-        f"  {os.path.basename(workdir)} {task} {target_rule}{' planned' if planner else ''}"
+        f"  {model.name} {task} {target_rule}{' planned' if planner else ''}"
         f"{' validation' if validation else ''}: score {out['score'][0]:.1f}"
       )
       return {
@@ -180,7 +180,7 @@ class LocomotionStudy:
       }
 
     plan = "" if planner is None else "|plan " + ",".join(f"{k}={v}" for k, v in sorted(planner.items()))
-    key = f"rollout|{os.path.basename(workdir)}|{task}|{target_rule}{plan}" + ("|validation" if validation else "")
+    key = f"rollout|{model.name}|{task}|{target_rule}{plan}" + ("|validation" if validation else "")
     return self.harness.measured(key, compute)
 
   def held_out_windows(self, env: str, level: str):
@@ -191,7 +191,7 @@ class LocomotionStudy:
       self._held_out_windows[env, level] = spec, validation, exp
     return self._held_out_windows[env, level]
 
-  def capability_error(self, part: str, workdir: str, env: str, level: str, task: str) -> dict:
+  def capability_error(self, part: str, model: harness.Trained, env: str, level: str, task: str) -> dict:
     """{"mse": raw MSE, "normalised": MSE / one-step change, "asked": how, "covered": whether the model's training
     drew that mask at every index} of one dynamics TASK.
 
@@ -204,34 +204,26 @@ class LocomotionStudy:
     def compute():
       started = time.time()
       spec, validation, exp = self.held_out_windows(env, level)
-      ckpt = load_checkpoint(workdir)
+      ckpt = load_checkpoint(model.workdir)
       if ckpt.config.window != exp.window:
-        raise UserError(f"{workdir} has window {ckpt.config.window}; the study scores windows of {exp.window}")
+        raise UserError(f"{model.workdir} has window {ckpt.config.window}; the study scores windows of {exp.window}")
       held = capabilities.held_out(spec, validation, dataclasses.replace(ckpt.config, eval=exp.eval), (task,))
       params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
       predictions = capabilities.predict_tasks(jax.jit(make_predict(ckpt.config)), params, held, spec.names)
       errors = capabilities.mse(predictions, held)
-      notice = coverage.TrainingMasks.of(ckpt.config).notice(
-        task, held.params[task], what=f"{os.path.basename(workdir)}'s {task}"
-      )
+      notice = coverage.TrainingMasks.of(ckpt.config).notice(task, held.params[task], what=f"{model.name}'s {task}")
       if notice:
         print(notice)
       self.harness.spent(part, started)
       normalised = capabilities.relative_to_one_step(errors, held)[task]
       return {"mse": errors[task], "normalised": normalised, "asked": held.asked[task], "covered": not notice}
 
-    return self.harness.measured(f"capability|{os.path.basename(workdir)}|{task}", compute)
+    return self.harness.measured(f"capability|{model.name}|{task}", compute)
 
-  @staticmethod
-  def learning_curve(workdir: str) -> dict:
-    """{task: {step: held-out loss}} from the evaluations a model's training wrote (eval.every): its own masks'
-    loss on the held-out windows, in normalised units; a step evaluated twice (a resumed run) keeps the last."""
-    curve = {}
-    for record in run_log.read(workdir, run_log.EVAL):
-      for key, value in record.items():
-        if key.startswith("eval/"):
-          curve.setdefault(key.removeprefix("eval/"), {})[int(record["step"])] = float(value)
-    return curve
+  def learning_curve(self, model: harness.Trained) -> dict:
+    """{task: {step: held-out loss}}: the model's ``evaluations`` (cached, so a cache alone reports it)."""
+    curve = self.harness.measured(f"curve|{model.name}", lambda: evaluations(model.workdir))
+    return {task: {int(step): loss for step, loss in by_step.items()} for task, by_step in curve.items()}
 
   # -- the report --------------------------------------------------------------------------------------------
 
@@ -249,6 +241,17 @@ class LocomotionStudy:
       for level in self.levels:
         sections += section(env, level, measure(env, level))
     return self.report(sections, started)
+
+
+def evaluations(workdir: str) -> dict:
+  """{task: {step: held-out loss}} from the evaluations a model's training wrote (eval.every): its own masks'
+  loss on the held-out windows, in normalised units; a step evaluated twice (a resumed run) keeps the last."""
+  curve = {}
+  for record in run_log.read(workdir, run_log.EVAL):
+    for key, value in record.items():
+      if key.startswith("eval/"):
+        curve.setdefault(key.removeprefix("eval/"), {})[int(record["step"])] = float(value)
+  return curve
 
 
 def combine(values: list) -> SeedCell | None:

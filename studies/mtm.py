@@ -207,17 +207,17 @@ class MTMStudy(LocomotionStudy):
     for seed in self.seeds["versatility"]:
       for column, pattern in COLUMNS.items():
         for task in SPECIALIST_TASKS:
-          model = pattern.format(task=task)
-          if model != "mtm" and model not in self.scale["specialists"]:
+          kind = pattern.format(task=task)
+          if kind != "mtm" and kind not in self.scale["specialists"]:
             continue
           if task in DYNAMICS and seed not in self.seeds["dynamics"]:
             continue
-          workdir = self.trained("versatility", self.model(env, level, model, seed))
+          model = self.trained("versatility", self.model(env, level, kind, seed))
           if task in held_out:
-            values[task][column].append(self.rollout_score("versatility", workdir, task))
-            held_out[task][column].append(_final(self.learning_curve(workdir)[task]))
+            values[task][column].append(self.rollout_score("versatility", model, task))
+            held_out[task][column].append(_final(self.learning_curve(model)[task]))
           else:
-            error = self.capability_error("versatility", workdir, env, level, task)
+            error = self.capability_error("versatility", model, env, level, task)
             values[task][column].append(error["normalised"])
             asked[task][column] = asked_line(error)
     cells = {
@@ -264,16 +264,16 @@ class MTMStudy(LocomotionStudy):
     rows = {"primary": [], "validated": [], "dt_rule": [], "imagine": [], "best_of": [], **{p: [] for p in self.scale["targets"]}}
     dataset, chosen = None, []
     for seed in self.seeds["offline_rl"]:
-      workdir = self.trained("offline RL", self.model(env, level, "mtm", seed))
-      curve = {p: self.rollout_score("offline RL", workdir, "rcbc", f"fraction:{p}") for p in self.scale["targets"]}
+      mtm = self.trained("offline RL", self.model(env, level, "mtm", seed))
+      curve = {p: self.rollout_score("offline RL", mtm, "rcbc", f"fraction:{p}") for p in self.scale["targets"]}
       valid = {
-        p: self.rollout_score("offline RL", workdir, "rcbc", f"fraction:{p}", validation=True)["score"][0]
+        p: self.rollout_score("offline RL", mtm, "rcbc", f"fraction:{p}", validation=True)["score"][0]
         for p in self.scale["targets"]
       }
       chosen.append(max(valid, key=valid.get))
       rows["validated"].append(curve[chosen[-1]])
-      primary = self.rollout_score("offline RL", workdir, "rcbc")
-      imagine = self.rollout_score("offline RL", workdir, "rcbc_imagine")
+      primary = self.rollout_score("offline RL", mtm, "rcbc")
+      imagine = self.rollout_score("offline RL", mtm, "rcbc_imagine")
       summed = self.trained("offline RL", self.model(env, level, "mtm", seed, returns="sum"))
       dataset = primary["dataset_score"]
       rows["primary"].append(primary)
@@ -296,11 +296,11 @@ class MTMStudy(LocomotionStudy):
       cells = {col: {"score": [], "forward_dynamics": []} for col in EFFICIENCY_MODELS}
       for seed in self.seeds["efficiency"]:
         for col, models in EFFICIENCY_MODELS.items():
-          (task, model), fd_model = models["score"], models["forward_dynamics"]
-          workdir = self.trained("data efficiency", self.model(env, level, model, seed, fraction=fraction))
-          cells[col]["score"].append(self.rollout_score("data efficiency", workdir, task))
-          workdir = self.trained("data efficiency", self.model(env, level, fd_model, seed, fraction=fraction))
-          error = self.capability_error("data efficiency", workdir, env, level, "forward_dynamics")
+          (task, kind), fd_kind = models["score"], models["forward_dynamics"]
+          model = self.trained("data efficiency", self.model(env, level, kind, seed, fraction=fraction))
+          cells[col]["score"].append(self.rollout_score("data efficiency", model, task))
+          model = self.trained("data efficiency", self.model(env, level, fd_kind, seed, fraction=fraction))
+          error = self.capability_error("data efficiency", model, env, level, "forward_dynamics")
           cells[col]["forward_dynamics"].append(error["normalised"])
       out[fraction] = {col: {k: combine(v) for k, v in d.items()} for col, d in cells.items()}
     return out
@@ -309,9 +309,9 @@ class MTMStudy(LocomotionStudy):
     """The offline-RL MTMs with and without planning: scores and wall time per step."""
     plain, planned, ms_plain, ms_planned = [], [], [], []
     for seed in self.seeds["offline_rl"]:
-      workdir = self.trained("planning", self.model(env, level, "mtm", seed))
-      a = self.rollout_score("planning", workdir, "rcbc")
-      b = self.rollout_score("planning", workdir, "rcbc", planner=self.scale["planner"])
+      mtm = self.trained("planning", self.model(env, level, "mtm", seed))
+      a = self.rollout_score("planning", mtm, "rcbc")
+      b = self.rollout_score("planning", mtm, "rcbc", planner=self.scale["planner"])
       plain.append(a)
       planned.append(b)
       ms_plain.append(a["ms_per_step"])

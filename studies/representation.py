@@ -23,6 +23,7 @@ from mtm_jax.agents import td3_offline
 from mtm_jax.agents.td3 import INPUTS, TD3Config
 from mtm_jax.envs.locomotion import dataset_id
 from mtm_jax.eval import plots
+from studies import harness
 from studies.locomotion import LocomotionStudy, Model, combine
 from studies.report import cell_text, claim_lines, markdown_table, over_seeds
 
@@ -84,7 +85,7 @@ class RepresentationStudy(LocomotionStudy):
   name = "representation"
   scales = SCALES
 
-  def curve(self, env: str, level: str, inputs: str, seed: int, mtm_workdir: str) -> list:
+  def curve(self, env: str, level: str, inputs: str, seed: int, mtm: harness.Trained) -> list:
     """One TD3 run's learning curve (cached; the run itself resumes from its last evaluation)."""
     s = self.scale
     td3 = TD3Config(hidden=tuple(s["hidden"]), batch_size=s["td3_batch"], bc_alpha=BC_ALPHA.get(level, 0.0), inputs=inputs)
@@ -95,14 +96,16 @@ class RepresentationStudy(LocomotionStudy):
       eval_every=s["eval_every"],
       eval_episodes=s["eval_episodes"],
       seed=seed,
-      representation="" if inputs == "raw" else os.path.abspath(mtm_workdir),
+      representation="" if inputs == "raw" else os.path.abspath(mtm.folder),
     )
     name = f"{env}_{level}_{inputs}_seed{seed}"
     self.harness.uses(f"td3_{name}", dataclasses.asdict(config))
 
     def compute():
+      # the same config, with the MTM trained first where it is not (its workdir is mtm.folder)
+      trained = config if inputs == "raw" else dataclasses.replace(config, representation=os.path.abspath(mtm.workdir))
       started = time.time()
-      out = td3_offline.train(config, os.path.join(self.harness.out, "td3", name))
+      out = td3_offline.train(trained, os.path.join(self.harness.out, "td3", name))
       self.harness.spent("TD3", started)
       self.log(f"  {env} {level} {inputs} seed {seed}: final score {out[-1]['score'][0]:.1f}")
       return out

@@ -3,6 +3,7 @@ report with the configs of its models."""
 
 import functools
 import json
+import shutil
 
 import pytest
 from conftest import smoke_config
@@ -28,13 +29,13 @@ class TinyStudy:
     return harness.as_trained(c, seed=0)
 
   def run(self) -> str:
-    workdir = self.harness.trained("training", "sine", self.config())
-    step = self.harness.measured("step|sine", functools.partial(self.final_step, workdir))
+    model = self.harness.model("training", "sine", self.config())
+    step = self.harness.measured("step|sine", functools.partial(self.final_step, model))
     return self.harness.write_report(["# tiny", f"final step {step}"])
 
-  def final_step(self, workdir: str) -> int:
+  def final_step(self, model: harness.Trained) -> int:
     self.measurements += 1
-    return latest_step(workdir)
+    return latest_step(model.workdir)
 
 
 def test_a_finished_model_is_not_trained_again_and_a_measurement_is_read_back(tmp_path, monkeypatch):
@@ -87,12 +88,33 @@ def test_a_model_is_trained_as_its_recipe_says_seeded_with_one_checkpoint_at_the
   assert finetune.train.init_from == "runs/random_seed0"
 
 
-def test_a_finished_model_of_another_recipe_is_refused_in_one_line(tmp_path):
+def test_a_cache_alone_resumes_a_study_without_its_models(tmp_path, monkeypatch):
+  TinyStudy(tmp_path / "trained").run()
+  (tmp_path / "fresh").mkdir()  # another machine, given only the folder's results.json (say, from results/)
+  shutil.copy(tmp_path / "trained" / "results.json", tmp_path / "fresh")
+
+  def train(config, workdir):
+    raise AssertionError("every measurement is cached: no model is needed")
+
+  monkeypatch.setattr(harness, "train_and_evaluate", train)
+  study = TinyStudy(tmp_path / "fresh")
+  assert open(study.run()).read() == "# tiny\n\nfinal step 4\n" and study.measurements == 0
+  assert not (tmp_path / "fresh" / "models").exists()
+  assert json.loads((tmp_path / "fresh" / "configs" / "sine.json").read_text())["train"]["num_steps"] == 4
+
+
+CHANGED = {"model.width": 32, "train.batch_size": 8, "train.num_steps": 4, "train.checkpoint_every": 4}
+
+
+def test_a_model_of_another_recipe_is_refused_in_one_line_by_its_cache_record_and_by_its_workdir(tmp_path):
   TinyStudy(tmp_path).run()
-  study = TinyStudy(tmp_path)
-  changed = smoke_config(**{"model.width": 32, "train.batch_size": 8, "train.num_steps": 4, "train.checkpoint_every": 4})
   with pytest.raises(UserError) as err:
-    study.harness.trained("training", "sine", changed)
+    TinyStudy(tmp_path).harness.model("training", "sine", smoke_config(**CHANGED))
+  message = "measured a model sine trained with other model.width; use a fresh --out for this recipe"
+  assert str(err.value) == f"{tmp_path}/results.json {message}"
+  (tmp_path / "results.json").unlink()  # a cache that recorded no recipe (older folders): the model is checked
+  with pytest.raises(UserError) as err:
+    TinyStudy(tmp_path).harness.model("training", "sine", smoke_config(**CHANGED))
   assert (
     str(err.value) == f"{tmp_path}/models/sine holds a model trained with other model.width; use a fresh --out for this recipe"
   )

@@ -228,8 +228,8 @@ def test_each_model_is_asked_dynamics_with_its_own_trainings_mask(hopper_data, t
   study = MTMStudy(str(tmp_path / "mtm"), "smoke", log=lambda *_: None)
   asked = {}
   for model in ("mtm", "inverse_dynamics", "paper_mlp_inverse_dynamics"):
-    workdir = study.trained("versatility", Model("hopper", "medium", model))
-    error = study.capability_error("versatility", workdir, "hopper", "medium", "inverse_dynamics")
+    trained = study.trained("versatility", Model("hopper", "medium", model))
+    error = study.capability_error("versatility", trained, "hopper", "medium", "inverse_dynamics")
     assert 0 < error["normalised"] < 1e3
     asked[model] = error["asked"]
   # the paper's MLP trains with every state of the window visible (the reference's mask), so it is asked so

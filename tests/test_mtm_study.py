@@ -196,7 +196,7 @@ def test_invocations_side_by_side_train_a_model_they_share_once(tmp_path, monkey
   monkeypatch.setattr(harness, "latest_step", lambda workdir: smoke_steps if workdir in finished else None)
   monkeypatch.setattr(locomotion_study, "_dataset_size", lambda env, level, scale: (40, 40_000))
   studies = [mtm_study.MTMStudy(str(tmp_path), "smoke") for _ in range(2)]
-  threads = [threading.Thread(target=s.trained, args=("versatility", Model("hopper", "expert"))) for s in studies]
+  threads = [threading.Thread(target=lambda s=s: s.trained("versatility", Model("hopper", "expert")).workdir) for s in studies]
   for t in threads:
     t.start()
   for t in threads:
@@ -249,7 +249,7 @@ def test_learning_curves_read_a_runs_evaluations_and_decide_on_per_seed_ratios(t
       )
     )
   )
-  curve = locomotion_study.LocomotionStudy.learning_curve(str(tmp_path))
+  curve = locomotion_study.evaluations(str(tmp_path))
   assert curve == {"bc": {2: 0.5, 4: 0.3}, "forward_dynamics": {2: 2.0, 4: 1.0}}
   assert (mtm_study._final(curve["bc"]), mtm_study._halfway(curve["bc"])) == (0.3, 0.5)
   ratios = {
