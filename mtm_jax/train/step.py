@@ -69,7 +69,7 @@ def make_train_step(
     visible, target = masks.apply_presence(visible, target, batch["present"])
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
     (loss, per_modality), grads = grad_fn(state.params["model"], state.params["norm"], batch, visible, target, dropout_key)
-    grad_norm = optax.global_norm(grads)
+    grad_norm = optax.tree.norm(grads)
     finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
 
     def update(grads, opt_state, params):
