@@ -18,9 +18,10 @@ from configs import locomotion as locomotion_config
 from mtm_jax import coverage, run_log
 from mtm_jax.checkpoint import load_checkpoint
 from mtm_jax.data.splits import prepare_data
+from mtm_jax.datagen import d4rl_protocol
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
 from mtm_jax.errors import UserError
-from mtm_jax.eval import capabilities, model_rollouts
+from mtm_jax.eval import capabilities, expert_gap, model_rollouts
 from mtm_jax.experiment import parse
 from mtm_jax.predict import make_predict
 from studies import harness
@@ -87,6 +88,7 @@ class LocomotionStudy:
       raise UserError(f"unknown env or level {bad}; envs are {list(ENVS)}, levels {list(LEVELS)}")
     self.seeds = {part: list(range(seeds or n)) for part, n in self.scale["seeds"].items()}
     self._held_out_windows = {}
+    self._experts = {}  # env -> its expert's actions (d4rl_protocol.expert_actions)
 
   # -- models ---------------------------------------------------------------------------------------------
 
@@ -128,8 +130,6 @@ class LocomotionStudy:
     """Makes (SAC, then every D4RL level) each environment whose datasets are missing at the study's scale, then
     checks that every dataset it reads was made by the D4RL protocol at that scale (never silently reused)."""
     import minari
-
-    from mtm_jax.datagen import d4rl_protocol
 
     scale, local = self.harness.scale_name, set(minari.list_local_datasets())
     for env in sorted({e for e, lvl in self.datasets() if dataset_id(e, lvl, scale) not in local}):
@@ -182,6 +182,22 @@ class LocomotionStudy:
     plan = "" if planner is None else "|plan " + ",".join(f"{k}={v}" for k, v in sorted(planner.items()))
     key = f"rollout|{model.name}|{task}|{target_rule}{plan}" + ("|validation" if validation else "")
     return self.harness.measured(key, compute)
+
+  def expert_gap(self, part: str, model: harness.Trained, env: str, task: str) -> dict:
+    """``expert_gap.expert_gap`` of a model of ``env``'s expert data: its action error against the expert on its
+    own rollouts' states (the scale's reported episodes) and on the held-out expert episodes."""
+
+    def compute():
+      if env not in self._experts:  # its SAC run: where ensure_datasets makes it, or make_dataset's default
+        roots = (os.path.join(self.harness.out, "sac"), "runs/sac")
+        self._experts[env] = d4rl_protocol.expert_actions(env, self.harness.scale_name, roots)
+      started = time.time()
+      out = expert_gap.expert_gap(load_checkpoint(model.workdir), task, self._experts[env], self.scale["episodes"])
+      self.harness.spent(part, started)
+      self.log(f"  {model.name} {task} against the expert: own states {out['own']:.4f}, held-out {out['held_out']:.4f}")
+      return out
+
+    return self.harness.measured(f"expert_gap|{model.name}|{task}", compute)
 
   def held_out_windows(self, env: str, level: str):
     """(spec, held-out windows, the MTM's experiment) of (env, level): every model is scored on these windows."""

@@ -20,6 +20,7 @@ import numpy as np
 from configs.locomotion import is_mlp
 from mtm_jax.errors import UserError
 from mtm_jax.eval import capabilities, plots
+from mtm_jax.eval.expert_gap import EARLY_STEPS
 from studies.locomotion import (
   DYNAMICS,
   PRIMARY_TARGET,
@@ -157,6 +158,15 @@ EFFICIENCY_MODELS = {
   "MTM": {"score": ("rcbc", "mtm"), "forward_dynamics": "mtm"},
   "MLP": {"score": ("bc", "paper_mlp_bc"), "forward_dynamics": "paper_mlp_forward_dynamics"},
 }
+# The versatility level whose data one expert sampled: there each BC and RCBC model's actions are also set
+# against that expert's (expert_gap), on held-out states and on its own rollouts', to show compounding error.
+EXPERT_GAP_LEVEL = "expert"
+GAP_ROWS = {
+  "held_out": "on held-out states, the data's history",
+  "own_early": f"on its own rollouts' first {EARLY_STEPS} steps",
+  "own": "on its own rollouts' states",
+  "growth": "growth (own / held-out)",
+}
 CAPABILITY_ROWS = {
   "bc": "BC score",
   "rcbc": "RCBC score",
@@ -197,12 +207,14 @@ class MTMStudy(LocomotionStudy):
   def versatility(self, level: str) -> dict:
     """{"table": table[capability][column], a SeedCell over seeds or None (not trained at this scale), columns of
     COLUMNS; "asked": asked[capability][column], how a dynamics capability was asked of that column's models;
-    "held_out": held_out[task][column], BC's and RCBC's held-out loss at each model's last evaluation}.
+    "held_out": held_out[task][column], BC's and RCBC's held-out loss at each model's last evaluation;
+    "expert_gap": expert_gap[task][column][row of GAP_ROWS, and "data"] on EXPERT_GAP_LEVEL, else {}}.
     BC and RCBC are rollout scores over the versatility seeds, the dynamics held-out errors over the first
     ``dynamics`` of them (a held-out error needs fewer seeds to decide than a rollout)."""
     env = VERSATILITY_ENV
     values = {task: {col: [] for col in COLUMNS} for task in SPECIALIST_TASKS}
     held_out = {task: {col: [] for col in COLUMNS} for task in ("bc", "rcbc")}
+    gaps = {task: {col: [] for col in COLUMNS} for task in held_out}
     asked = {task: {} for task in DYNAMICS}
     for seed in self.seeds["versatility"]:
       for column, pattern in COLUMNS.items():
@@ -216,6 +228,8 @@ class MTMStudy(LocomotionStudy):
           if task in held_out:
             values[task][column].append(self.rollout_score("versatility", model, task))
             held_out[task][column].append(_final(self.learning_curve(model)[task]))
+            if level == EXPERT_GAP_LEVEL:
+              gaps[task][column].append(self.expert_gap("versatility", model, env, task))
           else:
             error = self.capability_error("versatility", model, env, level, task)
             values[task][column].append(error["normalised"])
@@ -223,6 +237,11 @@ class MTMStudy(LocomotionStudy):
     cells = {
       name: {task: {col: combine(v) for col, v in cols.items()} for task, cols in by_task.items()}
       for name, by_task in (("table", values), ("held_out", held_out))
+    }
+    cells["expert_gap"] = {
+      task: {col: {k: combine([g[k] for g in v]) for k in (*GAP_ROWS, "data")} if v else None for col, v in cols.items()}
+      for task, cols in gaps.items()
+      if level == EXPERT_GAP_LEVEL
     }
     return {**cells, "asked": asked}
 
@@ -397,6 +416,7 @@ class MTMStudy(LocomotionStudy):
         ["held-out loss", *header[1:-1]],
         [[task.upper(), *[cell_text(held_out[task][col], "{:.4f}") for col in COLUMNS]] for task in held_out],
       ),
+      *expert_gap_lines(results["expert_gap"], header[1:-1]),
     ]
 
   def _curves_section(self, env: str, level: str, results: dict) -> list:
@@ -565,6 +585,26 @@ def answers_section(measured: list) -> list:
   if not rows:
     return []
   return ["## Answers: every claim this report checks", markdown_table(["part", "claim", "verdict", "evidence"], rows)]
+
+
+def expert_gap_lines(gaps: dict, columns: list) -> list:
+  """The versatility section's expert-gap table (none where the level's data is not one expert's)."""
+  if not gaps:
+    return []
+  rows = []
+  for task, cols in gaps.items():
+    for key, label in GAP_ROWS.items():
+      fmt = "{:.2f}" if key == "growth" else "{:.4f}"
+      rows.append([f"{task.upper()} {label}", *[cell_text(cols[c][key] if cols[c] else None, fmt) for c in COLUMNS]])
+  scatter = gaps["bc"]["MTM"]["data"].mean
+  return [
+    "Action error against the expert that sampled the data (mean squared error per action dimension, its mode "
+    "as the label; `mtm_jax.eval.expert_gap`), on the same models and the reported episodes' starts. A "
+    "held-out loss sees only the data's states; in closed loop a model's own actions choose its next states, "
+    f"and the growth from held-out to its own states is compounding error. The data's own samples scatter "
+    f"{scatter:.4f} about the expert's mode on the held-out steps.",
+    markdown_table(["action error", *columns], rows),
+  ]
 
 
 def versatility_claims(table: dict, level: str, asked: dict | None = None) -> list:

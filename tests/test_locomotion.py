@@ -240,6 +240,26 @@ def test_each_model_is_asked_dynamics_with_its_own_trainings_mask(hopper_data, t
   }
 
 
+def test_expert_gap_sets_a_models_actions_against_the_expert_that_sampled_its_data(hopper_data, tmp_path, monkeypatch):
+  from mtm_jax.errors import UserError
+  from studies.locomotion import Model
+  from studies.mtm import MTMStudy
+
+  root, summary = hopper_data
+  with pytest.raises(UserError, match="no finished SAC run behind mtm_jax/hopper-smoke/expert-v0 in .*hopper-seed3"):
+    d4rl_protocol.expert_actions("hopper", "smoke", (str(tmp_path),))
+  expert = d4rl_protocol.expert_actions("hopper", "smoke", (str(tmp_path), str(root / "runs" / "sac")))
+  observations = np.zeros((4, 11))
+  assert expert(observations).shape == (4, 3) and np.all(np.abs(expert(observations)) <= 1.0)
+  study = MTMStudy(str(tmp_path / "mtm"), "smoke", log=lambda *_: None)
+  monkeypatch.chdir(root)  # the study finds the SAC run under its own folder, else make_dataset's runs/sac
+  gap = study.expert_gap("versatility", study.trained("versatility", Model("hopper", "expert", "bc")), "hopper", "bc")
+  assert set(gap) == {"own", "own_early", "held_out", "data", "growth"}
+  assert all(0 < v < 4 for k, v in gap.items() if k != "growth")  # actions lie in [-1, 1]
+  assert gap["growth"] == pytest.approx(gap["own"] / gap["held_out"])
+  assert json.loads((tmp_path / "mtm" / "results.json").read_text())["expert_gap|hopper_expert_bc_seed0|bc"] == gap
+
+
 def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_resumes(hopper_data, tmp_path):
   out = tmp_path / "hetero"
   run_study("reproduce_heteromodal.py", out)

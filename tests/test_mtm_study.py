@@ -318,3 +318,26 @@ def test_the_answers_gather_every_parts_claims_with_their_section_and_evidence()
     "| One model against specialists: hopper expert | best on forward dynamics | undecided | best (MLP) - MTM -0.4 |",
   ]
   assert mtm_study.answers_section([([], ["## a part with no claims"])]) == []
+
+
+def test_the_expert_gap_table_shows_each_columns_error_on_held_out_and_own_states_and_its_growth():
+  def gap(own):
+    return {
+      "held_out": over_seeds([0.01] * 3),
+      "own_early": over_seeds([0.02] * 3),
+      "own": over_seeds(own),
+      "data": over_seeds([0.05] * 3),
+      "growth": over_seeds([o / 0.01 for o in own]),
+    }
+
+  gaps = {
+    task: {"MTM": gap([0.1, 0.2, 0.3]), "specialist": gap([0.02, 0.03, 0.04]), "MLP": None, "paper MLP": None}
+    for task in ("bc", "rcbc")
+  }
+  assert mtm_study.expert_gap_lines({}, []) == []
+  text, table = mtm_study.expert_gap_lines(gaps, ["MTM", "specialist", "window MLP", "paper MLP"])
+  assert "scatter 0.0500 about the expert's mode" in text
+  rows = table.splitlines()
+  assert len(rows) == 2 + 2 * len(mtm_study.GAP_ROWS)
+  assert rows[2 + 3].startswith("| BC growth (own / held-out) | 20.00 [") and "| n/a | n/a |" in rows[2 + 3]
+  assert rows[2 + 2].startswith("| BC on its own rollouts' states | 0.2000 [")

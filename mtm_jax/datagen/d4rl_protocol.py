@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable, Sequence
 
 import gymnasium as gym
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from mtm_jax import seeds
+from mtm_jax import checkpoint, seeds
 from mtm_jax.agents import replay as replay_lib
 from mtm_jax.agents import sac_train
 from mtm_jax.data import writer
@@ -171,6 +173,31 @@ def write(dataset_id_: str, env_id: str, episodes: list[dict], ref_min: float, r
     ref_max_score=ref_max,
     description=f"{env_id}, {dataset_id_.split('/')[-1]}: made here by the D4RL protocol ({generator['protocol']}) "
     "from a SAC run in JAX.",
+  )
+
+
+def expert_actions(env: str, scale: str, roots: Sequence[str] = ("runs/sac",)) -> Callable:
+  """The policy that sampled (env, expert) at ``scale``, as ``act(observations [N, ds]) -> actions [N, da]``
+  (environment units, its mode: the action the data's samples scatter around). It is read from the SAC run the
+  dataset records (its seed and expert snapshot), finished under one of ``roots``; a missing run is refused,
+  never trained here (hours)."""
+  id_ = require(env, "expert", scale)
+  record = writer.provenance(id_)
+  seed, step = record["seed"], record["expert_snapshot"]["step"]
+  run = run_config(env, SCALES[scale], seed)
+  workdirs = [sac_workdir(root, env, scale, seed) for root in roots]
+  finished = [w for w in workdirs if checkpoint.latest_step(w) == run.total_steps]
+  if not finished:
+    raise UserError(f"no finished SAC run behind {id_} in {' or '.join(workdirs)}; `{command(env, scale, seed)}` makes it")
+  result = sac_train.train(run, finished[0], progress=False)  # finished: restores it, trains nothing
+  expert = expert_index(result.evals)
+  if result.evals[expert]["step"] != step:
+    raise UserError(
+      f"{finished[0]}'s expert is its snapshot of step {result.evals[expert]['step']}; {id_} was sampled from step {step}'s"
+    )
+  agent, actor = result.agent, result.actor(expert)
+  return lambda observations: sac_train.to_env_units(
+    agent.jit_act(actor, jnp.asarray(observations, jnp.float32)), result.action_low, result.action_high
   )
 
 

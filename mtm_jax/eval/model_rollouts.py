@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
 
 import jax
 import numpy as np
@@ -20,7 +22,8 @@ EVAL_SEED = seeds.reset_seeds("reported", 1)[0]  # evaluation episodes' first re
 VALIDATION_SEED = seeds.reset_seeds("validation", 1)[0]  # rollouts that choose a setting (a return target)
 
 
-def _dataset(config):
+def recorded(config):
+  """The Minari dataset of a run's config, refused where it records no environment to roll out in."""
   import minari
 
   if config.data.source != "minari":
@@ -31,18 +34,22 @@ def _dataset(config):
   return dataset
 
 
-def score_checkpoint(
-  ckpt: Checkpoint,
-  task: str,
-  episodes: int,
-  *,
-  target_rule: str | None = None,
-  num_envs: int = 50,
-  seed: int = EVAL_SEED,
-  planner: dict | None = None,
-) -> dict:
-  """Mean ± s.e. return and normalised score of ``episodes`` rollouts, beside the dataset's own behaviour, and the
-  share of them that reached the time limit.
+@dataclasses.dataclass(frozen=True)
+class ModelPolicy:
+  """A checkpoint's ``rollout.run`` policy for one task, and what it was built from."""
+
+  policy: Callable
+  target: float | None  # the return target (rcbc tasks), in the units of the model's returns
+  rule: str | None  # the rule that gave it
+  asked: dict  # how each mask task the rollout uses is asked (coverage.choose)
+  episodes: list  # every episode of the data, as training read them
+  held_out: list  # the held-out ones among them
+  metadata: dict  # the dataset's
+  horizon: int  # the environment's time limit (else the data's longest episode): steps_remaining counts from it
+
+
+def model_policy(ckpt: Checkpoint, task: str, env, *, target_rule: str | None = None, planner: dict | None = None):
+  """The ModelPolicy of ``task`` for rollouts on environments like ``env`` (its time limit, action space).
 
   The return target (rcbc tasks) comes from ``target_rule`` (default: the run's eval.target_rule) over the
   training episodes' return tokens; it follows the data's return kind. ``planner``: keyword arguments of
@@ -51,15 +58,12 @@ def score_checkpoint(
   if planner is not None and task != "rcbc":
     raise UserError(f"planning acts on the rcbc task (its proposal and target), not {task!r}")
   config = ckpt.config
-  dataset = _dataset(config)
-  returns_kind = config.data.returns
   # The episodes exactly as training read them (on_nonfinite included), so the target comes from its data.
   spec, all_episodes, metadata = data.load_minari(config.data)
-  train, _ = splits.split_by_config(all_episodes, config.data)
+  train, held_out = splits.split_by_config(all_episodes, config.data)
   rule = target_rule or config.eval.target_rule
   target = rollout.return_target(rule, [e[RETURNS][:, 0] for e in train]) if task != "bc" else None
-  envs = [dataset.recover_environment() for _ in range(min(num_envs, episodes))]
-  horizon = envs[0].spec.max_episode_steps or max(len(e[RETURNS]) for e in all_episodes)
+  horizon = env.spec.max_episode_steps or max(len(e[RETURNS]) for e in all_episodes)
   training = coverage.TrainingMasks.of(config)  # a checkpoint's config holds its spec
   chosen, asked = {}, {}  # how the model is asked each mask task the rollout uses, by what it covers
   for mask_task in coverage.rollout_tasks(task) + (("plan_value",) if planner is not None else ()):
@@ -79,16 +83,37 @@ def score_checkpoint(
       chosen.get("imagine_act", {}).get("returns", True),
     )
   else:
-    low, high = planning.action_bounds(envs[0].action_space)
+    low, high = planning.action_bounds(env.action_space)
     act = planning.make_planner(
       make_predict(config, spec), action_low=low, action_high=high, return_policy=config.masks.return_policy, **planner
     )
   params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
-  policy = rollout.make_policy(act, params, config.window, task=task, targets=target, return_kind=returns_kind, horizon=horizon)
+  policy = rollout.make_policy(
+    act, params, config.window, task=task, targets=target, return_kind=config.data.returns, horizon=horizon
+  )
+  return ModelPolicy(policy, target, rule if target is not None else None, asked, all_episodes, held_out, metadata, horizon)
+
+
+def score_checkpoint(
+  ckpt: Checkpoint,
+  task: str,
+  episodes: int,
+  *,
+  target_rule: str | None = None,
+  num_envs: int = 50,
+  seed: int = EVAL_SEED,
+  planner: dict | None = None,
+) -> dict:
+  """Mean ± s.e. return and normalised score of ``episodes`` rollouts of ``model_policy`` (its target_rule and
+  planner), beside the dataset's own behaviour, and the share of them that reached the time limit."""
+  config = ckpt.config
+  dataset = recorded(config)
+  envs = [dataset.recover_environment() for _ in range(min(num_envs, episodes))]
+  model = model_policy(ckpt, task, envs[0], target_rule=target_rule, planner=planner)
   returns, lengths, steps, started = [], [], 0, time.perf_counter()
   for first in range(0, episodes, len(envs)):
     batch = envs[: min(len(envs), episodes - first)]
-    run = rollout.run(batch, policy, seeds=range(seed + first, seed + first + len(batch)))
+    run = rollout.run(batch, model.policy, seeds=range(seed + first, seed + first + len(batch)))
     returns.append(run.returns)
     lengths.append(run.lengths)
     steps += int(run.lengths.max())  # lock-step: one policy call per step of the longest episode
@@ -98,21 +123,21 @@ def score_checkpoint(
   out = {
     "task": task,
     "episodes": episodes,
-    "target_rule": rule if target is not None else None,
-    "target": target,
+    "target_rule": model.rule,
+    "target": model.target,
     "return": score.mean_se(returns),
     # an episode that reaches the time limit did not fall: on Hopper and Walker2d the score's main driver
-    "reached_time_limit": float(np.mean(np.concatenate(lengths) >= horizon)),
+    "reached_time_limit": float(np.mean(np.concatenate(lengths) >= model.horizon)),
     "dataset_return": score.mean_se(behaviour),
     "step": ckpt.step,
     "env_id": envs[0].spec.id,
     "seconds": seconds,
     "policy_calls": steps,
     "planner": planner,
-    "asked": asked,
+    "asked": model.asked,
   }
-  if metadata.get("ref_min_score") is not None:
-    low, high = score.references(metadata, config.data.dataset_id)
+  if model.metadata.get("ref_min_score") is not None:
+    low, high = score.references(model.metadata, config.data.dataset_id)
     out["score"] = score.mean_se(score.d4rl_score(returns, low, high))
     out["dataset_score"] = score.mean_se(score.d4rl_score(behaviour, low, high))
   return out
