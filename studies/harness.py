@@ -83,6 +83,12 @@ class Harness:
         f"{self.cache} was written at other settings ({self.results['settings']}); use a fresh --out for these ({recorded})"
       )
     self.results["settings"] = recorded
+    self.results.setdefault("models", {})  # name -> the recipe (RECIPE_KEYS) its cached measurements are of
+    if not self.results["models"] and any("|" in key for key in self.results):
+      log(
+        f"notice: {self.cache} records no model recipes (it was written before they were recorded): its cached "
+        "measurements are read as of the models' current recipes"
+      )
     os.makedirs(out, exist_ok=True)
     # part -> seconds this invocation spent; every invocation's are kept under its own id in the cache
     self.wall = {}
@@ -96,18 +102,17 @@ class Harness:
     """Model ``name`` of ``config``, trained (or its training resumed) when its workdir is first read: a
     measurement cached in results.json needs no model. So a copy of a folder's results.json (committed under
     results/, say) resumes its study on a fresh machine: every cached measurement is read back, and only the
-    models of what is missing train. ``announce`` is logged before it trains."""
+    models of what is missing train. The cache records each model's recipe (RECIPE_KEYS) once it is trained or
+    found finished, and refuses a model of another recipe under that name. ``announce`` is logged before it
+    trains."""
     resolved = parse(config, training=False).to_dict()
-    training = {section: resolved[section] for section in TRAINING_KEYS}
-    key = f"model|{name}"
-    if key not in self.results:  # another invocation may have recorded it since this one read the cache
-      self.results = {**read_results(self.cache), **self.results}
-    if key in self.results:  # its cached measurements were taken of a model of this recipe, or are refused
-      _same_training(self.results[key], training, f"{self.cache} measured a model {name}")
-    else:  # recorded from now on; a folder from before recipes were recorded has its finished model checked
-      self._check_finished(name, config, training)
-      self.results[key] = json.loads(json.dumps(training))
-      self._save()
+    recipe = json.loads(json.dumps({section: resolved[section] for section in RECIPE_KEYS}))
+    if name not in self.results["models"]:  # another invocation may have recorded it since this one read the cache
+      self._merge()
+    if name in self.results["models"]:  # its cached measurements were taken of a model of this recipe
+      _same_training(self.results["models"][name], recipe, f"{self.cache} holds measurements of a model {name}", RECIPE_KEYS)
+    elif self._check_finished(name, config, resolved):  # a folder from before recipes were recorded
+      self._record(name, recipe)
     self.uses(name, resolved)
 
     def train() -> None:
@@ -118,22 +123,28 @@ class Harness:
       # under this lock one trains it and the other waits, then reads it back, instead of both writing it.
       with open(os.path.join(locks, name), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not self._check_finished(name, config, training):  # a finished model is not even rebuilt
+        if not self._check_finished(name, config, resolved):  # a finished model is not even rebuilt
           if announce:
             self.log(announce)
           started = time.time()
           train_and_evaluate(config, workdir)
           self.spent(part, started)
+      self._record(name, recipe)
 
     return Trained(name, self.workdir(name), train)
 
-  def _check_finished(self, name: str, config, training: dict) -> bool:
+  def _record(self, name: str, recipe: dict) -> None:
+    if self.results["models"].get(name) != recipe:
+      self.results["models"][name] = recipe
+      self._save()
+
+  def _check_finished(self, name: str, config, resolved: dict) -> bool:
     """Whether model ``name`` is finished; a finished one of another recipe is refused."""
     workdir = self.workdir(name)
     if latest_step(workdir) != config.train.num_steps:
       return False
     with open(os.path.join(workdir, "config.json")) as f:
-      _same_training(json.load(f), training, f"{workdir} holds a model")
+      _same_training(json.load(f), resolved, f"{workdir} holds a model")
     return True
 
   def trained(self, part: str, name: str, config, announce: str = "") -> str:
@@ -147,7 +158,7 @@ class Harness:
   def measured(self, key: str, compute: Callable):
     """The cached measurement ``key``, computed (and cached) where no invocation into this folder has made it."""
     if key not in self.results:  # another invocation may have measured it since this one read the cache
-      self.results = {**read_results(self.cache), **self.results}
+      self._merge()
     if key not in self.results:
       self.results[key] = compute()
       self._save()
@@ -163,9 +174,16 @@ class Harness:
     side by side) wrote since this one read it: under a lock, so neither loses the other's measurements."""
     with open(self.cache + ".lock", "w") as lock:
       fcntl.flock(lock, fcntl.LOCK_EX)
-      on_disk = read_results(self.cache)
-      self.results = {**on_disk, **self.results, "wall_seconds": {**on_disk.get("wall_seconds", {}), self.invocation: self.wall}}
+      self._merge()
       _replace(self.cache, json.dumps(self.results, indent=1))
+
+  def _merge(self) -> None:
+    """Adds what other invocations cached in this folder since this one read it (their measurements, models'
+    recipes and wall times) to this one's results."""
+    on_disk = read_results(self.cache)
+    models = {**on_disk.get("models", {}), **self.results.get("models", {})}
+    wall = {**on_disk.get("wall_seconds", {}), self.invocation: self.wall}  # each invocation writes only its own
+    self.results = {**on_disk, **self.results, "models": models, "wall_seconds": wall}
 
   def wall_time(self, started: float) -> list[str]:
     """The report's wall-time section: each part's time in this invocation (begun at ``started``) and in all."""
@@ -198,14 +216,16 @@ class Harness:
 
 # What makes a model's weights: a finished model trained with other values of these is another model.
 TRAINING_KEYS = ("seed", "window", "model", "masks", "train")
+# What a model's cached measurements depend on besides: its data (the held-out episodes too) and evaluations.
+RECIPE_KEYS = (*TRAINING_KEYS, "data", "eval")
 
 
-def _same_training(stored: dict, resolved: dict, what: str) -> None:
-  """Refuses (one line) a model whose ``stored`` config (a finished model's, or the one a cache recorded) trains
-  differently from ``resolved``: a study whose recipe changed would otherwise report the old model under the new
-  recipe. what: the model, for the message."""
+def _same_training(stored: dict, resolved: dict, what: str, sections: tuple = TRAINING_KEYS) -> None:
+  """Refuses (one line) a model whose ``stored`` config (a finished model's, or the recipe a cache recorded)
+  differs from ``resolved`` in ``sections``: a study whose recipe changed would otherwise report the old model
+  under the new recipe. what: the model, for the message."""
   fresh, changed = json.loads(json.dumps(resolved)), []
-  for section in TRAINING_KEYS:
+  for section in sections:
     new, old = fresh[section], stored.get(section)
     if isinstance(new, dict):
       changed += [f"{section}.{key}" for key in new if (old or {}).get(key) != new[key]]

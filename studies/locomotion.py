@@ -162,10 +162,10 @@ class LocomotionStudy:
     seed = model_rollouts.VALIDATION_SEED if validation else model_rollouts.EVAL_SEED
 
     def compute():
+      workdir = model.workdir  # trains it first where it is not: timed as its training
       started = time.time()
-      out = model_rollouts.score_checkpoint(
-        load_checkpoint(model.workdir), task, episodes, target_rule=target_rule, planner=planner, seed=seed
-      )
+      ckpt = load_checkpoint(workdir)
+      out = model_rollouts.score_checkpoint(ckpt, task, episodes, target_rule=target_rule, planner=planner, seed=seed)
       self.harness.spent(part, started)
       self.log(
         f"  {model.name} {task} {target_rule}{' planned' if planner else ''}"
@@ -191,8 +191,10 @@ class LocomotionStudy:
       if env not in self._experts:  # its SAC run: where ensure_datasets makes it, or make_dataset's default
         roots = (os.path.join(self.harness.out, "sac"), "runs/sac")
         self._experts[env] = d4rl_protocol.expert_actions(env, self.harness.scale_name, roots)
+      workdir = model.workdir  # trains it first where it is not: timed as its training
       started = time.time()
-      out = expert_gap.expert_gap(load_checkpoint(model.workdir), task, self._experts[env], self.scale["episodes"])
+      ckpt = load_checkpoint(workdir)
+      out = expert_gap.expert_gap(ckpt, task, self._experts[env], self.scale["episodes"], target_rule=PRIMARY_TARGET)
       self.harness.spent(part, started)
       self.log(f"  {model.name} {task} against the expert: own states {out['own']:.4f}, held-out {out['held_out']:.4f}")
       return out
@@ -218,11 +220,12 @@ class LocomotionStudy:
     the fault of the reference's forward-dynamics specialist (results/mtm_small_curves/FINDINGS.md)."""
 
     def compute():
+      workdir = model.workdir  # trains it first where it is not: timed as its training
       started = time.time()
+      ckpt = load_checkpoint(workdir)
       spec, validation, exp = self.held_out_windows(env, level)
-      ckpt = load_checkpoint(model.workdir)
       if ckpt.config.window != exp.window:
-        raise UserError(f"{model.workdir} has window {ckpt.config.window}; the study scores windows of {exp.window}")
+        raise UserError(f"{workdir} has window {ckpt.config.window}; the study scores windows of {exp.window}")
       held = capabilities.held_out(spec, validation, dataclasses.replace(ckpt.config, eval=exp.eval), (task,))
       params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
       predictions = capabilities.predict_tasks(jax.jit(make_predict(ckpt.config)), params, held, spec.names)

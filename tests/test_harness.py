@@ -110,7 +110,7 @@ def test_a_model_of_another_recipe_is_refused_in_one_line_by_its_cache_record_an
   TinyStudy(tmp_path).run()
   with pytest.raises(UserError) as err:
     TinyStudy(tmp_path).harness.model("training", "sine", smoke_config(**CHANGED))
-  message = "measured a model sine trained with other model.width; use a fresh --out for this recipe"
+  message = "holds measurements of a model sine trained with other model.width; use a fresh --out for this recipe"
   assert str(err.value) == f"{tmp_path}/results.json {message}"
   (tmp_path / "results.json").unlink()  # a cache that recorded no recipe (older folders): the model is checked
   with pytest.raises(UserError) as err:

@@ -188,7 +188,10 @@ def expert_actions(env: str, scale: str, roots: Sequence[str] = ("runs/sac",)) -
   workdirs = [sac_workdir(root, env, scale, seed) for root in roots]
   finished = [w for w in workdirs if checkpoint.latest_step(w) == run.total_steps]
   if not finished:
-    raise UserError(f"no finished SAC run behind {id_} in {' or '.join(workdirs)}; `{command(env, scale, seed)}` makes it")
+    raise UserError(
+      f"no finished SAC run behind {id_} in {' or '.join(workdirs)}: the expert is read from the run that sampled the "
+      f"data; `{command(env, scale, seed)}` makes both again (new data: its models need a fresh --out)"
+    )
   result = sac_train.train(run, finished[0], progress=False)  # finished: restores it, trains nothing
   expert = expert_index(result.evals)
   if result.evals[expert]["step"] != step:

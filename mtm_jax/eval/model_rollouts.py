@@ -42,8 +42,7 @@ class ModelPolicy:
   target: float | None  # the return target (rcbc tasks), in the units of the model's returns
   rule: str | None  # the rule that gave it
   asked: dict  # how each mask task the rollout uses is asked (coverage.choose)
-  episodes: list  # every episode of the data, as training read them
-  held_out: list  # the held-out ones among them
+  held_out: list  # the data's held-out episodes, as training read them
   metadata: dict  # the dataset's
   horizon: int  # the environment's time limit (else the data's longest episode): steps_remaining counts from it
 
@@ -91,7 +90,7 @@ def model_policy(ckpt: Checkpoint, task: str, env, *, target_rule: str | None = 
   policy = rollout.make_policy(
     act, params, config.window, task=task, targets=target, return_kind=config.data.returns, horizon=horizon
   )
-  return ModelPolicy(policy, target, rule if target is not None else None, asked, all_episodes, held_out, metadata, horizon)
+  return ModelPolicy(policy, target, rule if target is not None else None, asked, held_out, metadata, horizon)
 
 
 def score_checkpoint(
