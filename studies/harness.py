@@ -98,19 +98,24 @@ class Harness:
   def workdir(self, name: str) -> str:
     return os.path.join(self.out, "models", name)
 
-  def model(self, part: str, name: str, config, announce: str = "") -> Trained:
+  def model(self, part: str, name: str, config, announce: str = "", data: str | None = None) -> Trained:
     """Model ``name`` of ``config``, trained (or its training resumed) when its workdir is first read: a
     measurement cached in results.json needs no model. So a copy of a folder's results.json (committed under
     results/, say) resumes its study on a fresh machine: every cached measurement is read back, and only the
     models of what is missing train. The cache records each model's recipe (RECIPE_KEYS) once it is trained or
     found finished, and refuses a model of another recipe under that name. ``announce`` is logged before it
-    trains."""
+    trains. data: what identifies the data's content (a checksum), recorded with the recipe: a dataset made
+    again from its command may differ (another machine, other library versions), and measurements of models
+    trained on the old one are not of the new."""
     resolved = parse(config, training=False).to_dict()
     recipe = json.loads(json.dumps({section: resolved[section] for section in RECIPE_KEYS}))
+    sections = RECIPE_KEYS
+    if data is not None:
+      recipe["data_checksum"], sections = data, (*RECIPE_KEYS, "data_checksum")
     if name not in self.results["models"]:  # another invocation may have recorded it since this one read the cache
       self._merge()
     if name in self.results["models"]:  # its cached measurements were taken of a model of this recipe
-      _same_training(self.results["models"][name], recipe, f"{self.cache} holds measurements of a model {name}", RECIPE_KEYS)
+      _same_training(self.results["models"][name], recipe, f"{self.cache} holds measurements of a model {name}", sections)
     elif self._check_finished(name, config, resolved):  # a folder from before recipes were recorded
       self._record(name, recipe)
     self.uses(name, resolved)

@@ -17,6 +17,7 @@ import jax
 from configs import locomotion as locomotion_config
 from mtm_jax import coverage, run_log
 from mtm_jax.checkpoint import load_checkpoint
+from mtm_jax.data import writer
 from mtm_jax.data.splits import prepare_data
 from mtm_jax.datagen import d4rl_protocol
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
@@ -89,6 +90,7 @@ class LocomotionStudy:
     self.seeds = {part: list(range(seeds or n)) for part, n in self.scale["seeds"].items()}
     self._held_out_windows = {}
     self._experts = {}  # env -> its expert's actions (d4rl_protocol.expert_actions)
+    self._checksums = {}  # dataset id -> the checksum its provenance records
 
   # -- models ---------------------------------------------------------------------------------------------
 
@@ -119,8 +121,13 @@ class LocomotionStudy:
     )
 
   def trained(self, part: str, m: Model) -> harness.Trained:
-    """A model, trained (or its training resumed) when a measurement that is not cached reads it."""
-    return self.harness.model(part, m.name, self.config(m))
+    """A model, trained (or its training resumed) when a measurement that is not cached reads it; the cache
+    records its data's checksum, so a dataset made again otherwise never takes the old one's measurements."""
+    c = self.config(m)
+    dataset = c.data.dataset_id
+    if dataset not in self._checksums:
+      self._checksums[dataset] = (writer.provenance(dataset) or {}).get("checksum")
+    return self.harness.model(part, m.name, c, data=self._checksums[dataset])
 
   def datasets(self) -> set:
     """The (env, level) datasets the study uses."""

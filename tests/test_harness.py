@@ -118,3 +118,13 @@ def test_a_model_of_another_recipe_is_refused_in_one_line_by_its_cache_record_an
   assert (
     str(err.value) == f"{tmp_path}/models/sine holds a model trained with other model.width; use a fresh --out for this recipe"
   )
+
+
+def test_a_model_on_data_made_again_otherwise_is_refused_by_its_cache_record(tmp_path):
+  study = TinyStudy(tmp_path)
+  model = study.harness.model("training", "sine", study.config(), data="checksum-1")
+  study.harness.measured("step|sine", functools.partial(study.final_step, model))
+  again = TinyStudy(tmp_path).harness
+  again.model("training", "sine", study.config(), data="checksum-1")  # the same data: read back
+  with pytest.raises(UserError, match="holds measurements of a model sine trained with other data_checksum; use a fresh --out"):
+    again.model("training", "sine", study.config(), data="checksum-2")
