@@ -51,9 +51,7 @@ def expert_gap(
   envs = [dataset.recover_environment() for _ in range(min(num_envs, episodes))]
   model = model_rollouts.model_policy(ckpt, task, envs[0], target_rule=target_rule)
   states, actions, early = [], [], []  # every step of the model's own episodes; whether among the first
-  for first in range(0, episodes, len(envs)):
-    batch = envs[: min(len(envs), episodes - first)]
-    run = rollout.run(batch, model.policy, seeds=range(seed + first, seed + first + len(batch)))
+  for run in model_rollouts.run_episodes(envs, model.policy, episodes, seed):
     for i, n in enumerate(run.lengths):
       states.append(run.observations[i, :n])
       actions.append(run.actions[i, :n])

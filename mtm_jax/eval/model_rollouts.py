@@ -93,6 +93,15 @@ def model_policy(ckpt: Checkpoint, task: str, env, *, target_rule: str | None = 
   return ModelPolicy(policy, target, rule if target is not None else None, asked, held_out, metadata, horizon)
 
 
+def run_episodes(envs: list, policy: Callable, episodes: int, seed: int) -> list:
+  """``episodes`` rollouts of ``policy``, len(envs) at a time (rollout.run), the i-th from reset seed seed + i."""
+  runs = []
+  for first in range(0, episodes, len(envs)):
+    batch = envs[: min(len(envs), episodes - first)]
+    runs.append(rollout.run(batch, policy, seeds=range(seed + first, seed + first + len(batch))))
+  return runs
+
+
 def score_checkpoint(
   ckpt: Checkpoint,
   task: str,
@@ -109,15 +118,12 @@ def score_checkpoint(
   dataset = recorded(config)
   envs = [dataset.recover_environment() for _ in range(min(num_envs, episodes))]
   model = model_policy(ckpt, task, envs[0], target_rule=target_rule, planner=planner)
-  returns, lengths, steps, started = [], [], 0, time.perf_counter()
-  for first in range(0, episodes, len(envs)):
-    batch = envs[: min(len(envs), episodes - first)]
-    run = rollout.run(batch, model.policy, seeds=range(seed + first, seed + first + len(batch)))
-    returns.append(run.returns)
-    lengths.append(run.lengths)
-    steps += int(run.lengths.max())  # lock-step: one policy call per step of the longest episode
+  started = time.perf_counter()
+  runs = run_episodes(envs, model.policy, episodes, seed)
   seconds = time.perf_counter() - started
-  returns = np.concatenate(returns)
+  steps = sum(int(run.lengths.max()) for run in runs)  # lock-step: one policy call per step of the longest episode
+  returns = np.concatenate([run.returns for run in runs])
+  lengths = [run.lengths for run in runs]
   behaviour = np.array([e.rewards.sum() for e in dataset.iterate_episodes()])
   out = {
     "task": task,
