@@ -18,9 +18,11 @@ import time
 import numpy as np
 
 from configs.locomotion import is_mlp
+from mtm_jax.envs.locomotion import LEVELS
 from mtm_jax.errors import UserError
 from mtm_jax.eval import capabilities, plots
 from mtm_jax.eval.expert_gap import EARLY_STEPS
+from studies import harness
 from studies.locomotion import (
   DYNAMICS,
   PRIMARY_TARGET,
@@ -185,9 +187,18 @@ class MTMStudy(LocomotionStudy):
   # episodes, which no rollout key holds.
   keyed = ("envs", "levels", "versatility", "efficiency", "fractions", "specialists", "targets", "planner", "mtm_budget", "seeds")
 
+  def __init__(self, out, scale, envs=None, levels=None, seeds=0, versatility=None, log=harness.echo):
+    super().__init__(out, scale, envs, levels, seeds, log)
+    # The levels of the versatility part (the scale's by default): a level whose seeds are in can be reported
+    # while another's still train. The learning curves keep the scale's first level.
+    self.versatility_levels = tuple(versatility or self.scale["versatility"])
+    bad = sorted(set(self.versatility_levels) - set(LEVELS))
+    if bad:
+      raise UserError(f"unknown versatility level {bad}; levels are {list(LEVELS)}")
+
   def datasets(self) -> set:
     """The (env, level) datasets the study's parts use."""
-    versatility = {(VERSATILITY_ENV, lvl) for lvl in (*self.scale["versatility"], self.scale["efficiency"])}
+    versatility = {(VERSATILITY_ENV, lvl) for lvl in (*self.versatility_levels, self.scale["efficiency"])}
     return super().datasets() | versatility | {(env, self.scale["versatility"][0]) for env in self.envs}
 
   def model(self, env: str, level: str, name: str, seed: int, **kw) -> Model:
@@ -355,7 +366,7 @@ class MTMStudy(LocomotionStudy):
     self.ensure_datasets()
     measured = []  # (claims, section lines) per part and dataset, in the report's order
     if "versatility" in parts:
-      for level in self.scale["versatility"]:
+      for level in self.versatility_levels:
         measured.append(self._versatility_section(level, self.versatility(level)))
     if "curves" in parts:
       level = self.scale["versatility"][0]

@@ -122,6 +122,16 @@ def test_unknown_scale_env_or_part_is_a_clear_error(tmp_path):
     mtm_study.MTMStudy(str(tmp_path), "smoke", envs=["ant"])
   with pytest.raises(UserError, match="unknown study parts"):
     mtm_study.MTMStudy(str(tmp_path), "smoke").run(("planning!",))
+  with pytest.raises(UserError, match="unknown versatility level"):
+    mtm_study.MTMStudy(str(tmp_path), "smoke", versatility=["expret"])
+
+
+def test_the_versatility_part_can_run_some_of_its_levels(tmp_path):
+  one = mtm_study.MTMStudy(str(tmp_path), "small", versatility=["expert"])
+  assert one.versatility_levels == ("expert",) and mtm_study.SCALES["small"]["versatility"] == ("expert", "medium-replay")
+  assert ("hopper", "medium-replay") not in one.datasets() and ("hopper", "expert") in one.datasets()
+  both = mtm_study.MTMStudy(str(tmp_path), "small")  # the same folder: the level is keyed by the models' names
+  assert both.versatility_levels == ("expert", "medium-replay") and ("hopper", "medium-replay") in both.datasets()
 
 
 def test_a_folder_written_at_other_settings_is_refused(tmp_path):
