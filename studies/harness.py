@@ -9,6 +9,7 @@ so a copy of the folder carries what re-runs every number in it.
 """
 
 import fcntl
+import functools
 import json
 import os
 import time
@@ -98,15 +99,19 @@ class Harness:
   def workdir(self, name: str) -> str:
     return os.path.join(self.out, "models", name)
 
-  def model(self, part: str, name: str, config, announce: str = "", data: str | None = None) -> Trained:
+  def model(self, part: str, name: str, config, announce: str = "", data: str | None = None, derived: tuple = ()) -> Trained:
     """Model ``name`` of ``config``, trained (or its training resumed) when its workdir is first read: a
     measurement cached in results.json needs no model. So a copy of a folder's results.json (committed under
     results/, say) resumes its study on a fresh machine: every cached measurement is read back, and only the
     models of what is missing train. The cache records each model's recipe (RECIPE_KEYS) once it is trained or
     found finished, and refuses a model of another recipe under that name. ``announce`` is logged before it
     trains. data: what identifies the data's content (a checksum), recorded with the recipe: a dataset made
-    again from its command may differ (another machine, other library versions), and measurements of models
-    trained on the old one are not of the new."""
+    again from its command may differ (another machine's floating point, other library versions): another
+    realization of its protocol. A cached model of another realization, whose recipe differs only in the
+    checksum and in ``derived`` (the data keys that follow from the data's content, as the held-out episodes'
+    count), keeps its cached measurements, so a study pools seeds over sessions on machines that each made the
+    data again (``realization`` says which data a model is of); a measurement of it that is not cached is
+    refused where it would need the model, which cannot be trained again on data this machine does not have."""
     resolved = parse(config, training=False).to_dict()
     recipe = json.loads(json.dumps({section: resolved[section] for section in RECIPE_KEYS}))
     sections = RECIPE_KEYS
@@ -114,8 +119,12 @@ class Harness:
       recipe["data_checksum"], sections = data, (*RECIPE_KEYS, "data_checksum")
     if name not in self.results["models"]:  # another invocation may have recorded it since this one read the cache
       self._merge()
-    if name in self.results["models"]:  # its cached measurements were taken of a model of this recipe
-      _same_training(self.results["models"][name], recipe, f"{self.cache} holds measurements of a model {name}", sections)
+    stored = self.results["models"].get(name)
+    if stored is not None and _other_realization(stored, recipe, derived):
+      self.uses(name, {**resolved, "data": {**resolved["data"], **{key: stored["data"][key] for key in derived}}})
+      return Trained(name, self.workdir(name), functools.partial(_on_other_data, self.cache, name, stored, data))
+    if stored is not None:  # its cached measurements were taken of a model of this recipe
+      _same_training(stored, recipe, f"{self.cache} holds measurements of a model {name}", sections)
     elif self._check_finished(name, config, resolved):  # a folder from before recipes were recorded
       self._record(name, recipe)
     self.uses(name, resolved)
@@ -137,6 +146,10 @@ class Harness:
       self._record(name, recipe)
 
     return Trained(name, self.workdir(name), train)
+
+  def realization(self, name: str) -> str | None:
+    """The checksum of the data model ``name`` trained on, as the cache records it (None: not recorded)."""
+    return self.results["models"].get(name, {}).get("data_checksum")
 
   def _record(self, name: str, recipe: dict) -> None:
     if self.results["models"].get(name) != recipe:
@@ -238,6 +251,25 @@ def _same_training(stored: dict, resolved: dict, what: str, sections: tuple = TR
       changed.append(section)
   if changed:
     raise UserError(f"{what} trained with other {', '.join(changed)}; use a fresh --out for this recipe")
+
+
+def _other_realization(stored: dict, recipe: dict, derived: tuple) -> bool:
+  """Whether a cached model's ``stored`` recipe is ``recipe`` on another realization of its data: another checksum,
+  and nothing else different but the ``derived`` data keys."""
+  if recipe.get("data_checksum") is None or stored.get("data_checksum") in (None, recipe["data_checksum"]):
+    return False
+  data = {**recipe["data"], **{key: stored["data"].get(key) for key in derived}}
+  return {**recipe, "data": data, "data_checksum": stored["data_checksum"]} == stored
+
+
+def _on_other_data(cache: str, name: str, stored: dict, data: str) -> None:
+  """Refuses (one line) to train, or read, model ``name`` of another realization of its data."""
+  raise UserError(
+    f"{cache} holds model {name} trained on data {stored['data_checksum'][:12]}, where this machine made "
+    f"{data[:12]} from the same command: its cached measurements stand, but a measurement of it that is not "
+    "cached needs the model, which cannot be trained again on that data here. Redo its seed on this data: remove "
+    "that seed's models from the cache's models and their measurements, or use a fresh --out"
+  )
 
 
 def _replace(path: str, text: str) -> None:

@@ -32,6 +32,7 @@ DYNAMICS = ("forward_dynamics", "inverse_dynamics")
 CURVE_POINTS = 10  # held-out evaluations per training run (eval.every): every model's learning curve
 PRIMARY_TARGET = "start:1.0"  # what the best training episode holds from its start: fixed in advance
 VALIDATION_EPISODES = 20  # per target, to choose one; fewer where a scale reports fewer
+DERIVED = ("num_validation", "train_steps")  # a model's data keys that follow from its dataset's content (config)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +92,7 @@ class LocomotionStudy:
     self._held_out_windows = {}
     self._experts = {}  # env -> its expert's actions (d4rl_protocol.expert_actions)
     self._checksums = {}  # dataset id -> the checksum its provenance records
+    self._units = {}  # (part, env, level, seed, fraction) -> {data checksum: names of the models trained on it}
 
   # -- models ---------------------------------------------------------------------------------------------
 
@@ -127,7 +129,37 @@ class LocomotionStudy:
     dataset = c.data.dataset_id
     if dataset not in self._checksums:
       self._checksums[dataset] = (writer.provenance(dataset) or {}).get("checksum")
-    return self.harness.model(part, m.name, c, data=self._checksums[dataset])
+    model = self.harness.model(part, m.name, c, data=self._checksums[dataset], derived=DERIVED)
+    # The models a part sets against each other for one seed (and share of the data) are paired: they must have
+    # trained on one realization of the data (harness.Harness.model), whatever the seeds pool across.
+    realization = self.harness.realization(m.name) or self._checksums[dataset]
+    unit = self._units.setdefault((part, m.env, m.level, m.seed, m.fraction), {})
+    if unit and realization not in unit:
+      found = "; ".join(f"{', '.join(names)} on data {data[:12]}" for data, names in {**unit, realization: [m.name]}.items())
+      raise UserError(
+        f"seed {m.seed} of {part} on {m.env} {m.level} would pair models trained on two realizations of its data "
+        f"({found}): remove that seed's models on the older data from the cache's models, and their measurements, "
+        "to redo the seed on this data"
+      )
+    unit.setdefault(realization, []).append(m.name)
+    return model
+
+  def realizations(self) -> list[str]:
+    """The report's lines on its data: each dataset's realizations (harness.Harness.model) and the seeds of each
+    part on each."""
+    by_dataset = {}
+    for (part, env, level, seed, fraction), unit in self._units.items():
+      for data in unit:
+        share = "" if fraction == 0.95 else f" at {fraction:g}"
+        by_dataset.setdefault((env, level), {}).setdefault(data, {}).setdefault(part + share, set()).add(seed)
+    lines = []
+    for (env, level), by_data in sorted(by_dataset.items()):
+      current = self._checksums.get(dataset_id(env, level, self.harness.scale_name))
+      for data, parts in by_data.items():
+        made = "made here" if data == current else "made by the same command on an earlier machine"
+        seeds = "; ".join(f"{part} seeds {', '.join(map(str, sorted(s)))}" for part, s in parts.items())
+        lines.append(f"- {env} {level}, data `{data[:12]}…` ({made}): {seeds}")
+    return lines
 
   def datasets(self) -> set:
     """The (env, level) datasets the study uses."""
@@ -255,7 +287,15 @@ class LocomotionStudy:
 
   def report(self, sections: list[str], started: float) -> str:
     """``OUT/report.md``: the sections, then the wall time per part (this invocation's and summed); its path."""
-    return self.harness.write_report([*sections, *self.harness.wall_time(started)])
+    data = [
+      "## The data each seed trained on",
+      "A dataset made again by its command on another machine may differ (floating point), and these machines are "
+      "reset between sessions: so a study that spans sessions pools seeds trained on several realizations of one "
+      "protocol. Each realization's scores are normalised by its own expert and random references, and the "
+      "models a part pairs for one seed always share one realization (the harness refuses otherwise).",
+      *self.realizations(),
+    ]
+    return self.harness.write_report([*sections, *data, *self.harness.wall_time(started)])
 
   def report_per_dataset(self, title: str, recipe: Callable, measure: Callable, section: Callable) -> str:
     """A study of one part per (env, level): the report of ``title``, ``recipe()``, then ``section(env, level,

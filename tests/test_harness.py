@@ -120,11 +120,26 @@ def test_a_model_of_another_recipe_is_refused_in_one_line_by_its_cache_record_an
   )
 
 
-def test_a_model_on_data_made_again_otherwise_is_refused_by_its_cache_record(tmp_path):
+def test_a_model_on_data_made_again_otherwise_keeps_its_measurements_and_is_refused_where_it_is_needed(tmp_path):
   study = TinyStudy(tmp_path)
-  model = study.harness.model("training", "sine", study.config(), data="checksum-1")
+  model = study.harness.model("training", "sine", study.config(), data="checksum-1", derived=("num_validation",))
   study.harness.measured("step|sine", functools.partial(study.final_step, model))
   again = TinyStudy(tmp_path).harness
-  again.model("training", "sine", study.config(), data="checksum-1")  # the same data: read back
-  with pytest.raises(UserError, match="holds measurements of a model sine trained with other data_checksum; use a fresh --out"):
-    again.model("training", "sine", study.config(), data="checksum-2")
+  assert again.model("training", "sine", study.config(), data="checksum-1").workdir  # the same data: read back
+  # Another realization of the data: another checksum, and what follows from its content (its held-out episodes)
+  other = study.config()
+  other.data.num_validation += 1
+  older = again.model("training", "sine", other, data="checksum-2", derived=("num_validation",))
+  assert again.realization("sine") == "checksum-1" and again.measured("step|sine", pytest.fail) == 4
+  assert again.configs["sine"]["data"]["num_validation"] == study.config().data.num_validation  # as it trained
+  with pytest.raises(UserError) as err:
+    again.measured(
+      "another|sine", lambda: older.workdir
+    )  # a measurement that is not cached: the model cannot be trained again on the older data here
+  assert "sine trained on data checksum-1, where this machine made checksum-2" in str(err.value)
+  assert "\n" not in str(err.value)
+  # Anything else that differs is another recipe
+  with pytest.raises(UserError, match="holds measurements of a model sine trained with other data.num_validation, data_ch"):
+    again.model("training", "sine", other, data="checksum-2")
+  with pytest.raises(UserError, match="trained with other model.width, data_checksum; use a fresh --out"):
+    again.model("training", "sine", smoke_config(**CHANGED), data="checksum-2", derived=("num_validation",))

@@ -240,6 +240,24 @@ def test_each_model_is_asked_dynamics_with_its_own_trainings_mask(hopper_data, t
   }
 
 
+def test_a_seeds_paired_models_must_share_one_realization_of_the_data(hopper_data, tmp_path, monkeypatch):
+  from mtm_jax.errors import UserError
+  from studies.locomotion import Model
+  from studies.mtm import MTMStudy
+
+  study = MTMStudy(str(tmp_path / "mtm"), "smoke", log=lambda *_: None)
+  monkeypatch.setattr(study.harness, "realization", {"hopper_medium_mtm_seed0": "older-checksum"}.get)
+  study.trained("versatility", Model("hopper", "medium", "mtm"))  # cached as trained on data made elsewhere
+  study.trained("versatility", Model("hopper", "medium", "mtm", seed=1))  # another seed: on this machine's data
+  study.trained("offline RL", Model("hopper", "medium", returns="sum"))  # another part pairs its own models
+  with pytest.raises(UserError, match="seed 0 of versatility on hopper medium would pair models trained on two realiz"):
+    study.trained("versatility", Model("hopper", "medium", "mlp_rcbc"))
+  lines = study.realizations()
+  assert lines[0] == "- hopper medium, data `older-checks…` (made by the same command on an earlier machine): versatility seeds 0"
+  here = study._checksums["mtm_jax/hopper-smoke/medium-v0"][:12]
+  assert lines[1] == f"- hopper medium, data `{here}…` (made here): versatility seeds 1; offline RL seeds 0"
+
+
 def test_expert_gap_sets_a_models_actions_against_the_expert_that_sampled_its_data(hopper_data, tmp_path, monkeypatch):
   from mtm_jax.errors import UserError
   from studies.locomotion import Model

@@ -219,10 +219,14 @@ def test_offline_rl_efficiency_and_planning_claims_compare_the_right_cells():
     ("hopper", "medium"): {
       "primary": over_seeds([40.0, 42.0, 41.0]),
       "validated": over_seeds([25.0, 35.0, 20.0]),
-      "dataset": (30.0, 0.1),
+      # each seed against its own data's behaviour (the seeds pool two realizations: 30.0 and 31.0)
+      "above_data": {"primary": over_seeds([10.0, 12.0, 10.0]), "validated": over_seeds([-5.0, 5.0, -11.0])},
+      "dataset": [30.0, 31.0],
     }
   }
-  assert [ok for _, ok, _ in mtm_study.offline_rl_claims(results)] == [True, None]  # 20 .. 35 straddles 30
+  claims = mtm_study.offline_rl_claims(results)
+  assert [ok for _, ok, _ in claims] == [True, None]  # -11 .. 5 straddles 0
+  assert "against 30.0-31.0 (its realizations); RCBC - data +10.7" in claims[0][2]
   table = {
     0.95: {
       "MTM": cells(score=[90.0, 91.0, 92.0], forward_dynamics=[0.02, 0.02, 0.03]),
