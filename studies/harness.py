@@ -23,6 +23,10 @@ from mtm_jax.train import train_and_evaluate
 from studies.report import markdown_table
 
 
+class OtherData(UserError):
+  """A model cached as trained on another realization of its data is needed where its cache cannot serve."""
+
+
 class Trained:
   """A study's model by name; reading ``workdir`` trains it first (or resumes its training) where it is not
   finished, and ``folder`` is where it is, or will be, without training it."""
@@ -264,7 +268,7 @@ def _other_realization(stored: dict, recipe: dict, derived: tuple) -> bool:
 
 def _on_other_data(cache: str, name: str, stored: dict, data: str) -> None:
   """Refuses (one line) to train, or read, model ``name`` of another realization of its data."""
-  raise UserError(
+  raise OtherData(
     f"{cache} holds model {name} trained on data {stored['data_checksum'][:12]}, where this machine made "
     f"{data[:12]} from the same command: its cached measurements stand, but a measurement of it that is not "
     "cached needs the model, which cannot be trained again on that data here. Redo its seed on this data: remove "

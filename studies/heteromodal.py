@@ -78,18 +78,25 @@ class HeteromodalStudy(LocomotionStudy):
     values = {task: {col: [] for col in COLUMNS} for task in SCORED}
     asked = {}
     for seed in self.seeds["heteromodal"]:
-      for column, (pattern, unlabelled) in COLUMNS.items():
-        for task in SCORED:
-          kind = pattern.format(task=task)
-          if kind != MTM_RECIPE and (task == "rcbc_imagine" or kind not in self.scale["specialists"]):
-            continue  # a specialist has no two-stage control
-          model = self.trained("heteromodal", Model(env, level, kind, seed, labels=labels, unlabelled=unlabelled))
-          if task == "inverse_dynamics":
-            error = self.capability_error("heteromodal", model, env, level, task)
-            values[task][column].append(error["normalised"])
-            asked[column] = asked_line(error)
-          else:
-            values[task][column].append(self.rollout_score("heteromodal", model, task))
+
+      def measure(seed=seed):
+        out = {}
+        for column, (pattern, unlabelled) in COLUMNS.items():
+          for task in SCORED:
+            kind = pattern.format(task=task)
+            if kind != MTM_RECIPE and (task == "rcbc_imagine" or kind not in self.scale["specialists"]):
+              continue  # a specialist has no two-stage control
+            model = self.trained("heteromodal", Model(env, level, kind, seed, labels=labels, unlabelled=unlabelled))
+            if task == "inverse_dynamics":
+              error = self.capability_error("heteromodal", model, env, level, task)
+              out[task, column] = error["normalised"]
+              asked[column] = asked_line(error)
+            else:
+              out[task, column] = self.rollout_score("heteromodal", model, task)
+        return out
+
+      for (task, column), value in self.paired("heteromodal", env, level, seed, measure, labels=labels).items():
+        values[task][column].append(value)
     return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}, asked
 
   def tables(self, env: str, level: str) -> tuple[dict, dict]:

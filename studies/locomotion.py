@@ -43,7 +43,9 @@ class Model:
   held out at every share; 0.95: every training episode, which is 95 % of the episodes); returns: "average"
   (MTM's) or "sum" (return-to-go); labels: heteromodal, the share of the training episodes that keeps its
   actions (drawn with the seed), the others ``unlabelled`` ("state_only" or "drop"); budget: its training steps
-  (and warmup) as a multiple of the scale's, so the one model can be given the compute of several specialists.
+  (and warmup) as a multiple of the scale's, so the one model can be given the compute of several specialists;
+  data: the first characters of the checksum of the data it trained on, named only where its seed was redone on
+  this machine's data while the cache holds the model of that name on another realization (LocomotionStudy.paired).
   """
 
   env: str
@@ -55,6 +57,7 @@ class Model:
   labels: float | None = None
   unlabelled: str = "state_only"
   budget: int = 1
+  data: str = ""
 
   @property
   def name(self) -> str:
@@ -68,6 +71,8 @@ class Model:
       parts += [f"f{self.labels:g}", "labelled" if self.unlabelled == "drop" else "all"]
     if self.budget != 1:
       parts.append(f"x{self.budget}")
+    if self.data:
+      parts.append(f"data{self.data}")
     return "_".join([*parts, f"seed{self.seed}"])
 
 
@@ -92,7 +97,8 @@ class LocomotionStudy:
     self._held_out_windows = {}
     self._experts = {}  # env -> its expert's actions (d4rl_protocol.expert_actions)
     self._checksums = {}  # dataset id -> the checksum its provenance records
-    self._units = {}  # (part, env, level, seed, fraction) -> {data checksum: names of the models trained on it}
+    self._units = {}  # (part, env, level, seed, fraction, labels) -> {data checksum: names of the models trained on it}
+    self._redone = set()  # those units redone on this machine's data (paired)
 
   # -- models ---------------------------------------------------------------------------------------------
 
@@ -129,14 +135,17 @@ class LocomotionStudy:
     dataset = c.data.dataset_id
     if dataset not in self._checksums:
       self._checksums[dataset] = (writer.provenance(dataset) or {}).get("checksum")
-    model = self.harness.model(part, m.name, c, data=self._checksums[dataset], derived=DERIVED)
+    here, key = self._checksums[dataset], (part, m.env, m.level, m.seed, m.fraction, m.labels)
+    if key in self._redone and self.harness.realization(m.name) not in (None, here):
+      m = dataclasses.replace(m, data=here[:8])  # the seed is redone on this data: its model here, named apart
+    model = self.harness.model(part, m.name, c, data=here, derived=DERIVED)
     # The models a part sets against each other for one seed (and share of the data) are paired: they must have
     # trained on one realization of the data (harness.Harness.model), whatever the seeds pool across.
-    realization = self.harness.realization(m.name) or self._checksums[dataset]
-    unit = self._units.setdefault((part, m.env, m.level, m.seed, m.fraction), {})
+    realization = self.harness.realization(m.name) or here
+    unit = self._units.setdefault(key, {})
     if unit and realization not in unit:
       found = "; ".join(f"{', '.join(names)} on data {data[:12]}" for data, names in {**unit, realization: [m.name]}.items())
-      raise UserError(
+      raise harness.OtherData(
         f"seed {m.seed} of {part} on {m.env} {m.level} would pair models trained on two realizations of its data "
         f"({found}): remove that seed's models on the older data from the cache's models, and their measurements, "
         "to redo the seed on this data"
@@ -144,13 +153,29 @@ class LocomotionStudy:
     unit.setdefault(realization, []).append(m.name)
     return model
 
+  def paired(self, part: str, env: str, level: str, seed: int, measure: Callable, fraction: float = 0.95, labels=None):
+    """``measure()``: a part's measurements of one seed (and share of the data, or of its labels: Model), of
+    models it pairs. Where they
+    cannot all be of one realization of the data (a model cached as trained on an earlier machine's data lacks a
+    measurement, or would be paired with a model trained here), they are taken again, of the seed's models
+    trained on this machine's data (those the cache holds on other data are named apart: Model.data). So a study
+    that spans machines never pairs two realizations, and keeps every seed it finished on either."""
+    try:
+      return measure()
+    except harness.OtherData as e:
+      key = (part, env, level, seed, fraction, labels)
+      self.log(f"{part} seed {seed} on {env} {level}: redone on this machine's data ({e})")
+      self._units.pop(key, None)
+      self._redone.add(key)
+      return measure()
+
   def realizations(self) -> list[str]:
     """The report's lines on its data: each dataset's realizations (harness.Harness.model) and the seeds of each
     part on each."""
     by_dataset = {}
-    for (part, env, level, seed, fraction), unit in self._units.items():
+    for (part, env, level, seed, fraction, labels), unit in self._units.items():
       for data in unit:
-        share = "" if fraction == 0.95 else f" at {fraction:g}"
+        share = ("" if fraction == 0.95 else f" at {fraction:g}") + ("" if labels is None else f" with labels {labels:g}")
         by_dataset.setdefault((env, level), {}).setdefault(data, {}).setdefault(part + share, set()).add(seed)
     lines = []
     for (env, level), by_data in sorted(by_dataset.items()):

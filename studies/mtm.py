@@ -228,23 +228,15 @@ class MTMStudy(LocomotionStudy):
     gaps = {task: {col: [] for col in COLUMNS} for task in held_out}
     asked = {task: {} for task in DYNAMICS}
     for seed in self.seeds["versatility"]:
-      for column, pattern in COLUMNS.items():
-        for task in SPECIALIST_TASKS:
-          kind = pattern.format(task=task)
-          if kind != "mtm" and kind not in self.scale["specialists"]:
-            continue
-          if task in DYNAMICS and seed not in self.seeds["dynamics"]:
-            continue
-          model = self.trained("versatility", self.model(env, level, kind, seed))
-          if task in held_out:
-            values[task][column].append(self.rollout_score("versatility", model, task))
-            held_out[task][column].append(_final(self.learning_curve(model)[task]))
-            if level == EXPERT_GAP_LEVEL:
-              gaps[task][column].append(self.expert_gap("versatility", model, env, task))
-          else:
-            error = self.capability_error("versatility", model, env, level, task)
-            values[task][column].append(error["normalised"])
-            asked[task][column] = asked_line(error)
+      measured = self.paired("versatility", env, level, seed, lambda seed=seed: self._versatility_seed(level, seed))
+      for (task, column), m in measured.items():
+        values[task][column].append(m["value"])
+        if task in held_out:
+          held_out[task][column].append(m["held_out"])
+          if "gap" in m:
+            gaps[task][column].append(m["gap"])
+        else:
+          asked[task][column] = m["asked"]
     cells = {
       name: {task: {col: combine(v) for col, v in cols.items()} for task, cols in by_task.items()}
       for name, by_task in (("table", values), ("held_out", held_out))
@@ -256,6 +248,30 @@ class MTMStudy(LocomotionStudy):
     }
     return {**cells, "asked": asked}
 
+  def _versatility_seed(self, level: str, seed: int) -> dict:
+    """{(task, column): {"value": its score or normalised error, "held_out" (BC, RCBC): its held-out loss, "gap"
+    (on EXPERT_GAP_LEVEL): its expert gap, "asked" (dynamics): how it was asked}} of one seed's models."""
+    env, out = VERSATILITY_ENV, {}
+    for column, pattern in COLUMNS.items():
+      for task in SPECIALIST_TASKS:
+        kind = pattern.format(task=task)
+        if kind != "mtm" and kind not in self.scale["specialists"]:
+          continue
+        if task in DYNAMICS and seed not in self.seeds["dynamics"]:
+          continue
+        model = self.trained("versatility", self.model(env, level, kind, seed))
+        if task in DYNAMICS:
+          error = self.capability_error("versatility", model, env, level, task)
+          out[task, column] = {"value": error["normalised"], "asked": asked_line(error)}
+          continue
+        out[task, column] = {
+          "value": self.rollout_score("versatility", model, task),
+          "held_out": _final(self.learning_curve(model)[task]),
+        }
+        if level == EXPERT_GAP_LEVEL:
+          out[task, column]["gap"] = self.expert_gap("versatility", model, env, task)
+    return out
+
   def curves(self, env: str, level: str) -> dict:
     """Held-out error against training steps, from each run's own evaluations (eval.every): {"curves": {column:
     {task: {step: SeedCell}}}, "ratios": {task: {"equal steps" | "equal compute" | "levelled": SeedCell}}}. Columns:
@@ -264,13 +280,14 @@ class MTMStudy(LocomotionStudy):
     compute), and the specialist's last error over its error halfway (levelled off near 1)."""
     runs = {"MTM": {}, f"MTM x{COMPUTE}": {}, **{f"{t} specialist": {} for t in SPECIALIST_TASKS}}
     for seed in self.seeds["curves"]:
-      for column, model in (
-        ("MTM", Model(env, level, "mtm", seed)),
-        (f"MTM x{COMPUTE}", Model(env, level, "mtm", seed, budget=COMPUTE)),
-      ):
-        runs[column][seed] = self.learning_curve(self.trained("learning curves", model))
-      for task in SPECIALIST_TASKS:
-        runs[f"{task} specialist"][seed] = self.learning_curve(self.trained("learning curves", Model(env, level, task, seed)))
+
+      def measure(seed=seed):
+        models = {"MTM": Model(env, level, "mtm", seed), f"MTM x{COMPUTE}": Model(env, level, "mtm", seed, budget=COMPUTE)}
+        models.update({f"{task} specialist": Model(env, level, task, seed) for task in SPECIALIST_TASKS})
+        return {column: self.learning_curve(self.trained("learning curves", m)) for column, m in models.items()}
+
+      for column, curve in self.paired("learning curves", env, level, seed, measure).items():
+        runs[column][seed] = curve
     curves = {}
     for column, by_seed in runs.items():
       tasks = SPECIALIST_TASKS if column.startswith("MTM") else (column.removesuffix(" specialist"),)
@@ -294,24 +311,10 @@ class MTMStudy(LocomotionStudy):
     rows = {"primary": [], "validated": [], "dt_rule": [], "imagine": [], "best_of": [], **{p: [] for p in self.scale["targets"]}}
     chosen = []
     for seed in self.seeds["offline_rl"]:
-      mtm = self.trained("offline RL", self.model(env, level, "mtm", seed))
-      curve = {p: self.rollout_score("offline RL", mtm, "rcbc", f"fraction:{p}") for p in self.scale["targets"]}
-      valid = {
-        p: self.rollout_score("offline RL", mtm, "rcbc", f"fraction:{p}", validation=True)["score"][0]
-        for p in self.scale["targets"]
-      }
-      chosen.append(max(valid, key=valid.get))
-      rows["validated"].append(curve[chosen[-1]])
-      primary = self.rollout_score("offline RL", mtm, "rcbc")
-      imagine = self.rollout_score("offline RL", mtm, "rcbc_imagine")
-      summed = self.trained("offline RL", self.model(env, level, "mtm", seed, returns="sum"))
-      rows["primary"].append(primary)
-      rows["imagine"].append(imagine)
-      rows["dt_rule"].append(self.rollout_score("offline RL", summed, "rcbc"))
-      best_of = [curve[p] for p in self.paper_targets()]
-      rows["best_of"].append(max((*best_of, imagine), key=lambda r: r["score"][0]))
-      for p, r in curve.items():
-        rows[p].append(r)
+      measured = self.paired("offline RL", env, level, seed, lambda seed=seed: self._offline_rl_seed(env, level, seed))
+      chosen.append(measured.pop("chosen"))
+      for k, r in measured.items():
+        rows[k].append(r)
     out = {k: combine(v) for k, v in rows.items()}
     # Each seed against the behaviour of the data it trained on (seeds may pool realizations of the data)
     out["above_data"] = {
@@ -319,6 +322,28 @@ class MTMStudy(LocomotionStudy):
     }
     out["dataset"], out["chosen"] = sorted({round(r["dataset_score"][0], 1) for r in rows["primary"]}), chosen
     return out
+
+  def _offline_rl_seed(self, env: str, level: str, seed: int) -> dict:
+    """One seed's row of every column of ``offline_rl`` (and each target p of the curve), and its "chosen" p."""
+    mtm = self.trained("offline RL", self.model(env, level, "mtm", seed))
+    curve = {p: self.rollout_score("offline RL", mtm, "rcbc", f"fraction:{p}") for p in self.scale["targets"]}
+    valid = {
+      p: self.rollout_score("offline RL", mtm, "rcbc", f"fraction:{p}", validation=True)["score"][0]
+      for p in self.scale["targets"]
+    }
+    chosen = max(valid, key=valid.get)
+    imagine = self.rollout_score("offline RL", mtm, "rcbc_imagine")
+    summed = self.trained("offline RL", self.model(env, level, "mtm", seed, returns="sum"))
+    best_of = [curve[p] for p in self.paper_targets()]
+    return {
+      "primary": self.rollout_score("offline RL", mtm, "rcbc"),
+      "validated": curve[chosen],
+      "dt_rule": self.rollout_score("offline RL", summed, "rcbc"),
+      "imagine": imagine,
+      "best_of": max((*best_of, imagine), key=lambda r: r["score"][0]),
+      **curve,
+      "chosen": chosen,
+    }
 
   def efficiency(self) -> dict:
     """{share: {"MTM"|"MLP": {"score": SeedCell, "forward_dynamics": SeedCell}}} on Hopper: the MTM's RCBC score
@@ -328,13 +353,21 @@ class MTMStudy(LocomotionStudy):
     for fraction in self.scale["fractions"]:
       cells = {col: {"score": [], "forward_dynamics": []} for col in EFFICIENCY_MODELS}
       for seed in self.seeds["efficiency"]:
-        for col, models in EFFICIENCY_MODELS.items():
-          (task, kind), fd_kind = models["score"], models["forward_dynamics"]
-          model = self.trained("data efficiency", self.model(env, level, kind, seed, fraction=fraction))
-          cells[col]["score"].append(self.rollout_score("data efficiency", model, task))
-          model = self.trained("data efficiency", self.model(env, level, fd_kind, seed, fraction=fraction))
-          error = self.capability_error("data efficiency", model, env, level, "forward_dynamics")
-          cells[col]["forward_dynamics"].append(error["normalised"])
+
+        def measure(seed=seed, fraction=fraction):
+          out = {}
+          for col, models in EFFICIENCY_MODELS.items():
+            (task, kind), fd_kind = models["score"], models["forward_dynamics"]
+            model = self.trained("data efficiency", self.model(env, level, kind, seed, fraction=fraction))
+            out[col] = {"score": self.rollout_score("data efficiency", model, task)}
+            model = self.trained("data efficiency", self.model(env, level, fd_kind, seed, fraction=fraction))
+            error = self.capability_error("data efficiency", model, env, level, "forward_dynamics")
+            out[col]["forward_dynamics"] = error["normalised"]
+          return out
+
+        for col, measured in self.paired("data efficiency", env, level, seed, measure, fraction).items():
+          for k, v in measured.items():
+            cells[col][k].append(v)
       out[fraction] = {col: {k: combine(v) for k, v in d.items()} for col, d in cells.items()}
     return out
 
@@ -342,9 +375,14 @@ class MTMStudy(LocomotionStudy):
     """The offline-RL MTMs with and without planning: scores and wall time per step."""
     plain, planned, ms_plain, ms_planned = [], [], [], []
     for seed in self.seeds["offline_rl"]:
-      mtm = self.trained("planning", self.model(env, level, "mtm", seed))
-      a = self.rollout_score("planning", mtm, "rcbc")
-      b = self.rollout_score("planning", mtm, "rcbc", planner=self.scale["planner"])
+
+      def measure(seed=seed):
+        mtm = self.trained("planning", self.model(env, level, "mtm", seed))
+        return self.rollout_score("planning", mtm, "rcbc"), self.rollout_score(
+          "planning", mtm, "rcbc", planner=self.scale["planner"]
+        )
+
+      a, b = self.paired("planning", env, level, seed, measure)
       plain.append(a)
       planned.append(b)
       ms_plain.append(a["ms_per_step"])

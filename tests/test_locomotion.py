@@ -246,7 +246,8 @@ def test_a_seeds_paired_models_must_share_one_realization_of_the_data(hopper_dat
   from studies.mtm import MTMStudy
 
   study = MTMStudy(str(tmp_path / "mtm"), "smoke", log=lambda *_: None)
-  monkeypatch.setattr(study.harness, "realization", {"hopper_medium_mtm_seed0": "older-checksum"}.get)
+  older = {"hopper_medium_mtm_seed0": "older-checksum", "hopper_medium_mtm_seed2": "older-checksum"}
+  monkeypatch.setattr(study.harness, "realization", older.get)
   study.trained("versatility", Model("hopper", "medium", "mtm"))  # cached as trained on data made elsewhere
   study.trained("versatility", Model("hopper", "medium", "mtm", seed=1))  # another seed: on this machine's data
   study.trained("offline RL", Model("hopper", "medium", returns="sum"))  # another part pairs its own models
@@ -256,6 +257,17 @@ def test_a_seeds_paired_models_must_share_one_realization_of_the_data(hopper_dat
   assert lines[0] == "- hopper medium, data `older-checks…` (made by the same command on an earlier machine): versatility seeds 0"
   here = study._checksums["mtm_jax/hopper-smoke/medium-v0"][:12]
   assert lines[1] == f"- hopper medium, data `{here}…` (made here): versatility seeds 1; offline RL seeds 0"
+
+  # A part's seed that cannot be paired on the older data is redone on this data: its models cached on the
+  # older data are trained again here, named apart (the cache keeps the older ones' measurements)
+  def measure():
+    return [study.trained("versatility", Model("hopper", "medium", kind, seed=2)).name for kind in ("mtm", "mlp_rcbc")]
+
+  assert study.paired("versatility", "hopper", "medium", 2, measure) == [
+    f"hopper_medium_mtm_data{here[:8]}_seed2",
+    "hopper_medium_mlp_rcbc_seed2",
+  ]
+  assert study.realizations()[1].endswith("(made here): versatility seeds 1, 2; offline RL seeds 0")
 
 
 def test_expert_gap_sets_a_models_actions_against_the_expert_that_sampled_its_data(hopper_data, tmp_path, monkeypatch):
