@@ -318,7 +318,7 @@ class LocomotionStudy:
       "reset between sessions: so a study that spans sessions pools seeds trained on several realizations of one "
       "protocol. Each realization's scores are normalised by its own expert and random references, and the "
       "models a part pairs for one seed always share one realization (the harness refuses otherwise).",
-      *self.realizations(),
+      "\n".join(self.realizations()),
     ]
     return self.harness.write_report([*sections, *data, *self.harness.wall_time(started)])
 
