@@ -132,34 +132,44 @@ class LocomotionStudy:
     """A model, trained (or its training resumed) when a measurement that is not cached reads it; the cache
     records its data's checksum, so a dataset made again otherwise never takes the old one's measurements."""
     c = self.config(m)
-    dataset = c.data.dataset_id
-    if dataset not in self._checksums:
-      self._checksums[dataset] = (writer.provenance(dataset) or {}).get("checksum")
-    here, key = self._checksums[dataset], (part, m.env, m.level, m.seed, m.fraction, m.labels)
+    here, key = self.checksum(m.env, m.level), (part, m.env, m.level, m.seed, m.fraction, m.labels)
     if key in self._redone and self.harness.realization(m.name) not in (None, here):
       m = dataclasses.replace(m, data=here[:8])  # the seed is redone on this data: its model here, named apart
     model = self.harness.model(part, m.name, c, data=here, derived=DERIVED)
-    # The models a part sets against each other for one seed (and share of the data) are paired: they must have
-    # trained on one realization of the data (harness.Harness.model), whatever the seeds pool across.
-    realization = self.harness.realization(m.name) or here
-    unit = self._units.setdefault(key, {})
-    if unit and realization not in unit:
-      found = "; ".join(f"{', '.join(names)} on data {data[:12]}" for data, names in {**unit, realization: [m.name]}.items())
+    self.pair(key, self.harness.realization(m.name) or here, m.name)
+    return model
+
+  def pair(self, unit: tuple, realization: str, name: str) -> None:
+    """Adds model (or run) ``name``, trained on data ``realization``, to ``unit`` (part, env, level, seed, fraction,
+    labels): what a part sets against each other for one seed. They must have trained on one realization of the
+    data (harness.Harness.model), whatever the seeds pool across: another is refused (harness.OtherData)."""
+    if realization is None:  # a dataset with no provenance (not made by the study): nothing to pair by
+      return
+    found = self._units.setdefault(unit, {})
+    if found and realization not in found:
+      part, env, level, seed = unit[:4]
+      both = "; ".join(f"{', '.join(names)} on data {data[:12]}" for data, names in {**found, realization: [name]}.items())
       raise harness.OtherData(
-        f"seed {m.seed} of {part} on {m.env} {m.level} would pair models trained on two realizations of its data "
-        f"({found}): remove that seed's models on the older data from the cache's models, and their measurements, "
+        f"seed {seed} of {part} on {env} {level} would pair models trained on two realizations of its data "
+        f"({both}): remove that seed's models on the older data from the cache's models, and their measurements, "
         "to redo the seed on this data"
       )
-    unit.setdefault(realization, []).append(m.name)
-    return model
+    found.setdefault(realization, []).append(name)
+
+  def checksum(self, env: str, level: str) -> str | None:
+    """The checksum of this machine's (env, level) dataset, as its provenance records it."""
+    dataset = dataset_id(env, level, self.harness.scale_name)
+    if dataset not in self._checksums:
+      self._checksums[dataset] = (writer.provenance(dataset) or {}).get("checksum")
+    return self._checksums[dataset]
 
   def paired(self, part: str, env: str, level: str, seed: int, measure: Callable, fraction: float = 0.95, labels=None):
     """``measure()``: a part's measurements of one seed (and share of the data, or of its labels: Model), of
-    models it pairs. Where they
-    cannot all be of one realization of the data (a model cached as trained on an earlier machine's data lacks a
-    measurement, or would be paired with a model trained here), they are taken again, of the seed's models
-    trained on this machine's data (those the cache holds on other data are named apart: Model.data). So a study
-    that spans machines never pairs two realizations, and keeps every seed it finished on either."""
+    models it pairs. Where they cannot all be of one realization of the data (a model cached as trained on an
+    earlier machine's data lacks a measurement, or would be paired with a model trained here), they are taken
+    again, of the seed's models trained on this machine's data (those the cache holds on other data are named
+    apart: Model.data). So a study that spans machines never pairs two realizations, and keeps every seed it
+    finished on either."""
     try:
       return measure()
     except harness.OtherData as e:
@@ -179,7 +189,7 @@ class LocomotionStudy:
         by_dataset.setdefault((env, level), {}).setdefault(data, {}).setdefault(part + share, set()).add(seed)
     lines = []
     for (env, level), by_data in sorted(by_dataset.items()):
-      current = self._checksums.get(dataset_id(env, level, self.harness.scale_name))
+      current = self.checksum(env, level)
       for data, parts in by_data.items():
         made = "made here" if data == current else "made by the same command on an earlier machine"
         seeds = "; ".join(f"{part} seeds {', '.join(map(str, sorted(s)))}" for part, s in parts.items())
@@ -314,8 +324,9 @@ class LocomotionStudy:
     """``OUT/report.md``: the sections, then the wall time per part (this invocation's and summed); its path."""
     data = [
       "## The data each seed trained on",
-      "A dataset made again by its command on another machine may differ (floating point), and these machines are "
-      "reset between sessions: so a study that spans sessions pools seeds trained on several realizations of one "
+      "A dataset made again by its command on another machine may differ (Hopper's small SAC expert returned "
+      "3,377 on one machine and 3,169 on the next, from one command and seed), and these machines are reset "
+      "between sessions: so a study that spans sessions pools seeds trained on several realizations of one "
       "protocol. Each realization's scores are normalised by its own expert and random references, and the "
       "models a part pairs for one seed always share one realization (the harness refuses otherwise).",
       "\n".join(self.realizations()),

@@ -86,7 +86,9 @@ class RepresentationStudy(LocomotionStudy):
   scales = SCALES
 
   def curve(self, env: str, level: str, inputs: str, seed: int, mtm: harness.Trained) -> list:
-    """One TD3 run's learning curve (cached; the run itself resumes from its last evaluation)."""
+    """One TD3 run's learning curve (cached; the run itself resumes from its last evaluation). The cache records
+    the checksum of the data it trained on: a seed's runs, which the report sets against each other, must share
+    one realization of the data (LocomotionStudy.pair; a curve cached before that was recorded pairs with any)."""
     s = self.scale
     td3 = TD3Config(hidden=tuple(s["hidden"]), batch_size=s["td3_batch"], bc_alpha=BC_ALPHA.get(level, 0.0), inputs=inputs)
     config = td3_offline.OfflineConfig(
@@ -101,16 +103,23 @@ class RepresentationStudy(LocomotionStudy):
     name = f"{env}_{level}_{inputs}_seed{seed}"
     self.harness.uses(f"td3_{name}", dataclasses.asdict(config))
 
+    unit, here = ("representation", env, level, seed, 0.95, None), self.checksum(env, level)
+
     def compute():
+      self.pair(unit, here, f"TD3 {inputs}")  # refused before it trains, where the seed's other runs are on other data
       # the same config, with the MTM trained first where it is not (its workdir is mtm.folder)
       trained = config if inputs == "raw" else dataclasses.replace(config, representation=os.path.abspath(mtm.workdir))
       started = time.time()
       out = td3_offline.train(trained, os.path.join(self.harness.out, "td3", name))
       self.harness.spent("TD3", started)
       self.log(f"  {env} {level} {inputs} seed {seed}: final score {out[-1]['score'][0]:.1f}")
-      return out
+      return {"curve": out, "data": here}
 
-    return self.harness.measured(f"td3|{env}|{level}|{inputs}|seed{seed}", compute)
+    run = self.harness.measured(f"td3|{env}|{level}|{inputs}|seed{seed}", compute)
+    if isinstance(run, list):  # cached before runs recorded their data
+      return run
+    self.pair(unit, run["data"], f"TD3 {inputs}")
+    return run["curve"]
 
   def curves(self, env: str, level: str) -> dict:
     """{inputs: {step: SeedCell over seeds}}."""

@@ -165,11 +165,11 @@ def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path)
   np.testing.assert_allclose(report["dataset_score"][0], summary["levels"]["medium-expert"]["score"], rtol=1e-4)
 
 
-def run_study(script: str, out) -> subprocess.CompletedProcess:
-  """experiments/SCRIPT at smoke scale into ``out``; it must succeed."""
+def run_study(script: str, out, check: bool = True) -> subprocess.CompletedProcess:
+  """experiments/SCRIPT at smoke scale into ``out``; with ``check``, it must succeed."""
   cmd = [sys.executable, "-m", f"experiments.{script.removesuffix('.py')}", "--scale=smoke", f"--out={out}"]
   result = subprocess.run(cmd, env=process_env(), capture_output=True, text=True)
-  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.returncode == 0 or not check, result.stderr[-2000:]
   return result
 
 
@@ -333,6 +333,8 @@ def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_res
 
 
 def test_representation_study_draws_every_variants_curve_and_a_killed_run_resumes(hopper_data, tmp_path):
+  from mtm_jax.data import writer
+
   out = tmp_path / "rep"
   run_study("reproduce_representation.py", out)
   report = (out / "report.md").read_text()
@@ -345,13 +347,23 @@ def test_representation_study_draws_every_variants_curve_and_a_killed_run_resume
     assert line in report
   assert (out / "td3_hopper_full-replay.png").stat().st_size > 1000
   results = json.loads((out / "results.json").read_text())
-  curves = {k: v for k, v in results.items() if k.startswith("td3|")}
+  runs = {k: v for k, v in results.items() if k.startswith("td3|")}
+  curves = {k: run["curve"] for k, run in runs.items()}
   assert len(curves) == 2 and all([p["step"] for p in c] == [0, 10, 20] for c in curves.values())
+  # each run records the data it trained on: a seed's runs are paired on one realization of the data
+  assert {run["data"] for run in runs.values()} == {writer.provenance("mtm_jax/hopper-smoke/full-replay-v0")["checksum"]}
   # A run killed after its first evaluation resumes there: drop its cached curve and newest checkpoint.
   key = "td3|hopper|full-replay|state_finetune|seed0"
   del results[key]
   (out / "results.json").write_text(json.dumps(results))
   shutil.rmtree(out / "td3" / "hopper_full-replay_state_finetune_seed0" / "checkpoints" / "20")
   run_study("reproduce_representation.py", out)
-  resumed = json.loads((out / "results.json").read_text())[key]
+  resumed = json.loads((out / "results.json").read_text())[key]["curve"]
   assert [p["step"] for p in resumed] == [0, 10, 20] and resumed[1] == curves[key][1]
+  # a seed's run on another realization of the data is not paired with one trained here
+  results = json.loads((out / "results.json").read_text())
+  results["td3|hopper|full-replay|raw|seed0"]["data"] = "older-checksum"
+  del results[key]
+  (out / "results.json").write_text(json.dumps(results))
+  failed = run_study("reproduce_representation.py", out, check=False)
+  assert failed.returncode == 1 and "seed 0 of representation on hopper full-replay would pair" in failed.stderr
