@@ -195,6 +195,7 @@ class MTMStudy(LocomotionStudy):
     bad = sorted(set(self.versatility_levels) - set(LEVELS))
     if bad:
       raise UserError(f"unknown versatility level {bad}; levels are {list(LEVELS)}")
+    self.plan_with_offline_rl = False  # run() sets it where both parts run
 
   def datasets(self) -> set:
     """The (env, level) datasets the study's parts use."""
@@ -312,6 +313,8 @@ class MTMStudy(LocomotionStudy):
     chosen = []
     for seed in self.seeds["offline_rl"]:
       measured = self.paired("offline RL", env, level, seed, lambda seed=seed: self._offline_rl_seed(env, level, seed))
+      if self.plan_with_offline_rl:  # planning's seed at once, on the same models (cached for its part)
+        self._planning_seed(env, level, seed)
       chosen.append(measured.pop("chosen"))
       for k, r in measured.items():
         rows[k].append(r)
@@ -375,14 +378,7 @@ class MTMStudy(LocomotionStudy):
     """The offline-RL MTMs with and without planning: scores and wall time per step."""
     plain, planned, ms_plain, ms_planned = [], [], [], []
     for seed in self.seeds["offline_rl"]:
-
-      def measure(seed=seed):
-        mtm = self.trained("planning", self.model(env, level, "mtm", seed))
-        return self.rollout_score("planning", mtm, "rcbc"), self.rollout_score(
-          "planning", mtm, "rcbc", planner=self.scale["planner"]
-        )
-
-      a, b = self.paired("planning", env, level, seed, measure)
+      a, b = self._planning_seed(env, level, seed)
       plain.append(a)
       planned.append(b)
       ms_plain.append(a["ms_per_step"])
@@ -396,6 +392,16 @@ class MTMStudy(LocomotionStudy):
       "ms_planned": float(np.mean(ms_planned)),
     }
 
+  def _planning_seed(self, env: str, level: str, seed: int) -> tuple[dict, dict]:
+    """One seed's offline-RL MTM, plain and planned (rollout_score results)."""
+
+    def measure():
+      mtm = self.trained("planning", self.model(env, level, "mtm", seed))
+      plain = self.rollout_score("planning", mtm, "rcbc")
+      return plain, self.rollout_score("planning", mtm, "rcbc", planner=self.scale["planner"])
+
+    return self.paired("planning", env, level, seed, measure)
+
   # -- the report --------------------------------------------------------------------------------------------
 
   def run(self, parts=PARTS) -> str:
@@ -405,6 +411,9 @@ class MTMStudy(LocomotionStudy):
       raise UserError(f"unknown study parts {unknown}; choose from {list(PARTS)}")
     started = time.time()
     self.ensure_datasets()
+    # Planning measures the offline-RL models: each seed's planning follows its offline RL, so that a session
+    # that ends between the two parts leaves no finished model to be trained again on another machine's data.
+    self.plan_with_offline_rl = {"offline_rl", "planning"} <= set(parts)
     measured = []  # (claims, section lines) per part and dataset, in the report's order
     if "versatility" in parts:
       for level in self.versatility_levels:
