@@ -132,22 +132,22 @@ class LocomotionStudy:
     """A model, trained (or its training resumed) when a measurement that is not cached reads it; the cache
     records its data's checksum, so a dataset made again otherwise never takes the old one's measurements."""
     c = self.config(m)
-    here, key = self.checksum(m.env, m.level), (part, m.env, m.level, m.seed, m.fraction, m.labels)
+    here, key = self.checksum(m.env, m.level), unit(part, m.env, m.level, m.seed, m.fraction, m.labels)
     if key in self._redone and self.harness.realization(m.name) not in (None, here):
       m = dataclasses.replace(m, data=here[:8])  # the seed is redone on this data: its model here, named apart
     model = self.harness.model(part, m.name, c, data=here, derived=DERIVED)
     self.pair(key, self.harness.realization(m.name) or here, m.name)
     return model
 
-  def pair(self, unit: tuple, realization: str, name: str) -> None:
-    """Adds model (or run) ``name``, trained on data ``realization``, to ``unit`` (part, env, level, seed, fraction,
-    labels): what a part sets against each other for one seed. They must have trained on one realization of the
-    data (harness.Harness.model), whatever the seeds pool across: another is refused (harness.OtherData)."""
+  def pair(self, key: tuple, realization: str, name: str) -> None:
+    """Adds model (or run) ``name``, trained on data ``realization``, to the unit ``key`` (``unit``): what a part
+    sets against each other for one seed. They must have trained on one realization of the data
+    (harness.Harness.model), whatever the seeds pool across: another is refused (harness.OtherData)."""
     if realization is None:  # a dataset with no provenance (not made by the study): nothing to pair by
       return
-    found = self._units.setdefault(unit, {})
+    found = self._units.setdefault(key, {})
     if found and realization not in found:
-      part, env, level, seed = unit[:4]
+      part, env, level, seed = key[:4]
       both = "; ".join(f"{', '.join(names)} on data {data[:12]}" for data, names in {**found, realization: [name]}.items())
       raise harness.OtherData(
         f"seed {seed} of {part} on {env} {level} would pair models trained on two realizations of its data "
@@ -173,7 +173,7 @@ class LocomotionStudy:
     try:
       return measure()
     except harness.OtherData as e:
-      key = (part, env, level, seed, fraction, labels)
+      key = unit(part, env, level, seed, fraction, labels)
       self.log(f"{part} seed {seed} on {env} {level}: redone on this machine's data ({e})")
       self._units.pop(key, None)
       self._redone.add(key)
@@ -343,6 +343,12 @@ class LocomotionStudy:
       for level in self.levels:
         sections += section(env, level, measure(env, level))
     return self.report(sections, started)
+
+
+def unit(part: str, env: str, level: str, seed: int, fraction: float = 0.95, labels: float | None = None) -> tuple:
+  """The key of what ``part`` sets against each other for one seed (and share of the data, or of its labels, as
+  Model's): its models must share one realization of the data (LocomotionStudy.pair)."""
+  return part, env, level, seed, fraction, labels
 
 
 def evaluations(workdir: str) -> dict:

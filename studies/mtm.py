@@ -195,7 +195,6 @@ class MTMStudy(LocomotionStudy):
     bad = sorted(set(self.versatility_levels) - set(LEVELS))
     if bad:
       raise UserError(f"unknown versatility level {bad}; levels are {list(LEVELS)}")
-    self.plan_with_offline_rl = False  # run() sets it where both parts run
 
   def datasets(self) -> set:
     """The (env, level) datasets the study's parts use."""
@@ -306,14 +305,15 @@ class MTMStudy(LocomotionStudy):
       ratios[task]["levelled"] = combine([_final(curve) / _halfway(curve) for curve in specialist.values()])
     return {"curves": curves, "ratios": ratios}
 
-  def offline_rl(self, env: str, level: str) -> dict:
+  def offline_rl(self, env: str, level: str, plan: bool = False) -> dict:
     """The MTM's RCBC scores: primary target, the target chosen on validation episodes, DT's rule, rcbc_imagine,
-    the paper's best-of, the target curve; "chosen": the validated target p of each seed."""
+    the paper's best-of, the target curve; "chosen": the validated target p of each seed. plan: measure each
+    seed's planning (cached for that part) right after its offline RL, on the same models."""
     rows = {"primary": [], "validated": [], "dt_rule": [], "imagine": [], "best_of": [], **{p: [] for p in self.scale["targets"]}}
     chosen = []
     for seed in self.seeds["offline_rl"]:
       measured = self.paired("offline RL", env, level, seed, lambda seed=seed: self._offline_rl_seed(env, level, seed))
-      if self.plan_with_offline_rl:  # planning's seed at once, on the same models (cached for its part)
+      if plan:
         self._planning_seed(env, level, seed)
       chosen.append(measured.pop("chosen"))
       for k, r in measured.items():
@@ -411,9 +411,6 @@ class MTMStudy(LocomotionStudy):
       raise UserError(f"unknown study parts {unknown}; choose from {list(PARTS)}")
     started = time.time()
     self.ensure_datasets()
-    # Planning measures the offline-RL models: each seed's planning follows its offline RL, so that a session
-    # that ends between the two parts leaves no finished model to be trained again on another machine's data.
-    self.plan_with_offline_rl = {"offline_rl", "planning"} <= set(parts)
     measured = []  # (claims, section lines) per part and dataset, in the report's order
     if "versatility" in parts:
       for level in self.versatility_levels:
@@ -423,7 +420,11 @@ class MTMStudy(LocomotionStudy):
       for env in self.envs:
         measured.append(self._curves_section(env, level, self.curves(env, level)))
     if "offline_rl" in parts:
-      measured.append(self._offline_rl_section({(e, lvl): self.offline_rl(e, lvl) for e in self.envs for lvl in self.levels}))
+      # Planning measures the offline-RL models: each seed's planning follows its offline RL, so that a session
+      # that ends between the two parts leaves no finished model to be trained again on another machine's data.
+      plan = "planning" in parts
+      offline = {(e, lvl): self.offline_rl(e, lvl, plan) for e in self.envs for lvl in self.levels}
+      measured.append(self._offline_rl_section(offline))
     if "efficiency" in parts:
       measured.append(self._efficiency_section(self.efficiency()))
     if "planning" in parts:

@@ -24,7 +24,7 @@ from mtm_jax.agents.td3 import INPUTS, TD3Config
 from mtm_jax.envs.locomotion import dataset_id
 from mtm_jax.eval import plots
 from studies import harness
-from studies.locomotion import LocomotionStudy, Model, combine
+from studies.locomotion import LocomotionStudy, Model, combine, unit
 from studies.report import cell_text, claim_lines, markdown_table, over_seeds
 
 LABELS = {
@@ -103,10 +103,10 @@ class RepresentationStudy(LocomotionStudy):
     name = f"{env}_{level}_{inputs}_seed{seed}"
     self.harness.uses(f"td3_{name}", dataclasses.asdict(config))
 
-    unit, here = ("representation", env, level, seed, 0.95, None), self.checksum(env, level)
+    key, here = unit("representation", env, level, seed), self.checksum(env, level)
 
     def compute():
-      self.pair(unit, here, f"TD3 {inputs}")  # refused before it trains, where the seed's other runs are on other data
+      self.pair(key, here, f"TD3 {inputs}")  # refused before it trains, where the seed's other runs are on other data
       # the same config, with the MTM trained first where it is not (its workdir is mtm.folder)
       trained = config if inputs == "raw" else dataclasses.replace(config, representation=os.path.abspath(mtm.workdir))
       started = time.time()
@@ -118,7 +118,7 @@ class RepresentationStudy(LocomotionStudy):
     run = self.harness.measured(f"td3|{env}|{level}|{inputs}|seed{seed}", compute)
     if isinstance(run, list):  # cached before runs recorded their data
       return run
-    self.pair(unit, run["data"], f"TD3 {inputs}")
+    self.pair(key, run["data"], f"TD3 {inputs}")
     return run["curve"]
 
   def curves(self, env: str, level: str) -> dict:
