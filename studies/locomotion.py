@@ -325,8 +325,8 @@ class LocomotionStudy:
     data = [
       "## The data each seed trained on",
       "A dataset made again by its command on another machine may differ (Hopper's small SAC expert returned "
-      "3,377 on one machine and 3,169 on the next, from one command and seed), and these machines are reset "
-      "between sessions: so a study that spans sessions pools seeds trained on several realizations of one "
+      "3,377 on one machine and 3,169 on the next, from one command and seed), and a session may start on a fresh "
+      "machine: so a study that spans sessions pools seeds trained on several realizations of one "
       "protocol. Each realization's scores are normalised by its own expert and random references, and the "
       "models a part pairs for one seed always share one realization (the harness refuses otherwise).",
       "\n".join(self.realizations()),
