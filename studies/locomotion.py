@@ -33,6 +33,7 @@ CURVE_POINTS = 10  # held-out evaluations per training run (eval.every): every m
 PRIMARY_TARGET = "start:1.0"  # what the best training episode holds from its start: fixed in advance
 VALIDATION_EPISODES = 20  # per target, to choose one; fewer where a scale reports fewer
 DERIVED = ("num_validation", "train_steps")  # a model's data keys that follow from its dataset's content (config)
+ALL_TRAINING = 0.95  # the share of a dataset that is every training episode: the last 5 % are held out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Model:
   level: str
   model: str = "mtm"
   seed: int = 0
-  fraction: float = 0.95
+  fraction: float = ALL_TRAINING
   returns: str = "average"
   labels: float | None = None
   unlabelled: str = "state_only"
@@ -63,7 +64,7 @@ class Model:
   def name(self) -> str:
     """Its workdir's name under OUT/models, and its cached measurements'."""
     parts = [self.env, self.level, self.model]
-    if self.fraction != 0.95:
+    if self.fraction != ALL_TRAINING:
       parts.append(f"steps{self.fraction:g}")  # a share of the steps (data.train_steps), not of the episodes
     if self.returns == "sum":
       parts.append("sum")
@@ -109,7 +110,7 @@ class LocomotionStudy:
     episodes, steps = _dataset_size(m.env, m.level, self.harness.scale_name)
     # The last 5 % of the episodes are held out at every share of the data, so every share scores on them.
     c.data.num_validation = max(1, round(0.05 * episodes))
-    if m.fraction < 0.95:  # a share of the data's transitions, as the paper's shares of D4RL's steps (issue 30):
+    if m.fraction < ALL_TRAINING:  # a share of the data's transitions, as the paper's shares of D4RL's steps (issue 30):
       # by episodes, 0.5 % and 1 % of Hopper expert's 116 episodes were the same one episode
       c.data.train_steps = max(1, round(m.fraction * steps))
     if m.labels is not None:
@@ -163,7 +164,7 @@ class LocomotionStudy:
       self._checksums[dataset] = (writer.provenance(dataset) or {}).get("checksum")
     return self._checksums[dataset]
 
-  def paired(self, part: str, env: str, level: str, seed: int, measure: Callable, fraction: float = 0.95, labels=None):
+  def paired(self, part: str, env: str, level: str, seed: int, measure: Callable, fraction: float = ALL_TRAINING, labels=None):
     """``measure()``: a part's measurements of one seed (and share of the data, or of its labels: Model), of
     models it pairs. Where they cannot all be of one realization of the data (a model cached as trained on an
     earlier machine's data lacks a measurement, or would be paired with a model trained here), they are taken
@@ -185,7 +186,7 @@ class LocomotionStudy:
     by_dataset = {}
     for (part, env, level, seed, fraction, labels), unit in self._units.items():
       for data in unit:
-        share = ("" if fraction == 0.95 else f" at {fraction:g}") + ("" if labels is None else f" with labels {labels:g}")
+        share = ("" if fraction == ALL_TRAINING else f" at {fraction:g}") + ("" if labels is None else f" with labels {labels:g}")
         by_dataset.setdefault((env, level), {}).setdefault(data, {}).setdefault(part + share, set()).add(seed)
     lines = []
     for (env, level), by_data in sorted(by_dataset.items()):
@@ -345,7 +346,7 @@ class LocomotionStudy:
     return self.report(sections, started)
 
 
-def unit(part: str, env: str, level: str, seed: int, fraction: float = 0.95, labels: float | None = None) -> tuple:
+def unit(part: str, env: str, level: str, seed: int, fraction: float = ALL_TRAINING, labels: float | None = None) -> tuple:
   """The key of what ``part`` sets against each other for one seed (and share of the data, or of its labels, as
   Model's): its models must share one realization of the data (LocomotionStudy.pair)."""
   return part, env, level, seed, fraction, labels
