@@ -1,5 +1,8 @@
 """The Maze2D environment (no velocity, 200 steps, distance-decrease reward), its expert, its dataset."""
 
+import os
+import tempfile
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -13,12 +16,21 @@ from mtm_jax.spec import ACTIONS, STATES
 
 def test_cells_and_paths_match_gymnasium_robotics():
   inner = gym.make("PointMaze_Medium-v3").unwrapped
+  os.remove(inner.tmp_xml_file_path)  # gymnasium-robotics leaves it in the temp folder
   for cell in maze.FREE_CELLS:
     np.testing.assert_allclose(maze.cell_center(cell), inner.maze.cell_rowcol_to_xy(np.array(cell)))
     assert maze.cell_of(maze.cell_center(cell) + [0.45, -0.45]) == cell
   route = maze.path((1, 1), (6, 6))
   assert route[0] == (1, 1) and route[-1] == (6, 6)
   assert all(abs(a[0] - b[0]) + abs(a[1] - b[1]) == 1 and maze.MAZE_MAP[b] == 0 for a, b in zip(route, route[1:]))
+
+
+def test_making_the_environment_leaves_no_file_behind(tmp_path, monkeypatch):
+  monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where gymnasium-robotics writes the maze's XML
+  env = gym.make(pm.ENV_ID)
+  assert os.listdir(tmp_path) == []
+  env.reset(seed=0)
+  env.step(env.action_space.sample())  # the loaded model runs without its file
 
 
 def test_reset_observation_reward_and_episode_length():
