@@ -4,10 +4,10 @@ keeps its actions and the rest are state-only. At each f it compares, on the sam
   heteromodal MTM    an MTM trained on all of them, the unlabelled ones as states and returns only
   specialists        the transformer and the MLP trained single-task on the labelled episodes
 on BC and RCBC normalised rollout scores, the MTMs' two-stage rcbc_imagine (the reference's control of its
-heteromodal arm), and held-out inverse-dynamics error. Both MTMs train on the reference's heteromodal recipe
-(configs/locomotion.py's mtm_heteromodal: its random-autoregressive masks and its inverse-dynamics mask, half
-each). The labelled episodes of a seed are drawn with that seed (``data.action_seed``), the same ones for every
-model of the seed.
+heteromodal arm), and held-out inverse-dynamics error; and whether each BC model's held-out loss had levelled
+off. Both MTMs train on the reference's heteromodal recipe (configs/locomotion.py's mtm_heteromodal: its
+random-autoregressive masks and its inverse-dynamics mask, half each). The labelled episodes of a seed are
+drawn with that seed (``data.action_seed``), the same ones for every model of the seed.
 
 A locomotion study (``studies.locomotion``) with its own scales and one part: the MTM study's configs, caching,
 rollouts and errors.
@@ -18,11 +18,14 @@ from __future__ import annotations
 import os
 
 from mtm_jax.eval import plots
-from studies.locomotion import PRIMARY_TARGET, LocomotionStudy, Model, asked_line, asked_text, combine
+from studies.locomotion import PRIMARY_TARGET, LocomotionStudy, Model, asked_line, asked_text, combine, final, halfway
 from studies.report import cell_text, claim_lines, every, markdown_table, paired
 
 FRACTIONS = (0.01, 0.05, 0.25)  # the paper's 1 %, and two more to draw the curve
 SCORED = ("bc", "rcbc", "rcbc_imagine", "inverse_dynamics")
+# Each BC model's held-out BC loss at its last evaluation over its loss halfway: near 1, it had levelled off by
+# the scale's steps; well below, a score may be that of a model still learning (on few labels, or many states).
+LEVELLED = "bc_levelled"
 MTM_RECIPE = "mtm_heteromodal"  # the reference's heteromodal arm's masks (configs/locomotion.py)
 # column -> (model, what the unlabelled training episodes become); a specialist's column is its task's model.
 COLUMNS = {
@@ -73,9 +76,10 @@ class HeteromodalStudy(LocomotionStudy):
   scales = SCALES
 
   def cells(self, env: str, level: str, labels: float) -> tuple[dict, dict]:
-    """(table, asked): table[task][column] a SeedCell over seeds, or None where this scale trains no such model;
-    asked[column] how that column's models were asked inverse dynamics."""
-    values = {task: {col: [] for col in COLUMNS} for task in SCORED}
+    """(table, asked): table[task][column] a SeedCell over seeds, or None where this scale trains no such model
+    (tasks: SCORED, and LEVELLED of each BC model); asked[column] how that column's models were asked inverse
+    dynamics."""
+    values = {task: {col: [] for col in COLUMNS} for task in (*SCORED, LEVELLED)}
     asked = {}
     for seed in self.seeds["heteromodal"]:
 
@@ -93,6 +97,9 @@ class HeteromodalStudy(LocomotionStudy):
               asked[column] = asked_line(error)
             else:
               out[task, column] = self.rollout_score("heteromodal", model, task)
+            if task == "bc":
+              curve = self.learning_curve(model)["bc"]
+              out[LEVELLED, column] = final(curve) / halfway(curve)
         return out
 
       for (task, column), value in self.paired("heteromodal", env, level, seed, measure, labels=labels).items():
@@ -136,9 +143,10 @@ class HeteromodalStudy(LocomotionStudy):
       "rcbc": "RCBC score",
       "rcbc_imagine": "rcbc_imagine score (the reference's control)",
       "inverse_dynamics": "inverse dynamics (MSE / one-step)",
+      LEVELLED: "held-out BC loss, last evaluation / halfway (levelled off near 1)",
     }
     for task, label in labels.items():
-      fmt = "{:.3g}" if task == "inverse_dynamics" else "{:.1f}"
+      fmt = "{:.3g}" if task in ("inverse_dynamics", LEVELLED) else "{:.1f}"
       rows = [[f"{f:.0%}", *[cell_text(t[task][col], fmt) for col in COLUMNS]] for f, t in tables.items()]
       out += [f"### {label}", markdown_table(["labelled share f", *COLUMNS], rows)]
     if asked:

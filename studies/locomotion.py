@@ -363,6 +363,16 @@ def evaluations(workdir: str) -> dict:
   return curve
 
 
+def final(curve: dict) -> float:
+  """A learning curve's ({step: loss}) last value."""
+  return curve[max(curve)]
+
+
+def halfway(curve: dict) -> float:
+  """A learning curve's value at the evaluated step nearest half its last step."""
+  return curve[min(curve, key=lambda step: abs(step - max(curve) / 2))]
+
+
 def combine(values: list) -> SeedCell | None:
   """The cell over seeds of per-seed values: floats, or rollout_score results (each seed's mean score over its
   episodes, and its share that reached the time limit). Never an interval over one model's episodes: a

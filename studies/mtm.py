@@ -32,6 +32,8 @@ from studies.locomotion import (
   asked_line,
   asked_text,
   combine,
+  final,
+  halfway,
 )
 from studies.report import VERDICTS, cell_text, claim_lines, every, markdown_table, paired
 
@@ -266,7 +268,7 @@ class MTMStudy(LocomotionStudy):
           continue
         out[task, column] = {
           "value": self.rollout_score("versatility", model, task),
-          "held_out": _final(self.learning_curve(model)[task]),
+          "held_out": final(self.learning_curve(model)[task]),
         }
         if level == EXPERT_GAP_LEVEL:
           out[task, column]["gap"] = self.expert_gap("versatility", model, env, task)
@@ -299,10 +301,10 @@ class MTMStudy(LocomotionStudy):
     for task in SPECIALIST_TASKS:
       specialist = {seed: c[task] for seed, c in runs[f"{task} specialist"].items()}
       ratios[task] = {
-        budget: combine([_final(runs[column][seed][task]) / _final(curve) for seed, curve in specialist.items()])
+        budget: combine([final(runs[column][seed][task]) / final(curve) for seed, curve in specialist.items()])
         for budget, column in (("equal steps", "MTM"), ("equal compute", f"MTM x{COMPUTE}"))
       }
-      ratios[task]["levelled"] = combine([_final(curve) / _halfway(curve) for curve in specialist.values()])
+      ratios[task]["levelled"] = combine([final(curve) / halfway(curve) for curve in specialist.values()])
     return {"curves": curves, "ratios": ratios}
 
   def offline_rl(self, env: str, level: str, plan: bool = False) -> dict:
@@ -705,16 +707,6 @@ def versatility_claims(table: dict, level: str, asked: dict | None = None) -> li
     gap = paired(b, mtm["bc"])
     out.append(("weak on BC from mixed-quality data", gap.above(0), f"best ({name}) - MTM {cell_text(gap, '{:+.1f}')}"))
   return out
-
-
-def _final(curve: dict) -> float:
-  """A learning curve's ({step: loss}) last value."""
-  return curve[max(curve)]
-
-
-def _halfway(curve: dict) -> float:
-  """A learning curve's value at the evaluated step nearest half its last step."""
-  return curve[min(curve, key=lambda step: abs(step - max(curve) / 2))]
 
 
 def curves_claims(ratios: dict) -> list:

@@ -299,6 +299,7 @@ def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_res
     "### RCBC score",
     "### rcbc_imagine score (the reference's control)",
     "### inverse dynamics (MSE / one-step)",
+    "### held-out BC loss, last evaluation / halfway (levelled off near 1)",
     "| 25% |",
     "heteromodal MTM beats MTM on the labelled episodes (BC, every f)",
   ):
@@ -325,8 +326,12 @@ def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_res
     configs["mtm_heteromodal_f0.25_labelled"]["labelled_episodes"] == configs["mtm_heteromodal_f0.25_all"]["labelled_episodes"]
   )
   results = json.loads((out / "results.json").read_text())
-  # two MTMs' bc, rcbc and rcbc_imagine, the MLP's bc
+  # two MTMs' bc, rcbc and rcbc_imagine, the MLP's bc; the learning curve of each of those three models
   assert len([k for k in results if k.startswith("rollout|")]) == 7
+  assert sorted(k for k in results if k.startswith("curve|")) == sorted(
+    f"curve|hopper_medium_{m}_seed0"
+    for m in ("mtm_heteromodal_f0.25_labelled", "mtm_heteromodal_f0.25_all", "mlp_bc_f0.25_labelled")
+  )
   before = (out / "results.json").stat().st_mtime_ns
   run_study("reproduce_heteromodal.py", out)
   assert (out / "results.json").stat().st_mtime_ns == before

@@ -265,7 +265,7 @@ def test_learning_curves_read_a_runs_evaluations_and_decide_on_per_seed_ratios(t
   )
   curve = locomotion_study.evaluations(str(tmp_path))
   assert curve == {"bc": {2: 0.5, 4: 0.3}, "forward_dynamics": {2: 2.0, 4: 1.0}}
-  assert (mtm_study._final(curve["bc"]), mtm_study._halfway(curve["bc"])) == (0.3, 0.5)
+  assert (locomotion_study.final(curve["bc"]), locomotion_study.halfway(curve["bc"])) == (0.3, 0.5)
   ratios = {
     "bc": {
       "levelled": over_seeds([0.99, 0.98, 1.0]),
