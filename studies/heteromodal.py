@@ -24,7 +24,8 @@ from studies.report import cell_text, claim_lines, every, markdown_table, paired
 FRACTIONS = (0.01, 0.05, 0.25)  # the paper's 1 %, and two more to draw the curve
 SCORED = ("bc", "rcbc", "rcbc_imagine", "inverse_dynamics")
 # Each BC model's held-out BC loss at its last evaluation over its loss halfway: near 1, it had levelled off by
-# the scale's steps; well below, a score may be that of a model still learning (on few labels, or many states).
+# the scale's steps; well below, a score may be that of a model still learning; above, of one overfitting its
+# few labelled episodes.
 LEVELLED = "bc_levelled"
 MTM_RECIPE = "mtm_heteromodal"  # the reference's heteromodal arm's masks (configs/locomotion.py)
 # column -> (model, what the unlabelled training episodes become); a specialist's column is its task's model.
@@ -143,7 +144,7 @@ class HeteromodalStudy(LocomotionStudy):
       "rcbc": "RCBC score",
       "rcbc_imagine": "rcbc_imagine score (the reference's control)",
       "inverse_dynamics": "inverse dynamics (MSE / one-step)",
-      LEVELLED: "held-out BC loss, last evaluation / halfway (levelled off near 1)",
+      LEVELLED: "held-out BC loss, last evaluation / halfway (near 1: levelled off; above 1: rising again)",
     }
     for task, label in labels.items():
       fmt = "{:.3g}" if task in ("inverse_dynamics", LEVELLED) else "{:.1f}"

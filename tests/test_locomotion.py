@@ -299,7 +299,7 @@ def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_res
     "### RCBC score",
     "### rcbc_imagine score (the reference's control)",
     "### inverse dynamics (MSE / one-step)",
-    "### held-out BC loss, last evaluation / halfway (levelled off near 1)",
+    "### held-out BC loss, last evaluation / halfway (near 1: levelled off; above 1: rising again)",
     "| 25% |",
     "heteromodal MTM beats MTM on the labelled episodes (BC, every f)",
   ):
