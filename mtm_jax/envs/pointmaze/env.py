@@ -10,6 +10,7 @@ Euclidean distance to the target. Episodes last exactly ``max_steps`` (200) step
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import gymnasium as gym
@@ -34,8 +35,10 @@ class PointMazeNoVelocity(gym.Env):
       "PointMaze_Medium-v3", continuing_task=True, reset_target=False, render_mode=render_mode, max_episode_steps=None
     ).unwrapped
     # gymnasium-robotics writes the maze's MuJoCo XML to a file in the temp folder and never removes it (a file
-    # per environment made: a study's rollouts left hundreds); the model is loaded from it by now.
-    os.remove(self.inner.tmp_xml_file_path)
+    # per environment made: a study's rollouts left hundreds); the model is loaded from it by now. Suppressed:
+    # a release that removes it itself must not break the environment.
+    with contextlib.suppress(FileNotFoundError):
+      os.remove(self.inner.tmp_xml_file_path)
     self.render_mode = render_mode
     self.max_steps = max_steps
     self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
