@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 from mtm_jax.eval import plots
-from studies.locomotion import PRIMARY_TARGET, LocomotionStudy, Model, asked_line, asked_text, combine, final, halfway
+from studies.locomotion import PRIMARY_TARGET, LocomotionStudy, Model, asked_line, asked_text, combine, levelled
 from studies.report import cell_text, claim_lines, every, markdown_table, paired
 
 FRACTIONS = (0.01, 0.05, 0.25)  # the paper's 1 %, and two more to draw the curve
@@ -99,8 +99,7 @@ class HeteromodalStudy(LocomotionStudy):
             else:
               out[task, column] = self.rollout_score("heteromodal", model, task)
             if task == "bc":
-              curve = self.learning_curve(model)["bc"]
-              out[LEVELLED, column] = final(curve) / halfway(curve)
+              out[LEVELLED, column] = levelled(self.learning_curve(model)["bc"])
         return out
 
       for (task, column), value in self.paired("heteromodal", env, level, seed, measure, labels=labels).items():

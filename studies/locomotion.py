@@ -373,6 +373,11 @@ def halfway(curve: dict) -> float:
   return curve[min(curve, key=lambda step: abs(step - max(curve) / 2))]
 
 
+def levelled(curve: dict) -> float:
+  """A loss curve's last value over its value halfway: near 1, it had levelled off; above, it was rising again."""
+  return final(curve) / halfway(curve)
+
+
 def combine(values: list) -> SeedCell | None:
   """The cell over seeds of per-seed values: floats, or rollout_score results (each seed's mean score over its
   episodes, and its share that reached the time limit). Never an interval over one model's episodes: a

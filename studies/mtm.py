@@ -33,7 +33,7 @@ from studies.locomotion import (
   asked_text,
   combine,
   final,
-  halfway,
+  levelled,
 )
 from studies.report import VERDICTS, cell_text, claim_lines, every, markdown_table, paired
 
@@ -304,7 +304,7 @@ class MTMStudy(LocomotionStudy):
         budget: combine([final(runs[column][seed][task]) / final(curve) for seed, curve in specialist.items()])
         for budget, column in (("equal steps", "MTM"), ("equal compute", f"MTM x{COMPUTE}"))
       }
-      ratios[task]["levelled"] = combine([final(curve) / halfway(curve) for curve in specialist.values()])
+      ratios[task]["levelled"] = combine([levelled(curve) for curve in specialist.values()])
     return {"curves": curves, "ratios": ratios}
 
   def offline_rl(self, env: str, level: str, plan: bool = False) -> dict:

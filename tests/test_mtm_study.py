@@ -266,6 +266,7 @@ def test_learning_curves_read_a_runs_evaluations_and_decide_on_per_seed_ratios(t
   curve = locomotion_study.evaluations(str(tmp_path))
   assert curve == {"bc": {2: 0.5, 4: 0.3}, "forward_dynamics": {2: 2.0, 4: 1.0}}
   assert (locomotion_study.final(curve["bc"]), locomotion_study.halfway(curve["bc"])) == (0.3, 0.5)
+  assert locomotion_study.levelled(curve["bc"]) == pytest.approx(0.6)
   ratios = {
     "bc": {
       "levelled": over_seeds([0.99, 0.98, 1.0]),
