@@ -6,9 +6,9 @@ Variants (configs/locomotion.py:scale=S,env=E,level=L,model=M, or S,E,L,M in tha
 halfcheetah or walker2d; L a D4RL level made by python -m experiments.make_dataset locomotion, medium by default;
 M mtm (default), a specialist trained on one task's mask (bc, rcbc, inverse_dynamics, forward_dynamics; mlp_TASK
 for the window MLP baseline; paper_mlp_TASK for the paper's fixed-input MLP: BC from s_t, RCBC from (s_t, R_t),
-inverse dynamics from every state), mtm_reference, the MTM on the reference's random-autoregressive masks
-alone, or mtm_heteromodal, the reference's heteromodal recipe (those masks and its inverse-dynamics mask, half
-each).
+inverse dynamics from every state; its forward dynamics is mlp_forward_dynamics), mtm_reference, the MTM on the
+reference's random-autoregressive masks alone, or mtm_heteromodal, the reference's heteromodal recipe (those masks
+and its inverse-dynamics mask, half each).
 The scales are the locomotion studies' (studies/mtm.py, heteromodal.py, representation.py train these):
   full    the released recipe (width 512, batch 2048, 140k steps, 40k warmup): for an accelerator
   small   sized for a 2-core CPU (width 64, batch 128, 3,000 steps)
@@ -33,6 +33,14 @@ from mtm_jax.coverage import INFERENCE_TASKS
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
 from mtm_jax.eval.capabilities import CAPABILITIES, REFERENCE_ASKED
 
+
+def paper_mlp(task: str) -> str:
+  """The MODEL of the paper's fixed-input MLP for ``task``: paper_mlp_TASK where the reference's inputs differ from
+  the library's mask (REFERENCE_ASKED), else the window MLP itself. Its forward-dynamics MLP (the states so far and
+  an action -> the next state) is the library's mask already: one recipe, one model, which a study trains once."""
+  return f"paper_mlp_{task}" if task in REFERENCE_ASKED else f"mlp_{task}"
+
+
 # The MTM study's models (experiments/reproduce_mtm.py): one MTM, the MTM on the reference's masks alone, and
 # specialists trained on one capability's mask: the transformer, the window MLP, and the paper's fixed-input MLP.
 MODELS = (
@@ -41,7 +49,7 @@ MODELS = (
   "mtm_heteromodal",
   *CAPABILITIES,
   *(f"mlp_{t}" for t in CAPABILITIES),
-  *(f"paper_mlp_{t}" for t in CAPABILITIES),
+  *(f"paper_mlp_{t}" for t in REFERENCE_ASKED),
 )
 
 # The MTM recipe covers its inference (mtm_jax.coverage): the reference's random-autoregressive masks never show
@@ -132,8 +140,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.train.regime, c.masks.tasks, c.train.loss_on = "single_task", (task,), "hidden"
     c.masks.weights = ()
     if model.startswith("paper_"):  # the paper's MLPs see fixed inputs: BC s_t, RCBC (s_t, R_t), inverse dynamics
-      # every state of the window; its forward dynamics (the states so far and a_t) is the library's mask already
-      c.masks.task_params[task] = ml_collections.ConfigDict(REFERENCE_ASKED.get(task, {}))
+      c.masks.task_params[task] = ml_collections.ConfigDict(REFERENCE_ASKED[task])  # every state of the window
 
   size = SCALES[scale]
   c.model.width, c.model.num_heads, c.model.encoder_layers, c.model.mlp_hidden = size["model"]

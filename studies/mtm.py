@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from configs.locomotion import is_mlp
+from configs.locomotion import is_mlp, paper_mlp
 from mtm_jax.envs.locomotion import LEVELS
 from mtm_jax.errors import UserError
 from mtm_jax.eval import capabilities, plots
@@ -58,7 +58,9 @@ PROTOCOL = dict(
   versatility=("expert", "medium-replay"),
   efficiency="expert",
   fractions=EFFICIENCY_FRACTIONS,
-  specialists=(*SPECIALIST_TASKS, *(f"{kind}_{t}" for kind in ("mlp", "paper_mlp") for t in SPECIALIST_TASKS)),
+  specialists=tuple(
+    dict.fromkeys((*SPECIALIST_TASKS, *(f"mlp_{t}" for t in SPECIALIST_TASKS), *map(paper_mlp, SPECIALIST_TASKS)))
+  ),
   targets=VALIDATION_TARGETS,
   episodes=100,
   planner=dict(num_candidates=32, noise=0.1),
@@ -146,8 +148,9 @@ PROTOCOL_DIFFERENCES = (
   "The return target fixed in advance is what the best training episode holds from its start (start:1.0); the "
   "paper's p-sweep of min + p (max - min), p 0.6-1.1, is a labelled curve, extended down to p 0.3 for the target "
   "chosen on validation episodes.",
-  "The paper's MLPs see fixed inputs; ours (paper_mlp_TASK) also see the earlier actions a[0..t-1] in forward "
-  "dynamics (the library's mask), and draw the slot of s_t in the window like every mask task. The reference's "
+  "The paper's MLPs see fixed inputs; ours (paper_mlp_TASK) draw the slot of s_t in the window like every mask "
+  "task, and in forward dynamics also see the earlier actions a[0..t-1]: the library's mask, so the paper MLP's "
+  "forward dynamics is the window MLP's (one model, mlp_forward_dynamics, in both columns). The reference's "
   "forward-dynamics MLP is given a[T-1], the action taken at the state it predicts; ours the action that led there.",
   "Each specialist here trains on the mask it is scored on. The reference's forward-dynamics specialist trains "
   "on masks with at most two states and every action visible, and is scored with three states and one action "
@@ -155,12 +158,12 @@ PROTOCOL_DIFFERENCES = (
   "The reference draws one mask per batch; we draw one per sample (its heteromodal arm: random-autoregressive "
   "or inverse dynamics, half each).",
 )
-# versatility column -> model name: the one model, the transformer specialist, the window MLP and the paper's MLP
-COLUMNS = {"MTM": "mtm", "specialist": "{task}", "MLP": "mlp_{task}", "paper MLP": "paper_mlp_{task}"}
+# versatility column -> the model of a task: the one model, the transformer specialist, the window MLP, the paper's MLP
+COLUMNS = {"MTM": lambda task: "mtm", "specialist": lambda task: task, "MLP": "mlp_{}".format, "paper MLP": paper_mlp}
 # data-efficiency column -> the (task, model) its score rolls out, and the model its forward-dynamics error is of
 EFFICIENCY_MODELS = {
   "MTM": {"score": ("rcbc", "mtm"), "forward_dynamics": "mtm"},
-  "MLP": {"score": ("bc", "paper_mlp_bc"), "forward_dynamics": "paper_mlp_forward_dynamics"},
+  "MLP": {"score": ("bc", paper_mlp("bc")), "forward_dynamics": paper_mlp("forward_dynamics")},
 }
 # The versatility level whose data one expert sampled: there each BC and RCBC model's actions are also set
 # against that expert's (expert_gap), on held-out states and on its own rollouts', to show compounding error.
@@ -254,9 +257,9 @@ class MTMStudy(LocomotionStudy):
     """{(task, column): {"value": its score or normalised error, "held_out" (BC, RCBC): its held-out loss, "gap"
     (on EXPERT_GAP_LEVEL): its expert gap, "asked" (dynamics): how it was asked}} of one seed's models."""
     env, out = VERSATILITY_ENV, {}
-    for column, pattern in COLUMNS.items():
+    for column, model_of in COLUMNS.items():
       for task in SPECIALIST_TASKS:
-        kind = pattern.format(task=task)
+        kind = model_of(task)
         if kind != "mtm" and kind not in self.scale["specialists"]:
           continue
         if task in DYNAMICS and seed not in self.seeds["dynamics"]:
