@@ -4,10 +4,11 @@ keeps its actions and the rest are state-only. At each f it compares, on the sam
   heteromodal MTM    an MTM trained on all of them, the unlabelled ones as states and returns only
   specialists        the transformer and the MLP trained single-task on the labelled episodes
 on BC and RCBC normalised rollout scores, the MTMs' two-stage rcbc_imagine (the reference's control of its
-heteromodal arm), and held-out inverse-dynamics error; and whether each BC model's held-out loss had levelled
-off. Both MTMs train on the reference's heteromodal recipe (configs/locomotion.py's mtm_heteromodal: its
-random-autoregressive masks and its inverse-dynamics mask, half each). The labelled episodes of a seed are
-drawn with that seed (``data.action_seed``), the same ones for every model of the seed.
+heteromodal arm), held-out inverse-dynamics error and the MTMs' held-out error on rcbc_imagine's first pass (the
+later states from s[0] and the return: what the state-only episodes can teach); and whether each BC model's
+held-out loss had levelled off. Both MTMs train on the reference's heteromodal recipe (configs/locomotion.py's
+mtm_heteromodal: its random-autoregressive masks and its inverse-dynamics mask, half each). The labelled
+episodes of a seed are drawn with that seed (``data.action_seed``), the same ones for every model of the seed.
 
 A locomotion study (``studies.locomotion``) with its own scales and one part: the MTM study's configs, caching,
 rollouts and errors.
@@ -22,7 +23,9 @@ from studies.locomotion import PRIMARY_TARGET, LocomotionStudy, Model, asked_lin
 from studies.report import cell_text, claim_lines, every, markdown_table, paired
 
 FRACTIONS = (0.01, 0.05, 0.25)  # the paper's 1 %, and two more to draw the curve
-SCORED = ("bc", "rcbc", "rcbc_imagine", "inverse_dynamics")
+SCORED = ("bc", "rcbc", "rcbc_imagine", "imagine", "inverse_dynamics")
+ERRORS = ("imagine", "inverse_dynamics")  # held-out errors (capabilities.SCORED), the rest rollout scores
+TWO_STAGE = ("rcbc_imagine", "imagine")  # the MTMs' two-stage control and its first pass: no specialist has them
 # Each BC model's held-out BC loss at its last evaluation over its loss halfway: near 1, it had levelled off by
 # the scale's steps; well below, a score may be that of a model still learning; above, of one overfitting its
 # few labelled episodes.
@@ -78,8 +81,8 @@ class HeteromodalStudy(LocomotionStudy):
 
   def cells(self, env: str, level: str, labels: float) -> tuple[dict, dict]:
     """(table, asked): table[task][column] a SeedCell over seeds, or None where this scale trains no such model
-    (tasks: SCORED, and LEVELLED of each BC model); asked[column] how that column's models were asked inverse
-    dynamics."""
+    (tasks: SCORED, and LEVELLED of each BC model); asked[task][column] how that column's models were asked
+    each held-out error (ERRORS)."""
     values = {task: {col: [] for col in COLUMNS} for task in (*SCORED, LEVELLED)}
     asked = {}
     for seed in self.seeds["heteromodal"]:
@@ -89,13 +92,13 @@ class HeteromodalStudy(LocomotionStudy):
         for column, (pattern, unlabelled) in COLUMNS.items():
           for task in SCORED:
             kind = pattern.format(task=task)
-            if kind != MTM_RECIPE and (task == "rcbc_imagine" or kind not in self.scale["specialists"]):
-              continue  # a specialist has no two-stage control
+            if kind != MTM_RECIPE and (task in TWO_STAGE or kind not in self.scale["specialists"]):
+              continue
             model = self.trained("heteromodal", Model(env, level, kind, seed, labels=labels, unlabelled=unlabelled))
-            if task == "inverse_dynamics":
+            if task in ERRORS:
               error = self.capability_error("heteromodal", model, env, level, task)
               out[task, column] = error["normalised"]
-              asked[column] = asked_line(error)
+              asked.setdefault(task, {})[column] = asked_line(error)
             else:
               out[task, column] = self.rollout_score("heteromodal", model, task)
             if task == "bc":
@@ -107,11 +110,12 @@ class HeteromodalStudy(LocomotionStudy):
     return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}, asked
 
   def tables(self, env: str, level: str) -> tuple[dict, dict]:
-    """({f: table} at each labelled share of the scale, asked: how each column was asked inverse dynamics)."""
+    """({f: table} at each labelled share of the scale, asked: how each column was asked each held-out error)."""
     tables, asked = {}, {}
     for f in self.scale["fractions"]:
-      tables[f], by_column = self.cells(env, level, f)
-      asked.update(by_column)
+      tables[f], by_task = self.cells(env, level, f)
+      for task, by_column in by_task.items():
+        asked.setdefault(task, {}).update(by_column)
     return tables, asked
 
   def run(self) -> str:
@@ -128,8 +132,9 @@ class HeteromodalStudy(LocomotionStudy):
       f"episodes, heteromodal MTM drawing at least {share:.0%} of its training windows from the labelled ones "
       f"(`data.labelled_share` {share:g}; the reference MTM alternates labelled and state-only batches); final "
       f"checkpoints; {s['episodes']} rollout episodes per model and seed, RCBC at the return "
-      f"target `{PRIMARY_TARGET}`; inverse dynamics as held-out MSE over the data's mean squared one-step change "
-      "(the last 5 % of episodes, all labelled, are held out), each model asked with its own training's mask "
+      f"target `{PRIMARY_TARGET}`; inverse dynamics and imagined states (rcbc_imagine's first pass) as held-out "
+      "MSE over the data's mean squared one-step change of the predicted modality (the last 5 % of episodes, all "
+      "labelled, are held out), each model asked with its own training's mask "
       "parameters (`coverage.choose`; below each table). Cells: mean [95 % "
       "bootstrap interval] over seeds, each seed's value and the share of episodes that reached the time limit; "
       "no interval below 3 seeds; n/a: not trained at this scale."
@@ -142,15 +147,16 @@ class HeteromodalStudy(LocomotionStudy):
       "bc": "BC score",
       "rcbc": "RCBC score",
       "rcbc_imagine": "rcbc_imagine score (the reference's control)",
+      "imagine": "imagined states, rcbc_imagine's first pass: s[1..] from s[0] and the return (MSE / one-step)",
       "inverse_dynamics": "inverse dynamics (MSE / one-step)",
       LEVELLED: "held-out BC loss, last evaluation / halfway (near 1: levelled off; above 1: rising again)",
     }
     for task, label in labels.items():
-      fmt = "{:.3g}" if task in ("inverse_dynamics", LEVELLED) else "{:.1f}"
+      fmt = "{:.3g}" if task in (*ERRORS, LEVELLED) else "{:.1f}"
       rows = [[f"{f:.0%}", *[cell_text(t[task][col], fmt) for col in COLUMNS]] for f, t in tables.items()]
       out += [f"### {label}", markdown_table(["labelled share f", *COLUMNS], rows)]
     if asked:
-      out.append(f"Inverse dynamics asked: {asked_text({'inverse_dynamics': asked})}.")
+      out.append(f"Held-out errors asked: {asked_text(asked)}.")
     name = f"heteromodal_{env}_{level}.png"
     plots.lines(
       os.path.join(self.harness.out, name),

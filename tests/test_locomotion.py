@@ -298,6 +298,7 @@ def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_res
     "### BC score",
     "### RCBC score",
     "### rcbc_imagine score (the reference's control)",
+    "### imagined states, rcbc_imagine's first pass: s[1..] from s[0] and the return (MSE / one-step)",
     "### inverse dynamics (MSE / one-step)",
     "### held-out BC loss, last evaluation / halfway (near 1: levelled off; above 1: rising again)",
     "| 25% |",
@@ -306,11 +307,18 @@ def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_res
     assert line in report
   assert (out / "heteromodal_hopper_medium.png").stat().st_size > 1000
   # the MTMs train on the reference's inverse-dynamics mask (every state visible), and are asked so
-  assert "Inverse dynamics asked: MTM (labelled), heteromodal MTM: inverse_dynamics from every state." in report
+  assert (
+    "Held-out errors asked: MTM (labelled), heteromodal MTM: imagine (the library's mask) / "
+    "MTM (labelled), heteromodal MTM: inverse_dynamics from every state." in report
+  )
   results = json.loads((out / "results.json").read_text())
-  assert sorted(k for k in results if k.startswith("capability|")) == [
-    f"capability|hopper_medium_mtm_heteromodal_f0.25_{arm}_seed0|inverse_dynamics" for arm in ("all", "labelled")
-  ]
+  errors = {k: v for k, v in results.items() if k.startswith("capability|")}
+  assert sorted(errors) == sorted(
+    f"capability|hopper_medium_mtm_heteromodal_f0.25_{arm}_seed0|{task}"
+    for arm in ("all", "labelled")
+    for task in ("imagine", "inverse_dynamics")
+  )
+  assert all(0 < e["normalised"] < 1e3 and e["covered"] for e in errors.values())
   assert sorted(os.listdir(out / "models")) == sorted(
     f"hopper_medium_{m}_seed0" for m in ("mtm_heteromodal_f0.25_labelled", "mtm_heteromodal_f0.25_all", "mlp_bc_f0.25_labelled")
   )

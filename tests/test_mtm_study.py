@@ -21,22 +21,23 @@ def held_out():
   actions = np.array([[[1.0], [1.0], [1.0]], [[0.0], [2.0], [0.0]]])  # changes 0, 0, 2, -2: mean 2
   target = {"states": np.array([[False, True, False], [False, False, True]]), "actions": np.zeros((2, 3), bool)}
   inverse = {"states": np.zeros((2, 3), bool), "actions": np.array([[True, False, False], [False, True, False]])}
+  later = {"states": np.array([[False, True, True]] * 2), "actions": np.zeros((2, 3), bool)}  # imagine's states
   batch = {"traj": {"states": states, "actions": actions}}
-  return capabilities.HeldOut(
-    batch, {"forward_dynamics": (None, target), "inverse_dynamics": (None, inverse)}, params={}, asked={}
-  )
+  tasks = {"forward_dynamics": (None, target), "inverse_dynamics": (None, inverse), "imagine": (None, later)}
+  return capabilities.HeldOut(batch, tasks, params={}, asked={})
 
 
 def test_dynamics_errors_are_raw_mse_over_targets_divided_by_the_one_step_change():
   held = held_out()
   predictions = {
     "forward_dynamics": {"states": held.batch["traj"]["states"] + 2.0},  # error 2 on both targets
-    "inverse_dynamics": {"actions": np.zeros((2, 3, 1))},
-  }  # errors 1 and 2: squared 1 and 4
+    "inverse_dynamics": {"actions": np.zeros((2, 3, 1))},  # errors 1 and 2: squared 1 and 4
+    "imagine": {"states": np.zeros((2, 3, 1))},  # squared errors 1, 9, 0, 0 on the later states; s[0] not scored
+  }
   errors = capabilities.mse(predictions, held)
-  assert errors == pytest.approx({"forward_dynamics": 4.0, "inverse_dynamics": 2.5})
+  assert errors == pytest.approx({"forward_dynamics": 4.0, "inverse_dynamics": 2.5, "imagine": 2.5})
   assert capabilities.relative_to_one_step(errors, held) == pytest.approx(
-    {"forward_dynamics": 4.0 / 1.25, "inverse_dynamics": 2.5 / 2.0}
+    {"forward_dynamics": 4.0 / 1.25, "inverse_dynamics": 2.5 / 2.0, "imagine": 2.5 / 1.25}
   )
 
 

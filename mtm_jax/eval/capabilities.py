@@ -1,6 +1,7 @@
 """Held-out error of a model on each prediction capability, in the data's raw units and as MTM reports it.
 
-Forward dynamics is scored on the next state; inverse dynamics, BC and RCBC on the action. Each is the
+Forward dynamics is scored on the next state; inverse dynamics, BC and RCBC on the action; beyond the
+capabilities, ``imagine`` (rcbc_imagine's first pass) on the later states of the window. Each is the
 mean squared error over the target entries of the task's evaluation mask, on evenly spaced held-out
 windows (``task_losses.evaluation_masks``: every model scored on the same windows and the same drawn indices;
 which tokens are visible is how the task is asked, ``held_out``'s ``asked``).
@@ -23,6 +24,9 @@ from mtm_jax.experiment import Experiment
 from mtm_jax.spec import ACTIONS, STATES, DatasetSpec
 
 CAPABILITIES = {"forward_dynamics": STATES, "inverse_dynamics": ACTIONS, "bc": ACTIONS, "rcbc": ACTIONS}
+# task -> the modality its error is of: the capabilities, and rcbc_imagine's first pass (the later states from s[0]
+# and the return), the part of that two-stage control which state-only episodes teach (studies.heteromodal).
+SCORED = {**CAPABILITIES, "imagine": STATES}
 # How the reference MTM asks the capabilities where it differs from the library's masks: BC and RCBC from the
 # current state alone, inverse dynamics from every state of the window (its create_inverse_dynamics_mask).
 REFERENCE_ASKED = {"bc": {"history": False}, "rcbc": {"history": False}, "inverse_dynamics": {"all_states": True}}
@@ -47,9 +51,9 @@ def held_out(
   parameters; ``reference`` as the reference MTM does (REFERENCE_ASKED). ``HeldOut.asked`` says which.
   Windows must lie wholly inside their episodes: an error over padding would mean nothing.
   """
-  unknown = sorted(set(tasks) - set(CAPABILITIES))
+  unknown = sorted(set(tasks) - set(SCORED))
   if unknown:
-    raise UserError(f"no capability error for {unknown}; choose from {sorted(CAPABILITIES)}")
+    raise UserError(f"no held-out error for {unknown}; choose from {sorted(SCORED)}")
   if asked not in ASKED:
     raise UserError(f"asked={asked!r}: choose from {ASKED}")
   batch = windows.evenly_spaced(validation, exp.eval.num_windows, exp.window)
@@ -83,7 +87,7 @@ def mse(predictions: dict, held: HeldOut) -> dict:
   """{task: mean squared error in raw units over the target entries of the task's modality}."""
   out = {}
   for task, (_, target) in held.masks.items():
-    modality = CAPABILITIES[task]
+    modality = SCORED[task]
     squared = (np.asarray(predictions[task][modality], np.float64) - np.asarray(held.batch["traj"][modality])) ** 2
     out[task] = float(squared[np.asarray(target[modality])].mean())
   return out
@@ -97,4 +101,4 @@ def one_step_change(held: HeldOut, modality: str) -> float:
 
 def relative_to_one_step(errors: dict, held: HeldOut) -> dict:
   """MTM's normalisation: each task's MSE over the one-step change of its modality."""
-  return {t: e / one_step_change(held, CAPABILITIES[t]) for t, e in errors.items()}
+  return {t: e / one_step_change(held, SCORED[t]) for t, e in errors.items()}
