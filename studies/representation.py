@@ -1,9 +1,10 @@
 """MTM representations for offline TD3 (the MTM paper's representation experiments), on our datasets.
 
-Per (env, level): one MTM pretrained on the dataset (``configs/locomotion.py``, the MTM study's recipe), then
-offline TD3 learning curves with four inputs (``td3.INPUTS``): raw states; the MTM's state representation,
+Per (env, level) and seed: an MTM pretrained on the dataset with that seed (``configs/locomotion.py``, the MTM
+study's recipe), then offline TD3 learning curves with four inputs (``td3.INPUTS``): raw states; the MTM's state representation,
 frozen; the same, fine-tuned; and a frozen state-action representation for the critic. Plain TD3 on the broad
 ``full-replay`` data (the paper used reward-free exploration data), TD3+BC (alpha 2.5) on ``medium-replay``.
+A seed's four runs share its MTM, so an interval over seeds spans the pretraining's spread as well as TD3's.
 Reported: normalised score against gradient steps (mean ± s.e. over seeds, PNG), the final score, and the
 updates each variant needs to reach a fixed score: 90 % of raw TD3's final level, the paper's yardstick (of the best
 variant's where raw TD3 ends no higher than it started).
@@ -35,10 +36,13 @@ LABELS = {
 }
 BC_ALPHA = {"full-replay": 0.0, "medium-replay": 2.5}  # plain TD3 on broad data, TD3+BC on mixed-quality data
 THRESHOLD = 0.9  # of raw TD3's final score (or the best variant's, where raw TD3 does not learn): the yardstick
-_COMMON = dict(inputs=INPUTS)
+# The MTM each TD3 run reads: a seed's own (a cache made with one MTM for every seed is refused, not mixed in).
+PRETRAINING = "an MTM per seed"
+_COMMON = dict(inputs=INPUTS, pretraining=PRETRAINING)
 SCALES = {
   # A pipeline check: raw TD3 and the fine-tuned encoder (tests/test_td3.py trains every input mode).
   "smoke": dict(
+    pretraining=PRETRAINING,
     envs=("hopper",),
     levels=("full-replay",),
     inputs=("raw", "state_finetune"),
@@ -51,8 +55,8 @@ SCALES = {
   ),
   # Sized for a 2-core CPU: Hopper, the MTM study's small MTM. With a representation (the encoder runs in
   # every update) each 2.5k updates took 68-81 s on cores shared with another study, 13.5-16 min per run at
-  # 30k and hours for the 24 runs: 10k it is (77 min for 3 seeds, measured; 5 seeds, the paper's count, about
-  # 130 min).
+  # 30k and hours for the 24 runs: 10k it is (77 min for 3 seeds with one MTM per dataset, measured; 5 seeds,
+  # the paper's count, each with its MTM of about 3 min, about 2.5 h).
   "small": dict(
     _COMMON,
     envs=("hopper",),
@@ -123,10 +127,10 @@ class RepresentationStudy(LocomotionStudy):
 
   def curves(self, env: str, level: str) -> dict:
     """{inputs: {step: SeedCell over seeds}}."""
-    mtm = self.trained("MTM pretraining", Model(env, level))
+    mtms = {seed: self.trained("MTM pretraining", Model(env, level, seed=seed)) for seed in self.seeds["representation"]}
     out = {}
     for inputs in self.scale["inputs"]:
-      runs = [self.curve(env, level, inputs, seed, mtm) for seed in self.seeds["representation"]]
+      runs = [self.curve(env, level, inputs, seed, mtm) for seed, mtm in mtms.items()]
       steps = [point["step"] for point in runs[0]]
       out[inputs] = {step: combine([r[i]["score"][0] for r in runs]) for i, step in enumerate(steps)}
     return out
@@ -139,8 +143,9 @@ class RepresentationStudy(LocomotionStudy):
     s = self.scale
     return (
       f"Our datasets (`experiments/make_dataset.py locomotion`), D4RL-normalised with their own references. "
-      f"One MTM per dataset (`configs/locomotion.py`, {self.sizes()}); its representation of a state is the encoder's output "
-      "at that state's token alone (`mtm_jax.agents.representation`). TD3 (`mtm_jax.agents.td3`): hidden "
+      f"An MTM per dataset and seed (`configs/locomotion.py`, {self.sizes()}), which the seed's four TD3 runs "
+      "share; its representation of a state is the encoder's output at that state's token alone "
+      "(`mtm_jax.agents.representation`). TD3 (`mtm_jax.agents.td3`): hidden "
       f"{tuple(s['hidden'])}, batch {s['td3_batch']}, {s['updates']} updates, evaluated every "
       f"{s['eval_every']} on {s['eval_episodes']} episodes; {len(self.seeds['representation'])} seed(s). "
       f"Plain TD3 on full-replay, TD3+BC (alpha {BC_ALPHA['medium-replay']}) on medium-replay. Cells: mean "

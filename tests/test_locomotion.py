@@ -363,6 +363,9 @@ def test_representation_study_draws_every_variants_curve_and_a_killed_run_resume
   runs = {k: v for k, v in results.items() if k.startswith("td3|")}
   curves = {k: run["curve"] for k, run in runs.items()}
   assert len(curves) == 2 and all([p["step"] for p in c] == [0, 10, 20] for c in curves.values())
+  # a seed's TD3 runs read that seed's MTM (each seed pretrains its own)
+  finetuned = json.loads((out / "configs" / "td3_hopper_full-replay_state_finetune_seed0.json").read_text())
+  assert finetuned["representation"] == str(out / "models" / "hopper_full-replay_mtm_seed0")
   # each run records the data it trained on: a seed's runs are paired on one realization of the data
   assert {run["data"] for run in runs.values()} == {writer.provenance("mtm_jax/hopper-smoke/full-replay-v0")["checksum"]}
   # A run killed after its first evaluation resumes there: drop its cached curve and newest checkpoint.
