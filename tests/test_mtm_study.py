@@ -357,3 +357,28 @@ def test_the_expert_gap_table_shows_each_columns_error_on_held_out_and_own_state
   assert len(rows) == 2 + 2 * len(mtm_study.GAP_ROWS)
   assert rows[2 + 3].startswith("| BC growth (own / held-out) | 20.00 [") and "| n/a | n/a |" in rows[2 + 3]
   assert rows[2 + 2].startswith("| BC on its own rollouts' states | 0.2000 [")
+
+
+def test_the_heteromodal_claims_are_decided_seed_by_seed_and_check_the_imagined_states():
+  from studies.heteromodal import COLUMNS, heteromodal_claims
+
+  def table(labelled_score, all_score, labelled_error, all_error):
+    scores = {"MTM (labelled)": over_seeds(labelled_score), "heteromodal MTM": over_seeds(all_score)}
+    errors = {"MTM (labelled)": over_seeds(labelled_error), "heteromodal MTM": over_seeds(all_error)}
+    empty = dict.fromkeys(COLUMNS)
+    return {"bc": {**empty, **scores}, "rcbc": empty, "rcbc_imagine": empty, "imagine": {**empty, **errors}}
+
+  tables = {
+    0.01: table([10, 20, 30, 40], [30, 45, 50, 70], [3.0, 2.5, 4.0, 2.0], [2.0, 1.5, 3.0, 1.5]),
+    0.25: table([60, 70, 80, 90], [61, 69, 82, 90], [1.5, 1.4, 1.6, 1.5], [1.6, 1.3, 1.5, 1.5]),
+  }
+  verdicts = {claim: verdict for claim, verdict, _ in heteromodal_claims(tables)}
+  assert verdicts == {
+    "heteromodal MTM imagines held-out states with less error than MTM on the labelled episodes (every f)": None,
+    "heteromodal MTM beats MTM on the labelled episodes (BC, every f)": None,  # f = 25 %: a tie
+    "the gain is largest at the smallest f (BC)": True,
+  }
+  tables[0.25] = table([60, 70, 80, 90], [50, 60, 70, 80], [1.5, 1.4, 1.6, 1.5], [1.4, 1.3, 1.5, 1.4])
+  verdicts = {claim: verdict for claim, verdict, _ in heteromodal_claims(tables)}
+  assert verdicts["heteromodal MTM imagines held-out states with less error than MTM on the labelled episodes (every f)"]
+  assert verdicts["heteromodal MTM beats MTM on the labelled episodes (BC, every f)"] is False
