@@ -5,10 +5,10 @@ tokens.
 Variants (configs/locomotion.py:scale=S,env=E,level=L,model=M, or S,E,L,M in that order): E hopper (default),
 halfcheetah or walker2d; L a D4RL level made by python -m experiments.make_dataset locomotion, medium by default;
 M mtm (default), a specialist trained on one task's mask (bc, rcbc, inverse_dynamics, forward_dynamics; mlp_TASK
-for the window MLP baseline; paper_mlp_TASK for the paper's fixed-input MLP: BC from s_t, RCBC from (s_t, R_t),
-inverse dynamics from every state; its forward dynamics is mlp_forward_dynamics), mtm_reference, the MTM on the
-reference's random-autoregressive masks alone, or mtm_heteromodal, the reference's heteromodal recipe (those masks
-and its inverse-dynamics mask, half each).
+for the window MLP baseline; paper_mlp_TASK for the paper's fixed-input MLP: paper_mlp_bc from s_t,
+paper_mlp_rcbc from (s_t, R_t), paper_mlp_inverse_dynamics from every state; its forward dynamics is
+mlp_forward_dynamics), mtm_reference, the MTM on the reference's random-autoregressive masks alone, or
+mtm_heteromodal, the reference's heteromodal recipe (those masks and its inverse-dynamics mask, half each).
 The scales are the locomotion studies' (studies/mtm.py, heteromodal.py, representation.py train these):
   full    the released recipe (width 512, batch 2048, 140k steps, 40k warmup): for an accelerator
   small   sized for a 2-core CPU (width 64, batch 128, 3,000 steps)

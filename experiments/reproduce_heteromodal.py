@@ -4,10 +4,10 @@ its actions; MTM on the labelled episodes alone against MTM on all of them, and 
 python -m experiments.reproduce_heteromodal --scale {smoke,small,full} [--envs hopper,halfcheetah,walker2d]
     [--levels expert] [--seeds N] [--out DIR]
 
-Makes any missing dataset, trains every model and seed, evaluates (BC and RCBC rollout scores, held-out
-inverse-dynamics error), and writes OUT/report.md with its tables, the paper's claim checked and PNGs, and
-OUT/configs/ with the config of every model. Re-running resumes (finished models and measurements are read
-back). The study itself is studies.heteromodal
+Makes any missing dataset, trains every model and seed, evaluates (BC, RCBC and the MTMs' rcbc_imagine rollout
+scores, held-out inverse-dynamics error and the MTMs' error on rcbc_imagine's imagined states), and writes
+OUT/report.md with its tables, the paper's claim checked and PNGs, and OUT/configs/ with the config of every
+model. Re-running resumes (finished models and measurements are read back). The study itself is studies.heteromodal
 (its SCALES say what each scale runs; configs/locomotion.py at that scale sizes the models).
 """
 

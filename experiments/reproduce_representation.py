@@ -1,5 +1,5 @@
-"""MTM representations for offline TD3: one MTM pretrained per dataset, then TD3 learning curves on raw states,
-the MTM's state representation (frozen, fine-tuned) and its state-action representation for the critic.
+"""MTM representations for offline TD3: an MTM pretrained per dataset and seed, then TD3 learning curves on raw
+states, the MTM's state representation (frozen, fine-tuned) and its state-action representation for the critic.
 
 python -m experiments.reproduce_representation --scale {smoke,small,full} [--envs hopper,halfcheetah,walker2d]
     [--levels full-replay,medium-replay] [--seeds N] [--out DIR]

@@ -147,7 +147,8 @@ class HeteromodalStudy(LocomotionStudy):
       "bc": "BC score",
       "rcbc": "RCBC score",
       "rcbc_imagine": "rcbc_imagine score (the reference's control)",
-      "imagine": "imagined states, rcbc_imagine's first pass: s[1..] from s[0] and the return (MSE / one-step)",
+      "imagine": "imagined states, rcbc_imagine's first pass: s[1..] from s[0] and the return (MSE / one-step "
+      "change, a scale shared by both arms: the states lie up to 3 steps ahead)",
       "inverse_dynamics": "inverse dynamics (MSE / one-step)",
       LEVELLED: "held-out BC loss, last evaluation / halfway (near 1: levelled off; above 1: rising again)",
     }

@@ -286,7 +286,7 @@ class LocomotionStudy:
 
   def capability_error(self, part: str, model: harness.Trained, env: str, level: str, task: str) -> dict:
     """{"mse": raw MSE, "normalised": MSE / one-step change, "asked": how, "covered": whether the model's training
-    drew that mask at every index} of one dynamics TASK.
+    drew that mask at every index} of one scored TASK (``capabilities.SCORED``).
 
     Every model is scored on the same held-out windows and index draws (the MTM's ``eval``), each asked with its
     own training's mask parameters (``capabilities.held_out``'s ``covered``, ``coverage.choose``). So the paper's

@@ -4,7 +4,8 @@ Per (env, level) and seed: an MTM pretrained on the dataset with that seed (``co
 study's recipe), then offline TD3 learning curves with four inputs (``td3.INPUTS``): raw states; the MTM's state representation,
 frozen; the same, fine-tuned; and a frozen state-action representation for the critic. Plain TD3 on the broad
 ``full-replay`` data (the paper used reward-free exploration data), TD3+BC (alpha 2.5) on ``medium-replay``.
-A seed's four runs share its MTM, so an interval over seeds spans the pretraining's spread as well as TD3's.
+A seed's runs on a representation share its MTM, so an interval over seeds spans the pretraining's spread as
+well as TD3's.
 Reported: normalised score against gradient steps (mean ± s.e. over seeds, PNG), the final score, and the
 updates each variant needs to reach a fixed score: 90 % of raw TD3's final level, the paper's yardstick (of the best
 variant's where raw TD3 ends no higher than it started).
@@ -108,6 +109,8 @@ class RepresentationStudy(LocomotionStudy):
     self.harness.uses(f"td3_{name}", dataclasses.asdict(config))
 
     key, here = unit("representation", env, level, seed), self.checksum(env, level)
+    if inputs != "raw":  # the seed's MTM joins its runs: a representation learned on other data is refused too
+      self.pair(key, self.harness.realization(mtm.name) or here, mtm.name)
 
     def compute():
       self.pair(key, here, f"TD3 {inputs}")  # refused before it trains, where the seed's other runs are on other data
@@ -143,8 +146,8 @@ class RepresentationStudy(LocomotionStudy):
     s = self.scale
     return (
       f"Our datasets (`experiments/make_dataset.py locomotion`), D4RL-normalised with their own references. "
-      f"An MTM per dataset and seed (`configs/locomotion.py`, {self.sizes()}), which the seed's four TD3 runs "
-      "share; its representation of a state is the encoder's output at that state's token alone "
+      f"An MTM per dataset and seed (`configs/locomotion.py`, {self.sizes()}), which the seed's TD3 runs on a "
+      "representation share; its representation of a state is the encoder's output at that state's token alone "
       "(`mtm_jax.agents.representation`). TD3 (`mtm_jax.agents.td3`): hidden "
       f"{tuple(s['hidden'])}, batch {s['td3_batch']}, {s['updates']} updates, evaluated every "
       f"{s['eval_every']} on {s['eval_episodes']} episodes; {len(self.seeds['representation'])} seed(s). "

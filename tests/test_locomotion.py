@@ -345,6 +345,22 @@ def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_res
   assert (out / "results.json").stat().st_mtime_ns == before
 
 
+def test_each_representation_seed_reads_its_own_mtm(hopper_data, tmp_path, monkeypatch):
+  from studies.representation import RepresentationStudy
+
+  study = RepresentationStudy(str(tmp_path / "rep"), "smoke", seeds=2, log=lambda *_: None)
+  read = set()
+
+  def curve(env, level, inputs, seed, mtm):  # the TD3 run itself is the other test's: here, which MTM it reads
+    read.add((seed, mtm.name))
+    return [{"step": 0, "score": [0.0, 0.0]}]
+
+  monkeypatch.setattr(study, "curve", curve)
+  study.curves("hopper", "full-replay")
+  assert read == {(0, "hopper_full-replay_mtm_seed0"), (1, "hopper_full-replay_mtm_seed1")}
+  assert not os.path.exists(tmp_path / "rep" / "models")  # named, not trained: a cached curve needs no MTM
+
+
 def test_representation_study_draws_every_variants_curve_and_a_killed_run_resumes(hopper_data, tmp_path):
   from mtm_jax.data import writer
 

@@ -112,6 +112,12 @@ def test_specialists_train_one_capability_on_its_targets():
     assert parse(c, training=False).masks.params(task) == params
   with pytest.raises(ValueError, match="unknown model='decision_gpt'"):
     locomotion.get_config("smoke,hopper,expert,decision_gpt")
+  # the paper's forward-dynamics MLP is the window MLP (one recipe, trained once), not a model of its own
+  assert locomotion.paper_mlp("forward_dynamics") == "mlp_forward_dynamics"
+  with pytest.raises(ValueError, match="unknown model='paper_mlp_forward_dynamics'"):
+    locomotion.get_config("smoke,hopper,expert,paper_mlp_forward_dynamics")
+  efficiency = [m for models in mtm_study.EFFICIENCY_MODELS.values() for m in (models["score"][1], models["forward_dynamics"])]
+  assert set(mtm_study.PROTOCOL["specialists"]) | set(efficiency) <= set(locomotion.MODELS)
 
 
 def test_unknown_scale_env_or_part_is_a_clear_error(tmp_path):
@@ -147,6 +153,13 @@ def test_a_folder_written_at_other_settings_is_refused(tmp_path):
   (tmp_path / "results.json").write_text(json.dumps({"settings": {**mtm_study.SCALES["smoke"], "episodes": 99}}))
   with pytest.raises(UserError, match="use a fresh --out"):
     mtm_study.MTMStudy(str(tmp_path), "smoke")
+  # a representation cache made with one MTM for every seed: its TD3 curves must not pass as per-seed ones
+  from studies import representation
+
+  one_mtm = {k: v for k, v in json.loads(json.dumps(representation.SCALES["smoke"])).items() if k != "pretraining"}
+  (tmp_path / "results.json").write_text(json.dumps({"settings": one_mtm}))
+  with pytest.raises(UserError, match="use a fresh --out"):
+    representation.RepresentationStudy(str(tmp_path), "smoke")
 
 
 def test_a_folder_written_at_other_keyed_settings_is_kept_and_takes_the_new_ones(tmp_path):

@@ -6,7 +6,9 @@ mean squared error over the target entries of the task's evaluation mask, on eve
 windows (``task_losses.evaluation_masks``: every model scored on the same windows and the same drawn indices;
 which tokens are visible is how the task is asked, ``held_out``'s ``asked``).
 MTM's versatility table divides that error by the data's mean squared one-step change of the predicted
-modality, the error of predicting "no change": 1.0 is as good as repeating the previous step.
+modality, the error of predicting "no change": for a one-step task 1.0 is as good as repeating the previous
+step. ``imagine`` predicts up to T - 1 steps ahead from s[0], where repeating s[0] errs by more: there the ratio
+is a scale shared by the models compared, not a no-change yardstick.
 """
 
 from __future__ import annotations
