@@ -284,6 +284,11 @@ class LocomotionStudy:
       self._held_out_windows[env, level] = spec, validation, exp
     return self._held_out_windows[env, level]
 
+  def no_change(self, env: str, level: str, task: str) -> float:
+    """``capabilities.repeat_first`` of TASK on the held-out windows every model is scored on."""
+    spec, validation, exp = self.held_out_windows(env, level)
+    return capabilities.repeat_first(capabilities.held_out(spec, validation, exp, (task,)), task)
+
   def capability_error(self, part: str, model: harness.Trained, env: str, level: str, task: str) -> dict:
     """{"mse": raw MSE, "normalised": MSE / one-step change, "asked": how, "covered": whether the model's training
     drew that mask at every index} of one scored TASK (``capabilities.SCORED``).

@@ -299,6 +299,7 @@ def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_res
     "### RCBC score",
     "### rcbc_imagine score (the reference's control)",
     "### imagined states, rcbc_imagine's first pass: s[1..] from s[0] and the return (MSE / one-step)",
+    "No change (every later state predicted as s[0]) scores ",
     "### inverse dynamics (MSE / one-step)",
     "### held-out BC loss, last evaluation / halfway (near 1: levelled off; above 1: rising again)",
     "| 25% |",

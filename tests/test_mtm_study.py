@@ -39,6 +39,8 @@ def test_dynamics_errors_are_raw_mse_over_targets_divided_by_the_one_step_change
   assert capabilities.relative_to_one_step(errors, held) == pytest.approx(
     {"forward_dynamics": 4.0 / 1.25, "inverse_dynamics": 2.5 / 2.0, "imagine": 2.5 / 1.25}
   )
+  # imagine's no-change yardstick: s[1], s[2] predicted as s[0], squared errors 1, 9, 0, 0
+  assert capabilities.repeat_first(held, "imagine") == pytest.approx(2.5 / 1.25)
 
 
 def cells(**columns):

@@ -7,8 +7,8 @@ windows (``task_losses.evaluation_masks``: every model scored on the same window
 which tokens are visible is how the task is asked, ``held_out``'s ``asked``).
 MTM's versatility table divides that error by the data's mean squared one-step change of the predicted
 modality, the error of predicting "no change": for a one-step task 1.0 is as good as repeating the previous
-step. ``imagine`` predicts up to T - 1 steps ahead from s[0], where repeating s[0] errs by more: there the ratio
-is a scale shared by the models compared, not a no-change yardstick.
+step. ``imagine`` predicts up to T - 1 steps ahead from s[0], where repeating s[0] errs by more: its no-change
+yardstick is ``repeat_first``.
 """
 
 from __future__ import annotations
@@ -104,3 +104,12 @@ def one_step_change(held: HeldOut, modality: str) -> float:
 def relative_to_one_step(errors: dict, held: HeldOut) -> dict:
   """MTM's normalisation: each task's MSE over the one-step change of its modality."""
   return {t: e / one_step_change(held, SCORED[t]) for t, e in errors.items()}
+
+
+def repeat_first(held: HeldOut, task: str) -> float:
+  """The normalised error of predicting every target of ``task`` as its modality's first entry in the window: the
+  no-change yardstick of ``imagine``, whose states lie several steps past the s[0] it is shown."""
+  modality = SCORED[task]
+  values = np.asarray(held.batch["traj"][modality])
+  first = {task: {modality: np.repeat(values[:, :1], values.shape[1], axis=1)}}
+  return relative_to_one_step(mse(first, dataclasses.replace(held, masks={task: held.masks[task]})), held)[task]
