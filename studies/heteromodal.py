@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import os
 
+from mtm_jax.data.splits import training_split
 from mtm_jax.eval import plots
+from mtm_jax.experiment import parse
+from mtm_jax.spec import STATES
 from studies.locomotion import PRIMARY_TARGET, LocomotionStudy, Model, asked_line, asked_text, combine, levelled
 from studies.report import cell_text, claim_lines, every, markdown_table, paired
 
@@ -118,6 +121,17 @@ class HeteromodalStudy(LocomotionStudy):
         asked.setdefault(task, {}).update(by_column)
     return tables, asked
 
+  def labelled(self, env: str, level: str) -> str:
+    """How many training episodes (and steps) each f labels, seed 0's draw: a share of our smaller datasets
+    labels fewer episodes than the same share of D4RL's (about 1,000 episodes and 1M steps on expert data)."""
+    counts = []
+    for f in self.scale["fractions"]:
+      exp = parse(self.config(Model(env, level, MTM_RECIPE, 0, labels=f)), training=False)
+      _, train, _, labelled = training_split(exp.data)
+      steps = sum(len(train[i][STATES]) for i in labelled)
+      counts.append(f"{f:.0%}: {len(labelled)} of {len(train)} ({steps:,} of {sum(len(e[STATES]) for e in train):,} steps)")
+    return "Labelled training episodes, seed 0's draw: " + "; ".join(counts) + "."
+
   def run(self) -> str:
     title = f"# Heteromodal MTM ({self.harness.scale_name} scale)"
     return self.report_per_dataset(title, self._recipe, self.tables, self._section)
@@ -142,7 +156,7 @@ class HeteromodalStudy(LocomotionStudy):
 
   def _section(self, env: str, level: str, measured: tuple[dict, dict]) -> list:
     tables, asked = measured
-    out = [f"## {env} {level}"]
+    out = [f"## {env} {level}", self.labelled(env, level)]
     labels = {
       "bc": "BC score",
       "rcbc": "RCBC score",

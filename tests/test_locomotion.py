@@ -303,6 +303,7 @@ def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_res
     "### inverse dynamics (MSE / one-step)",
     "### held-out BC loss, last evaluation / halfway (near 1: levelled off; above 1: rising again)",
     "| 25% |",
+    "Labelled training episodes, seed 0's draw: 25%: ",
     "heteromodal MTM beats MTM on the labelled episodes (BC, every f)",
   ):
     assert line in report
