@@ -1,9 +1,10 @@
 """MTM representations for offline TD3 (the MTM paper's representation experiments), on our datasets.
 
 Per (env, level) and seed: an MTM pretrained on the dataset with that seed (``configs/locomotion.py``, the MTM
-study's recipe), then offline TD3 learning curves with four inputs (``td3.INPUTS``): raw states; the MTM's state representation,
-frozen; the same, fine-tuned; and a frozen state-action representation for the critic. Plain TD3 on the broad
-``full-replay`` data (the paper used reward-free exploration data), TD3+BC (alpha 2.5) on ``medium-replay``.
+study's recipe), then offline TD3 learning curves with four inputs (``td3.INPUTS``): raw states; the MTM's state
+representation, frozen; the same, fine-tuned; and a frozen state-action representation for the critic. Plain TD3
+on the broad ``full-replay`` data (the paper used reward-free exploration data), TD3+BC (alpha 2.5) on
+``medium-replay``.
 A seed's runs on a representation share its MTM, so an interval over seeds spans the pretraining's spread as
 well as TD3's.
 Reported: normalised score against gradient steps (mean ± s.e. over seeds, PNG), the final score, and the
