@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
 
-.PHONY: demo sinusoid test lint clean
+.PHONY: demo sinusoid locomotion-small test lint clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,15 @@ demo: $(VENV)/.installed
 sinusoid: $(VENV)/.installed
 	$(PY) -m experiments.train --config configs/sinusoid.py --workdir runs/sinusoid
 	$(PY) -m experiments.evaluate --workdir runs/sinusoid
+
+# The locomotion studies at the small scale, one after another: about 28 h of a 2-core CPU (heteromodal 5,
+# representation 2.5, the MTM study 20 over its three environments). Each resumes where
+# it stopped (rerun the target after a kill), and a fresh machine resumes from the caches committed under
+# results/*_study/ once copied into runs/ (their READMEs say how).
+locomotion-small: $(VENV)/.installed
+	$(PY) -m experiments.reproduce_heteromodal --scale small --out runs/heteromodal_small
+	$(PY) -m experiments.reproduce_representation --scale small --out runs/representation_small
+	$(PY) -m experiments.reproduce_mtm --scale small --out runs/mtm_small
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -n 2 --durations=10 tests
