@@ -54,7 +54,10 @@ SCALES = {
   # Sized for a 2-core CPU: Hopper only, the transformer and MLP BC specialists (RCBC and inverse dynamics
   # specialists are in full). Its claims are rollout scores, so 8 seeds at 20 episodes (issue 30: a Hopper
   # score's SD between seeds is about 40 points). Measured at 2 seeds and 100 episodes (results/heteromodal_small):
-  # 55.5 min for 24 models, so about 3.5 h at 8 seeds.
+  # 55.5 min for 24 models, so about 3.5 h at 8 seeds (measured on the paper's recipe: about 12 min a seed and
+  # share, so 4.8 h). Every model trains the scale's 3,000 steps, where the MTMs mostly fall in rollouts (the MTM
+  # study's one model needed 12,000 to stand on Hopper expert): the held-out errors decide between the MTMs
+  # here, and 12,000 steps for them would cost about 12 h more on this CPU.
   "small": dict(
     _COMMON,
     envs=("hopper",),
