@@ -108,8 +108,9 @@ class LocomotionStudy:
     c.data.returns = m.returns
     c.train.tensorboard = False
     episodes, steps = _dataset_size(m.env, m.level, self.harness.scale_name)
-    # The last 5 % of the episodes are held out at every share of the data, so every share scores on them.
-    c.data.num_validation = max(1, round(0.05 * episodes))
+    # The config's held-out share of the episodes (the last 5 %), as a count: the same episodes at every share of
+    # the data, so every share scores on them.
+    c.data.num_validation = max(1, round(c.data.validation_fraction * episodes))
     if m.fraction < ALL_TRAINING:  # a share of the data's transitions, as the paper's shares of D4RL's steps (issue 30):
       # by episodes, 0.5 % and 1 % of Hopper expert's 116 episodes were the same one episode
       c.data.train_steps = max(1, round(m.fraction * steps))
