@@ -663,13 +663,16 @@ def expert_gap_lines(gaps: dict, columns: list) -> list:
     for key, label in GAP_ROWS.items():
       fmt = "{:.2f}" if key == "growth" else "{:.4f}"
       rows.append([f"{task.upper()} {label}", *[cell_text(cols[c][key] if cols[c] else None, fmt) for c in COLUMNS]])
-  scatter = gaps["bc"]["MTM"]["data"].mean
+  # each seed's data, whose realizations differ where a study spans machines: their range, not a mean over them
+  data = gaps["bc"]["MTM"]["data"].values
+  low, high = f"{min(data):.4f}", f"{max(data):.4f}"
+  scatter = low if low == high else f"{low}-{high} (over the seeds' data)"
   return [
     "Action error against the expert that sampled the data (mean squared error per action dimension, its mode "
     "as the label; `mtm_jax.eval.expert_gap`), on the same models and the reported episodes' starts. A "
     "held-out loss sees only the data's states; in closed loop a model's own actions choose its next states, "
     f"and the growth from held-out to its own states is compounding error. The data's own samples scatter "
-    f"{scatter:.4f} about the expert's mode on the held-out steps.",
+    f"{scatter} about the expert's mode on the held-out steps.",
     markdown_table(["action error", *columns], rows),
   ]
 

@@ -372,6 +372,8 @@ def test_the_expert_gap_table_shows_each_columns_error_on_held_out_and_own_state
   assert len(rows) == 2 + 2 * len(mtm_study.GAP_ROWS)
   assert rows[2 + 3].startswith("| BC growth (own / held-out) | 20.00 [") and "| n/a | n/a |" in rows[2 + 3]
   assert rows[2 + 2].startswith("| BC on its own rollouts' states | 0.2000 [")
+  gaps["bc"]["MTM"]["data"] = over_seeds([0.05, 0.06, 0.05])  # seeds on two realizations of the data
+  assert "scatter 0.0500-0.0600 (over the seeds' data) about" in mtm_study.expert_gap_lines(gaps, ["MTM"] * 4)[0]
 
 
 def test_the_heteromodal_claims_are_decided_seed_by_seed_and_check_the_imagined_states():
