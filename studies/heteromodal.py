@@ -205,11 +205,7 @@ def heteromodal_claims(tables: dict) -> list:
   rcbc_imagine), seed by seed (the arms share each seed's labelled episodes), most at the smallest f; and, the
   mechanism the paper's gain would come from, it imagines held-out states better (rcbc_imagine's first pass)."""
   out = []
-  lower = {
-    f: paired(t["imagine"]["MTM (labelled)"], t["imagine"]["heteromodal MTM"])
-    for f, t in tables.items()
-    if t["imagine"]["heteromodal MTM"] and t["imagine"]["MTM (labelled)"]
-  }
+  lower = _paired_over_f(tables, "imagine", "MTM (labelled)", "heteromodal MTM")
   if lower:
     out.append(
       (
@@ -219,11 +215,7 @@ def heteromodal_claims(tables: dict) -> list:
       )
     )
   for task in ("bc", "rcbc", "rcbc_imagine"):
-    gains = {
-      f: paired(t[task]["heteromodal MTM"], t[task]["MTM (labelled)"])
-      for f, t in tables.items()
-      if t[task]["heteromodal MTM"] and t[task]["MTM (labelled)"]
-    }
+    gains = _paired_over_f(tables, task, "heteromodal MTM", "MTM (labelled)")
     if not gains:
       continue
     evidence = ", ".join(f"f={f:.0%}: {cell_text(g, '{:+.1f}')}" for f, g in gains.items())
@@ -241,3 +233,8 @@ def heteromodal_claims(tables: dict) -> list:
       verdict = every(paired(gains[smallest], g).above(0) for g in others)
       out.append((f"the gain is largest at the smallest f ({task.upper()})", verdict, evidence))
   return out
+
+
+def _paired_over_f(tables: dict, task: str, a: str, b: str) -> dict:
+  """{f: column a - column b on ``task``, seed by seed} at each f where both columns were measured."""
+  return {f: paired(t[task][a], t[task][b]) for f, t in tables.items() if t[task][a] and t[task][b]}
