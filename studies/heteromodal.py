@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 
-from mtm_jax.data.splits import training_split
+from mtm_jax import data
+from mtm_jax.data.splits import labelled_episodes, split_by_config
 from mtm_jax.eval import plots
 from mtm_jax.experiment import parse
 from mtm_jax.spec import STATES
@@ -127,12 +128,18 @@ class HeteromodalStudy(LocomotionStudy):
   def labelled(self, env: str, level: str) -> str:
     """How many training episodes (and steps) each f labels, seed 0's draw: a share of our smaller datasets
     labels fewer episodes than the same share of D4RL's (about 1,000 episodes and 1M steps on expert data)."""
+    configs = {
+      f: parse(self.config(Model(env, level, MTM_RECIPE, 0, labels=f)), training=False).data for f in self.scale["fractions"]
+    }
+    # one load: the shares differ in which training episodes keep actions, not in the split
+    first = next(iter(configs.values()))
+    train, _ = split_by_config(data.load(first)[1], first)
+    lengths = [len(e[STATES]) for e in train]
     counts = []
-    for f in self.scale["fractions"]:
-      exp = parse(self.config(Model(env, level, MTM_RECIPE, 0, labels=f)), training=False)
-      _, train, _, labelled = training_split(exp.data)
-      steps = sum(len(train[i][STATES]) for i in labelled)
-      counts.append(f"{f:.0%}: {len(labelled)} of {len(train)} ({steps:,} of {sum(len(e[STATES]) for e in train):,} steps)")
+    for f, config in configs.items():
+      labelled = labelled_episodes(config, train)
+      steps = sum(lengths[i] for i in labelled)
+      counts.append(f"{f:.0%}: {len(labelled)} of {len(train)} ({steps:,} of {sum(lengths):,} steps)")
     return "Labelled training episodes, seed 0's draw: " + "; ".join(counts) + "."
 
   def run(self) -> str:
