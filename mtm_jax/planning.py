@@ -51,7 +51,10 @@ def make_planner(
   return_policy: str = "all",
 ) -> Callable:
   """An ``act(params, states, actions, returns, steps_remaining, position) -> actions [E, da]`` for
-  ``rollout.make_policy`` (the same contract as ``rollout.make_act``'s rcbc act).
+  ``rollout.make_policy`` (the same contract as ``rollout.make_act``'s rcbc act). ``act.score``, with the same
+  arguments, returns what the choice is made from: (candidates [E, N, K, da] in the planning window's layout,
+  their values [E, N], the current step's slot), the first candidate the unperturbed proposal
+  (``mtm_jax.eval.planner_ranking`` plays them out).
 
   num_candidates: action sequences scored per environment and step. The scoring pass costs one forward pass
   per candidate window: at the small locomotion scale, 50 environments on 2 (shared) CPU cores, 0.75 s a step
@@ -71,8 +74,7 @@ def make_planner(
   low, high = (jnp.asarray(b, jnp.float32).reshape(1, 1, 1, -1) for b in (action_low, action_high))
   N = num_candidates
 
-  @jax.jit
-  def plan(params, key, states, actions, returns, steps_remaining, position):
+  def score(params, key, states, actions, returns, steps_remaining, position):
     E, K = states.shape[:2]
     if history >= K and return_policy == "all":
       raise UserError(f"planning keeps history={history} past steps, which leaves no slot of the window (K={K}) to plan")
@@ -114,17 +116,25 @@ def make_planner(
     # actions in view and the states it leads to imagined; n_t is shared by every candidate, so ranking by
     # R_t ranks by G_t under either return kind. It is also plan_value's target, the token its training
     # draws score, where the end-of-horizon token is not.
-    value = jnp.take(scored[RETURNS][..., 0], current, axis=1).reshape(E, N)
+    return candidates, jnp.take(scored[RETURNS][..., 0], current, axis=1).reshape(E, N), current
+
+  @jax.jit
+  def plan(params, key, *window):
+    candidates, value, current = score(params, key, *window)
     best = jnp.argmax(value, axis=1)
-    return jnp.take(candidates[jnp.arange(E), best], current, axis=1)
+    return jnp.take(candidates[jnp.arange(value.shape[0]), best], current, axis=1)
 
   calls = [0]
 
-  def act(params, states, actions, returns, steps_remaining, position):
-    calls[0] += 1
-    key = jax.random.fold_in(jax.random.key(seed), calls[0])
-    return plan(params, key, states, actions, returns, steps_remaining, position)
+  def keyed(f):  # each call draws fresh candidates
+    def call(params, *window):
+      calls[0] += 1
+      return f(params, jax.random.fold_in(jax.random.key(seed), calls[0]), *window)
 
+    return call
+
+  act = keyed(plan)
+  act.score = keyed(jax.jit(score))
   return act
 
 

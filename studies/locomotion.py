@@ -3,6 +3,7 @@ of ``configs/locomotion.py`` in ``OUT/models``, their datasets, and the measurem
 episodes or windows it never trained on:
   rollout scores   D4RL-normalised return of the scale's episodes from fixed seeds (model_rollouts)
   capability MSE   held-out forward / inverse dynamics error over the data's one-step change (capabilities)
+  planner ranking  whether a planner's values order its candidates as the returns they earn do (planner_ranking)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from mtm_jax.data.splits import prepare_data
 from mtm_jax.datagen import d4rl_protocol
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
 from mtm_jax.errors import UserError
-from mtm_jax.eval import capabilities, expert_gap, model_rollouts
+from mtm_jax.eval import capabilities, expert_gap, model_rollouts, planner_ranking
 from mtm_jax.experiment import parse
 from mtm_jax.predict import make_predict
 from studies import harness
@@ -258,6 +259,25 @@ class LocomotionStudy:
     plan = "" if planner is None else "|plan " + ",".join(f"{k}={v}" for k, v in sorted(planner.items()))
     key = f"rollout|{model.name}|{task}|{target_rule}{plan}" + ("|validation" if validation else "")
     return self.harness.measured(key, compute)
+
+  def planner_ranking(self, part: str, model: harness.Trained, planner: dict, ranking: dict) -> dict:
+    """``planner_ranking.planner_ranking`` of a model's RCBC planner (at the primary target), its candidates at
+    ``ranking``'s decision ``steps`` of its ``episodes`` validation episodes played out; the per-decision records
+    are kept beside the means."""
+
+    def compute():
+      workdir = model.workdir  # trains it first where it is not: timed as its training
+      started = time.time()
+      out = planner_ranking.planner_ranking(load_checkpoint(workdir), planner=planner, target_rule=PRIMARY_TARGET, **ranking)
+      self.harness.spent(part, started)
+      self.log(
+        f"  {model.name} planner ranking: rank correlation {out['rank_correlation']:+.2f}, chosen gain "
+        f"{out['chosen_gain']:+.3f}, headroom {out['headroom']:.3f} {out['units']}"
+      )
+      return out
+
+    settings = ",".join(f"{k}={v}" for k, v in sorted({**planner, **ranking}.items()))
+    return self.harness.measured(f"ranking|{model.name}|{PRIMARY_TARGET}|{settings}", compute)
 
   def expert_gap(self, part: str, model: harness.Trained, env: str, task: str) -> dict:
     """``expert_gap.expert_gap`` of a model of ``env``'s expert data: its action error against the expert on its

@@ -258,13 +258,22 @@ def test_offline_rl_efficiency_and_planning_claims_compare_the_right_cells():
     "MTM's RCBC above the MLP-BC on 1.0% of the data": True,  # 95 % is not a small share
     "MTM's forward dynamics better than the MLP's at every share": False,
   }
+  ranked = {"rank_correlation": over_seeds([0.2, 0.3, 0.1]), "chosen_gain": over_seeds([0.02, -0.01, 0.0])}
   results = {
-    ("hopper", "medium"): {"gain": over_seeds([-21.8])},
-    ("hopper", "medium-replay"): {"gain": over_seeds([8.0, 8.0, 8.0])},
+    ("hopper", "medium"): {"gain": over_seeds([-21.8]), "ranking": ranked, "ranking_units": "score points"},
+    ("hopper", "medium-replay"): {
+      "gain": over_seeds([8.0, 8.0, 8.0]),
+      "ranking": {"rank_correlation": None, "chosen_gain": None},  # no decision reached: nothing to decide
+      "ranking_units": "score points",
+    },
   }
   assert [(ok, why) for _, ok, why in mtm_study.planning_claims(results)] == [
     (None, "gain -21.8 (1 seed: no interval) points"),  # one model decides nothing
+    (True, "rank correlation +0.20 [+0.10, +0.30]; seeds +0.20 / +0.30 / +0.10"),  # the values order what is earned
+    (None, "+0.003 [-0.010, +0.020]; seeds +0.020 / -0.010 / +0.000 score points"),  # their choice: undecided
     (True, "gain +8.0 [+8.0, +8.0]; seeds +8.0 / +8.0 / +8.0 points"),
+    (None, "rank correlation n/a"),
+    (None, "n/a score points"),
   ]
 
 

@@ -1,0 +1,75 @@
+"""The planner's candidates played out in the simulator: each from the decision step's restored state."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from conftest import pendulum_config
+
+from mtm_jax.checkpoint import load_checkpoint
+from mtm_jax.eval import model_rollouts, planner_ranking
+from mtm_jax.train import train_and_evaluate
+
+PLANNER = dict(num_candidates=3, noise=0.5)
+
+
+@pytest.fixture(scope="module")
+def pendulum_ckpt(minari_root, tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("ranking"))
+  train_and_evaluate(pendulum_config(), workdir)
+  return load_checkpoint(workdir)
+
+
+def test_every_candidate_is_played_out_from_the_decision_steps_state(pendulum_ckpt):
+  out = planner_ranking.planner_ranking(pendulum_ckpt, 2, (3, 10, 500), planner=PLANNER)
+  # Pendulum never terminates and its episodes last 30 steps: step 500 is never reached
+  assert [(d["episode"], d["step"]) for d in out["decisions"]] == [(0, 3), (1, 3), (0, 10), (1, 10)]
+  assert out["units"] == "return" and out["candidates"] == 3  # the test dataset has no score references
+  assert pendulum_ckpt.config.masks.return_policy == "first"  # so the current step opens the planned window:
+  assert out["horizon"] == pendulum_ckpt.config.window  # the current step and the imagined ones after it
+  for d in out["decisions"]:
+    earned, horizon = np.asarray(d["earned"]), np.asarray(d["horizon_earned"])
+    assert len(d["values"]) == len(earned) == 3
+    assert np.ptp(horizon) > 0  # the candidates' own actions earn different rewards from one restored state
+    assert np.all(earned <= horizon + 1e-9)  # Pendulum's rewards are never positive: the rest of the episode adds
+  assert out == {**out, **planner_ranking.summary(out["decisions"])}
+
+
+def test_an_environment_that_does_not_replay_is_refused(pendulum_ckpt, monkeypatch):
+  recorded = model_rollouts.recorded
+
+  class Noisy:  # the dataset, its environments jittering their observations
+    def __init__(self, dataset):
+      self.dataset, self.rng = dataset, np.random.default_rng(0)
+
+    def recover_environment(self):
+      env = self.dataset.recover_environment()
+      return gym.wrappers.TransformObservation(env, lambda o: o + self.rng.normal(0, 1e-3, o.shape), env.observation_space)
+
+  monkeypatch.setattr(model_rollouts, "recorded", lambda config: Noisy(recorded(config)))
+  with pytest.raises(RuntimeError, match="not deterministic"):
+    planner_ranking.planner_ranking(pendulum_ckpt, 1, (3,), planner=PLANNER)
+
+
+def test_the_means_are_over_decisions_and_a_tie_has_no_rank_correlation():
+  decisions = [
+    # the values order the candidates as their earned returns do: the choice (candidate 2) earns 2 more
+    {"values": [0.1, 0.2, 0.3], "earned": [10.0, 11.0, 12.0]},
+    # reversed: the choice (candidate 0) is the proposal itself, the best (candidate 2) 4 more
+    {"values": [0.3, 0.2, 0.1], "earned": [10.0, 12.0, 14.0]},
+    # every candidate earns the same: no rank correlation, no headroom
+    {"values": [0.1, 0.2, 0.3], "earned": [5.0, 5.0, 5.0]},
+  ]
+  out = planner_ranking.summary(decisions)
+  assert out["rank_correlation"] == pytest.approx(0.0)  # (1 + -1) / 2, the tie left out
+  assert out["chosen_gain"] == pytest.approx(2 / 3) and out["headroom"] == pytest.approx(2.0)
+  assert out["spread"] == pytest.approx((np.std([10, 11, 12]) + np.std([10, 12, 14])) / 3)
+  assert np.isnan(planner_ranking.summary([])["rank_correlation"])
+
+
+def test_bad_arguments_are_clear_errors(pendulum_ckpt):
+  from mtm_jax.errors import UserError
+
+  with pytest.raises(UserError, match="episodes >= 1 and decision steps >= 0"):
+    planner_ranking.planner_ranking(pendulum_ckpt, 0, (3,), planner=PLANNER)
+  with pytest.raises(UserError, match="decision steps >= 0"):
+    planner_ranking.planner_ranking(pendulum_ckpt, 1, (), planner=PLANNER)
