@@ -205,7 +205,7 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
   ranking = results["ranking|hopper_medium_mtm_seed0|start:1.0|episodes=2,noise=0.1,num_candidates=4,steps=(1, 2)"]
   assert {(d["episode"], d["step"]) for d in ranking["decisions"]} <= {(e, s) for e in (0, 1) for s in (1, 2)}
   assert all(len(d["earned"]) == 4 for d in ranking["decisions"]) and ranking["units"] == "score points"
-  assert "| dataset | rank correlation | choice - proposal | best - proposal | spread |" in report
+  assert "| dataset | rank correlation | choice - proposal | random - proposal | best - proposal | spread |" in report
   dynamics = {k: v for k, v in results.items() if k.startswith("capability|")}  # the one model's both, the MLP's
   assert sorted(dynamics) == sorted(
     f"capability|hopper_medium_{m}"

@@ -258,12 +258,12 @@ def test_offline_rl_efficiency_and_planning_claims_compare_the_right_cells():
     "MTM's RCBC above the MLP-BC on 1.0% of the data": True,  # 95 % is not a small share
     "MTM's forward dynamics better than the MLP's at every share": False,
   }
-  ranked = {"rank_correlation": over_seeds([0.2, 0.3, 0.1]), "chosen_gain": over_seeds([0.02, -0.01, 0.0])}
+  ranked = {"rank_correlation": over_seeds([0.2, 0.3, 0.1]), "over_random": over_seeds([0.02, -0.01, 0.0])}
   results = {
     ("hopper", "medium"): {"gain": over_seeds([-21.8]), "ranking": ranked, "ranking_units": "score points"},
     ("hopper", "medium-replay"): {
       "gain": over_seeds([8.0, 8.0, 8.0]),
-      "ranking": {"rank_correlation": None, "chosen_gain": None},  # no decision reached: nothing to decide
+      "ranking": {"rank_correlation": None, "over_random": None},  # no decision reached: nothing to decide
       "ranking_units": "score points",
     },
   }

@@ -1,9 +1,14 @@
 """The planner's candidates played out in the simulator: each from the decision step's restored state."""
 
+import json
+import os
+import subprocess
+import sys
+
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import pendulum_config
+from conftest import pendulum_config, process_env
 
 from mtm_jax.checkpoint import load_checkpoint
 from mtm_jax.eval import model_rollouts, planner_ranking
@@ -13,10 +18,16 @@ PLANNER = dict(num_candidates=3, noise=0.5)
 
 
 @pytest.fixture(scope="module")
-def pendulum_ckpt(minari_root, tmp_path_factory):
+def pendulum_run(minari_root, tmp_path_factory):
+  """A tiny trained Pendulum model's folder."""
   workdir = str(tmp_path_factory.mktemp("ranking"))
   train_and_evaluate(pendulum_config(), workdir)
-  return load_checkpoint(workdir)
+  return workdir
+
+
+@pytest.fixture
+def pendulum_ckpt(pendulum_run):
+  return load_checkpoint(pendulum_run)
 
 
 def test_every_candidate_is_played_out_from_the_decision_steps_state(pendulum_ckpt):
@@ -62,6 +73,7 @@ def test_the_means_are_over_decisions_and_a_tie_has_no_rank_correlation():
   out = planner_ranking.summary(decisions)
   assert out["rank_correlation"] == pytest.approx(0.0)  # (1 + -1) / 2, the tie left out
   assert out["chosen_gain"] == pytest.approx(2 / 3) and out["headroom"] == pytest.approx(2.0)
+  assert out["random_gain"] == pytest.approx(1.0)  # (1 + 2 + 0) / 3: the candidates' mean over the proposal
   assert out["spread"] == pytest.approx((np.std([10, 11, 12]) + np.std([10, 12, 14])) / 3)
   assert np.isnan(planner_ranking.summary([])["rank_correlation"])
 
@@ -73,3 +85,15 @@ def test_bad_arguments_are_clear_errors(pendulum_ckpt):
     planner_ranking.planner_ranking(pendulum_ckpt, 0, (3,), planner=PLANNER)
   with pytest.raises(UserError, match="decision steps >= 0"):
     planner_ranking.planner_ranking(pendulum_ckpt, 1, (), planner=PLANNER)
+
+
+def test_the_cli_prints_the_means_and_writes_every_decision(pendulum_run):
+  cmd = [sys.executable, "-m", "experiments.rank_planner", f"--workdir={pendulum_run}", "--num_candidates=3", "--noise=0.5"]
+  bad = subprocess.run([*cmd, "--steps=3,x"], env=process_env(), capture_output=True, text=True)
+  assert bad.returncode != 0 and "--steps must be whole numbers separated by commas, got 3,x" in bad.stderr
+  assert "Traceback" not in bad.stderr
+  done = subprocess.run([*cmd, "--episodes=1", "--steps=3"], env=process_env(), capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert "1 decisions of 3 candidates" in done.stdout and "rank correlation of values and earned returns" in done.stdout
+  out = json.load(open(os.path.join(pendulum_run, "planner_ranking_0.5_3.json")))
+  assert len(out["decisions"]) == 1 and len(out["decisions"][0]["earned"]) == 3

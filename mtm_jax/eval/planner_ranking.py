@@ -22,7 +22,7 @@ from mtm_jax.envs import rollout, score
 from mtm_jax.errors import UserError
 from mtm_jax.eval import model_rollouts
 
-MEANS = ("rank_correlation", "chosen_gain", "headroom", "spread")  # summary's, over the decisions
+MEANS = ("rank_correlation", "chosen_gain", "random_gain", "headroom", "spread")  # summary's, over the decisions
 REPLAY_TOLERANCE = 1e-9  # the replayed state at a decision step must be the original's, or the test is void
 
 
@@ -41,7 +41,8 @@ def planner_ranking(
   planner's, per candidate; the first is the unperturbed proposal), "earned" (the return from the step on,
   in score points where the dataset has references, else in return units) and "horizon_earned" (over the
   planned horizon alone); and over them the means of "rank_correlation" (Spearman, values against earned),
-  "chosen_gain" (earned by the planner's choice less the proposal's), "headroom" (the best candidate's less
+  "chosen_gain" (earned by the planner's choice less the proposal's), "random_gain" (the candidates' mean less
+  the proposal's: a choice at random, the yardstick of the planner's), "headroom" (the best candidate's less
   the proposal's) and "spread" (the standard deviation of earned over candidates); "units", "horizon" (the
   planned steps) and "candidates"}."""
   steps = sorted({int(s) for s in steps})
@@ -123,22 +124,22 @@ def planner_ranking(
 
 
 def summary(decisions: list) -> dict:
-  """The means over ``decisions`` (planner_ranking's) of each one's rank correlation, chosen gain, headroom and
-  spread (nan where there are none; a decision whose values or earned returns are all equal has no rank
-  correlation and is left out of that mean)."""
-  rho, gain, headroom, spread = [], [], [], []
+  """The means over ``decisions`` (planner_ranking's) of each one's MEANS (nan where there are none; a decision
+  whose values or earned returns are all equal has no rank correlation and is left out of that mean)."""
+  rho, gain, random, headroom, spread = [], [], [], [], []
   for d in decisions:
     values, earned = np.asarray(d["values"]), np.asarray(d["earned"])
     if np.ptp(values) > 0 and np.ptp(earned) > 0:
       rho.append(stats.spearmanr(values, earned).statistic)
     gain.append(earned[np.argmax(values)] - earned[0])
+    random.append(earned.mean() - earned[0])  # what a candidate drawn at random earns over the proposal, expected
     headroom.append(earned.max() - earned[0])
     spread.append(earned.std())
 
   def mean(x):
     return float(np.mean(x)) if x else float("nan")
 
-  return dict(zip(MEANS, map(mean, (rho, gain, headroom, spread))))
+  return dict(zip(MEANS, map(mean, (rho, gain, random, headroom, spread))))
 
 
 def horizon_of(scored: dict) -> int | None:
