@@ -5,7 +5,7 @@ python -m experiments.rank_planner --workdir runs/loco/hopper_medium [--num_cand
 
 At each decision step of plain-RCBC validation episodes the planner (mtm_jax.planning) scores its candidates,
 and each is played out in the simulator (mtm_jax.eval.planner_ranking). Prints the means over the decisions
-and writes WORKDIR/planner_ranking_NOISE_N.json with every decision's values and earned returns.
+and writes WORKDIR/planner_ranking_<settings>.json with every decision's values and earned returns.
 """
 
 import json
@@ -35,15 +35,24 @@ def main():
   planner = dict(num_candidates=_CANDIDATES.value, noise=_NOISE.value)
   ckpt = load_checkpoint(_WORKDIR.value)
   out = planner_ranking(ckpt, _EPISODES.value, steps, planner=planner, target_rule=_TARGET_RULE.value or None)
+  if not out["decisions"]:
+    raise UserError(f"no episode reached a decision step ({','.join(map(str, steps))}); choose earlier --steps")
   print(
     f"{len(out['decisions'])} decisions of {out['candidates']} candidates over {out['horizon']} planned steps "
     f"(step {ckpt.step}; earned returns in {out['units']}):"
   )
-  print(f"  rank correlation of values and earned returns  {out['rank_correlation']:+.3f}")
-  print(f"  the planner's choice less the proposal          {out['chosen_gain']:+.4f}")
-  print(f"  the best candidate less the proposal            {out['headroom']:+.4f}")
-  print(f"  earned returns' spread over the candidates      {out['spread']:.4f}")
-  path = os.path.join(_WORKDIR.value, f"planner_ranking_{_NOISE.value:g}_{_CANDIDATES.value}.json")
+  lines = (
+    ("rank correlation of values and earned returns", out["rank_correlation"]),
+    ("the planner's choice less the proposal", out["chosen_gain"]),
+    ("a candidate at random less the proposal", out["random_gain"]),
+    ("the best candidate less the proposal", out["headroom"]),
+  )
+  for what, value in lines:
+    print(f"  {what:<48}{value:+.4f}")
+  print(f"  {'earned returns spread over the candidates':<48}{out['spread']:.4f}")
+  settings = f"noise{_NOISE.value:g}_n{_CANDIDATES.value}_{_EPISODES.value}ep_steps{'-'.join(map(str, sorted(set(steps))))}"
+  rule = _TARGET_RULE.value.replace(":", "")
+  path = os.path.join(_WORKDIR.value, f"planner_ranking_{settings}{'_' + rule if rule else ''}.json")
   with open(path, "w") as f:
     json.dump(out, f, indent=2)
   print(f"wrote {path}")

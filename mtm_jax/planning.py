@@ -62,7 +62,8 @@ def make_planner(
   noise: the candidates' Gaussian perturbation, as a fraction of each action dimension's half-range.
   history: past steps kept before the current one; the K - 1 - history slots after it are the imagined
   horizon (history = K - 1 plans the current action alone). Ignored under the ``first`` return policy.
-  Each call draws fresh candidates (its key is folded with a call counter).
+  Each call draws fresh candidates (its key is folded with a call counter, which ``act`` and ``act.score``
+  share: a score call moves the draws of the acts after it).
   """
   if num_candidates < 1 or noise < 0 or history < 0:
     raise UserError(

@@ -276,8 +276,10 @@ class LocomotionStudy:
       )
       return out
 
-    settings = ",".join(f"{k}={v}" for k, v in sorted({**planner, **ranking}.items()))
-    return self.harness.measured(f"ranking|{model.name}|{PRIMARY_TARGET}|{settings}", compute)
+    plan = ",".join(f"{k}={v}" for k, v in sorted(planner.items()))
+    steps = "-".join(map(str, sorted(set(ranking["steps"]))))
+    key = f"ranking|{model.name}|{PRIMARY_TARGET}|plan {plan}|episodes={ranking['episodes']},steps={steps}"
+    return self.harness.measured(key, compute)
 
   def expert_gap(self, part: str, model: harness.Trained, env: str, task: str) -> dict:
     """``expert_gap.expert_gap`` of a model of ``env``'s expert data: its action error against the expert on its

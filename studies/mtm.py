@@ -2,7 +2,7 @@
 and, beyond the paper, planning with the same weights (mtm_jax.planning).
 
 A locomotion study (``studies.locomotion``): its models train in ``OUT/models`` and resume there, its rollout
-scores and capability errors are cached in ``OUT/results.json``, so a re-run only does what is missing.
+scores, capability errors and planner rankings are cached in ``OUT/results.json``, so a re-run only does what is missing.
 Our primary numbers are honest: the final checkpoint, one return-target rule fixed in advance
 (``start:1.0``, what the best training episode holds from its start: a value the data shows where a
 rollout starts), and beside it the target of the curve chosen on
@@ -193,8 +193,8 @@ class MTMStudy(LocomotionStudy):
   name = "mtm"
   scales = SCALES
   # Each of these reaches the cache only through names that hold it: a model's env, level, seed, share (steps),
-  # budget (x) and kind; a rollout's target and planner. So a folder gains entries when they change. Not
-  # episodes, which no rollout key holds.
+  # budget (x) and kind; a rollout's target and planner; a planner ranking's episodes and steps. So a folder
+  # gains entries when they change. Not episodes, which no rollout key holds.
   keyed = (
     "envs",
     "levels",
@@ -414,7 +414,7 @@ class MTMStudy(LocomotionStudy):
       # from each seed's decisions, so a yardstick added to the summary needs no new rollouts
       "ranking": {k: combine([m[k] for m in means if not np.isnan(m[k])]) for k in planner_ranking.MEANS},
       "ranking_units": ranked[0]["units"],
-      "horizon": ranked[0]["horizon"],
+      "horizon": next((r["horizon"] for r in ranked if r["horizon"] is not None), None),
     }
     out["gain"] = paired(out["planned"], out["plain"])  # each seed's model planned against itself plain
     chosen, random = out["ranking"]["chosen_gain"], out["ranking"]["random_gain"]
@@ -662,6 +662,7 @@ class MTMStudy(LocomotionStudy):
       for (env, level), r in results.items()
     ]
     units = {r["ranking_units"] for r in results.values()}
+    horizons = "/".join(sorted({str(r["horizon"]) for r in results.values() if r["horizon"] is not None})) or "n/a"
     claims = planning_claims(results)
     return claims, [
       "## Beyond the paper: planning with the same weights",
@@ -677,13 +678,14 @@ class MTMStudy(LocomotionStudy):
       "Does the planner's value rank its candidates by what they earn? At steps "
       f"{', '.join(map(str, self.scale['ranking']['steps']))} of {self.scale['ranking']['episodes']} plain-RCBC "
       "validation episodes per seed, each candidate is played out in the simulator (the episode replayed to the "
-      "step, the candidate's actions over its planned horizon, then plain RCBC to the end: "
+      f"step, the candidate's actions over its {horizons} planned steps, open loop, then plain RCBC to the end: "
       "`mtm_jax.eval.planner_ranking`), and what it earns from that step on is set against its predicted value. "
       "Per seed, means over its decisions of: the rank correlation (Spearman) of values and earned returns; what "
       "the planner's choice earns less what the unperturbed proposal earns; the same for a candidate drawn at random "
       "(the candidates' mean: what a ranking with no information takes); what the best candidate earns less the "
       "proposal (the most a perfect ranking could take at one decision); and the standard deviation of the "
-      f"earned returns over the candidates. In {', '.join(sorted(units))}.",
+      f"earned returns over the candidates. In {', '.join(sorted(units))}. A seed none of whose decisions "
+      "separates its candidates has no rank correlation, and is left out of that cell.",
       markdown_table(
         ["dataset", "rank correlation", "choice - proposal", "random - proposal", "best - proposal", "spread"], ranked
       ),

@@ -11,6 +11,7 @@ import pytest
 from conftest import pendulum_config, process_env
 
 from mtm_jax.checkpoint import load_checkpoint
+from mtm_jax.envs import rollout
 from mtm_jax.eval import model_rollouts, planner_ranking
 from mtm_jax.train import train_and_evaluate
 
@@ -43,6 +44,28 @@ def test_every_candidate_is_played_out_from_the_decision_steps_state(pendulum_ck
     assert np.ptp(horizon) > 0  # the candidates' own actions earn different rewards from one restored state
     assert np.all(earned <= horizon + 1e-9)  # Pendulum's rewards are never positive: the rest of the episode adds
   assert out == {**out, **planner_ranking.summary(out["decisions"])}
+
+
+def test_under_every_return_token_the_candidates_take_over_at_the_decision_step(minari_root, tmp_path, monkeypatch):
+  """The ``all`` return policy (locomotion's) keeps one step of history: the planned horizon is the current step
+  and the K - 2 after it. Each episode's continuations replay its actions before the decision step and part there."""
+  train_and_evaluate(pendulum_config(**{"masks.return_policy": "all"}), str(tmp_path))
+  ckpt = load_checkpoint(str(tmp_path))
+  played = []  # each rollout.run's actions: the base episodes', then the continuations'
+  run = rollout.run
+
+  def recorded(envs, policy, **kw):
+    episodes = run(envs, policy, **kw)
+    played.append(episodes.actions)
+    return episodes
+
+  monkeypatch.setattr(rollout, "run", recorded)
+  out = planner_ranking.planner_ranking(ckpt, 2, (6,), planner=PLANNER)
+  assert out["horizon"] == ckpt.config.window - 1
+  base, continued = played
+  continued = continued.reshape(2, 3, *continued.shape[1:])  # [episode, candidate, step, da]
+  np.testing.assert_array_equal(continued[:, :, :6], np.broadcast_to(base[:, None, :6], continued[:, :, :6].shape))
+  assert np.all(np.ptp(continued[:, :, 6], axis=1) > 0)  # the candidates part at the decision step
 
 
 def test_an_environment_that_does_not_replay_is_refused(pendulum_ckpt, monkeypatch):
@@ -91,9 +114,11 @@ def test_the_cli_prints_the_means_and_writes_every_decision(pendulum_run):
   cmd = [sys.executable, "-m", "experiments.rank_planner", f"--workdir={pendulum_run}", "--num_candidates=3", "--noise=0.5"]
   bad = subprocess.run([*cmd, "--steps=3,x"], env=process_env(), capture_output=True, text=True)
   assert bad.returncode != 0 and "--steps must be whole numbers separated by commas, got 3,x" in bad.stderr
-  assert "Traceback" not in bad.stderr
+  late = subprocess.run([*cmd, "--episodes=1", "--steps=500"], env=process_env(), capture_output=True, text=True)
+  assert late.returncode != 0 and "no episode reached a decision step (500); choose earlier --steps" in late.stderr
+  assert "Traceback" not in bad.stderr + late.stderr
   done = subprocess.run([*cmd, "--episodes=1", "--steps=3"], env=process_env(), capture_output=True, text=True)
   assert done.returncode == 0, done.stderr[-2000:]
   assert "1 decisions of 3 candidates" in done.stdout and "rank correlation of values and earned returns" in done.stdout
-  out = json.load(open(os.path.join(pendulum_run, "planner_ranking_0.5_3.json")))
+  out = json.load(open(os.path.join(pendulum_run, "planner_ranking_noise0.5_n3_1ep_steps3.json")))
   assert len(out["decisions"]) == 1 and len(out["decisions"][0]["earned"]) == 3

@@ -95,6 +95,17 @@ def test_the_chosen_action_is_the_argmax_of_a_score_set_by_the_last_action():
   assert not np.allclose(chosen, 0.1)  # not the proposal: the search moved it
 
 
+def test_score_returns_the_candidates_and_values_the_act_chooses_from():
+  """act.score (what planner_ranking plays out) draws what act would at the same call: act executes the current
+  action of its best-valued candidate."""
+  planners = [make_planner(fake_predict, **BOUNDS, num_candidates=16, noise=1.0, seed=3) for _ in range(2)]
+  chosen = np.asarray(planners[0](None, *inputs(3)))
+  candidates, values, current = (np.asarray(x) for x in planners[1].score(None, *inputs(3)))
+  assert candidates.shape == (E, 16, K, DA) and values.shape == (E, 16) and current == 1
+  np.testing.assert_allclose(candidates[:, 0, current:], 0.1)  # the first candidate is the proposal
+  np.testing.assert_array_equal(chosen, candidates[np.arange(E), values.argmax(axis=1), current])
+
+
 def test_choices_stay_in_bounds_and_every_call_draws_new_candidates():
   act = make_planner(fake_predict, **BOUNDS, num_candidates=64, noise=2.0)
   chosen = np.asarray(act(None, *inputs(1)))

@@ -46,6 +46,7 @@ class ModelPolicy:
   metadata: dict  # the dataset's
   horizon: int  # the environment's time limit (else the data's longest episode): steps_remaining counts from it
   act: Callable  # what policy calls each step: rollout.make_act's, or planning.make_planner's (with its .score)
+  params: dict  # the checkpoint's, as device arrays: act's first argument
 
 
 def model_policy(ckpt: Checkpoint, task: str, env, *, target_rule: str | None = None, planner: dict | None = None):
@@ -91,7 +92,7 @@ def model_policy(ckpt: Checkpoint, task: str, env, *, target_rule: str | None = 
   policy = rollout.make_policy(
     act, params, config.window, task=task, targets=target, return_kind=config.data.returns, horizon=horizon
   )
-  return ModelPolicy(policy, target, rule if target is not None else None, asked, held_out, metadata, horizon, act)
+  return ModelPolicy(policy, target, rule if target is not None else None, asked, held_out, metadata, horizon, act, params)
 
 
 def run_episodes(envs: list, policy: Callable, episodes: int, seed: int) -> list:

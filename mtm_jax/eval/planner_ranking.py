@@ -5,15 +5,17 @@ depends on two things a rollout score cannot separate: whether the candidates ea
 (the headroom a perfect ranking would take), and whether the predicted values order them as their earned
 returns do. This measures both. Plain RCBC episodes are run; at a few decision steps the planner scores its
 candidates on the episode's window, and every candidate is then played out: the episode is replayed from its
-reset seed with its own actions up to the decision step (MuJoCo is deterministic, so this restores the state
-exactly: checked), the candidate's actions over its planned horizon follow, then plain RCBC to the episode's
-end. What a candidate earns is the return from the decision step on, so each decision is judged by its own
-effect, with the same policy after it for every candidate.
+reset seed with its own actions up to the decision step (MuJoCo is deterministic, so this restores the state;
+checked on every observation and reward up to the step), the candidate's actions over its planned horizon
+follow, then plain RCBC to the episode's end. What a candidate earns is the return from the decision step on,
+so each decision is judged by its own effect, with the same policy after it for every candidate.
+
+The candidates are played open loop over their horizon, where the planner executes one action and plans again:
+so the headroom is what one decision's sequence can change, not what a closed-loop planner could make of it.
 """
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 from scipy import stats
 
@@ -54,7 +56,6 @@ def planner_ranking(
   envs = [dataset.recover_environment() for _ in range(episodes * candidates)]
   plain = model_rollouts.model_policy(ckpt, "rcbc", envs[0], target_rule=target_rule)
   planned = model_rollouts.model_policy(ckpt, "rcbc", envs[0], target_rule=target_rule, planner=planner)
-  params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
   scored = {}  # decision step -> (candidates [E, N, K, da], values [E, N], current slot)
   now = [0]  # the step the base policy is at: record() files the planner's scores under it
 
@@ -65,7 +66,13 @@ def planner_ranking(
 
   # The planner's windows are laid out exactly as in its own rollouts: the same make_policy, its act recorded.
   scoring = rollout.make_policy(
-    record, params, config.window, task="rcbc", targets=planned.target, return_kind=config.data.returns, horizon=planned.horizon
+    record,
+    planned.params,
+    config.window,
+    task="rcbc",
+    targets=planned.target,
+    return_kind=config.data.returns,
+    horizon=planned.horizon,
   )
 
   def base_policy(h, t):
@@ -76,10 +83,14 @@ def planner_ranking(
 
   reset = [seed + e for e in range(episodes)]
   base = rollout.run(envs[:episodes], base_policy, seeds=reset)
-  factor, units = 1.0, "return"
+  span, units = None, "return"
   if planned.metadata.get("ref_min_score") is not None:
     low, high = score.references(planned.metadata, config.data.dataset_id)
-    factor, units = 100.0 / (high - low), "score points"
+    span, units = high - low, "score points"
+
+  def earned_from(rewards):  # a return, as a share of the references' span in score points where there is one
+    total = rewards.sum(axis=1).reshape(episodes, candidates)
+    return total if span is None else score.d4rl_score(total, 0.0, span)
 
   rows = np.repeat(np.arange(episodes), candidates)  # continuation i plays candidate i % N of episode i // N
   which = np.tile(np.arange(candidates), episodes)
@@ -102,14 +113,20 @@ def planner_ranking(
     # plain policy sees one batch shape throughout.
     out = rollout.run(envs, continuation, seeds=[reset[e] for e in rows])
     reached = base.lengths > t
-    replayed = np.abs(out.observations[:, t] - base.observations[rows, t]).max(axis=-1)
-    if np.any(replayed[reached[rows]] > REPLAY_TOLERANCE):
+    off = np.concatenate(
+      [
+        np.abs(out.observations[:, : t + 1] - base.observations[rows, : t + 1]).reshape(len(rows), -1),
+        np.abs(out.rewards[:, :t] - base.rewards[rows, :t]),
+      ],
+      axis=1,
+    )[reached[rows]]
+    if off.size and off.max() > REPLAY_TOLERANCE:
       raise RuntimeError(
-        f"replaying an episode's actions did not restore its state at step {t} (off by {replayed.max():.2g}): "
+        f"replaying an episode's actions did not restore its state at step {t} (off by {off.max():.2g}): "
         "the environment is not deterministic, so its candidates cannot be played out from the same state"
       )
-    earned = factor * out.rewards[:, t:].sum(axis=1).reshape(episodes, candidates)
-    horizon_earned = factor * out.rewards[:, t : t + horizon].sum(axis=1).reshape(episodes, candidates)
+    earned = earned_from(out.rewards[:, t:])
+    horizon_earned = earned_from(out.rewards[:, t : t + horizon])
     for e in np.flatnonzero(reached):
       decisions.append(
         {
