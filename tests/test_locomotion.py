@@ -163,6 +163,13 @@ def test_small_model_trains_and_the_rollout_cli_scores_it(hopper_data, tmp_path)
   report = json.load(open(os.path.join(workdir, "rollout_rcbc.json")))
   assert report["episodes"] == 3 and report["target_rule"] == "start:1.0" and report["env_id"] == "Hopper-v5"
   np.testing.assert_allclose(report["dataset_score"][0], summary["levels"]["medium-expert"]["score"], rtol=1e-4)
+  planned = subprocess.run(
+    [*rollout, "--plan_candidates", "2", "--plan_noise", "0.3"], env=process_env(), capture_output=True, text=True
+  )
+  assert planned.returncode == 0, planned.stderr
+  assert "rcbc, planned (2 candidates, noise 0.3)" in planned.stdout and "asked: " in planned.stdout
+  report = json.load(open(os.path.join(workdir, "rollout_rcbc_planned_2_0.3.json")))
+  assert report["planner"] == {"num_candidates": 2, "noise": 0.3} and report["episodes"] == 3
 
 
 def run_study(script: str, out, check: bool = True) -> subprocess.CompletedProcess:
