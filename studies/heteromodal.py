@@ -23,7 +23,19 @@ from mtm_jax.data.splits import labelled_episodes, split_by_config
 from mtm_jax.eval import plots
 from mtm_jax.experiment import parse
 from mtm_jax.spec import STATES
-from studies.locomotion import PRIMARY_TARGET, LocomotionStudy, Model, asked_line, asked_text, combine, levelled
+from studies.locomotion import (
+  EXPERT_GAP_LEVEL,
+  PRIMARY_TARGET,
+  LocomotionStudy,
+  Model,
+  asked_line,
+  asked_text,
+  combine,
+  combine_gaps,
+  gap_rows,
+  gap_text,
+  levelled,
+)
 from studies.report import cell_text, claim_lines, every, markdown_table, paired
 
 FRACTIONS = (0.01, 0.05, 0.25)  # the paper's 1 %, and two more to draw the curve
@@ -34,6 +46,9 @@ TWO_STAGE = ("rcbc_imagine", "imagine")  # the MTMs' two-stage control and its f
 # the scale's steps; well below, a score may be that of a model still learning; above, of one overfitting its
 # few labelled episodes.
 LEVELLED = "bc_levelled"
+# Each BC model's actions against the expert that sampled the data, on held-out states and on its own rollouts'
+# (expert_gap; on expert data only): where a low held-out loss and a fall in closed loop part ways.
+GAP = "bc_expert_gap"
 MTM_RECIPE = "mtm_heteromodal"  # the reference's heteromodal arm's masks (configs/locomotion.py)
 # column -> (model, what the unlabelled training episodes become); a specialist's column is its task's model.
 COLUMNS = {
@@ -90,7 +105,7 @@ class HeteromodalStudy(LocomotionStudy):
     """(table, asked): table[task][column] a SeedCell over seeds, or None where this scale trains no such model
     (tasks: SCORED, and LEVELLED of each BC model); asked[task][column] how that column's models were asked
     each held-out error (ERRORS)."""
-    values = {task: {col: [] for col in COLUMNS} for task in (*SCORED, LEVELLED)}
+    values = {task: {col: [] for col in COLUMNS} for task in (*SCORED, LEVELLED, GAP)}
     asked = {}
     for seed in self.seeds["heteromodal"]:
 
@@ -110,11 +125,16 @@ class HeteromodalStudy(LocomotionStudy):
               out[task, column] = self.rollout_score("heteromodal", model, task)
             if task == "bc":
               out[LEVELLED, column] = levelled(self.learning_curve(model)["bc"])
+              if level == EXPERT_GAP_LEVEL:
+                out[GAP, column] = self.expert_gap("heteromodal", model, env, "bc")
         return out
 
       for (task, column), value in self.paired("heteromodal", env, level, seed, measure, labels=labels).items():
         values[task][column].append(value)
-    return {task: {col: combine(v) for col, v in cols.items()} for task, cols in values.items()}, asked
+    cells = {
+      task: {col: (combine_gaps if task == GAP else combine)(v) for col, v in cols.items()} for task, cols in values.items()
+    }
+    return cells, asked
 
   def tables(self, env: str, level: str) -> tuple[dict, dict]:
     """({f: table} at each labelled share of the scale, asked: how each column was asked each held-out error)."""
@@ -183,6 +203,7 @@ class HeteromodalStudy(LocomotionStudy):
         out.append(f"No change (every later state predicted as s[0]) scores {self.no_change(env, level, task):.3g}.")
     if asked:
       out.append(f"Held-out errors asked: {asked_text(asked)}.")
+    out += self._gap_lines(tables)
     name = f"heteromodal_{env}_{level}.png"
     plots.lines(
       os.path.join(self.harness.out, name),
@@ -205,6 +226,19 @@ class HeteromodalStudy(LocomotionStudy):
         "labels about 10k, where ours label the steps named above).".format(env, *PAPER[env])
       )
     return out
+
+  @staticmethod
+  def _gap_lines(tables: dict) -> list:
+    """The BC models' expert gap at each f (none where the data is not one expert's)."""
+    gaps = {f: t[GAP] for f, t in tables.items() if any(t[GAP].values())}
+    if not gaps:
+      return []
+    rows = [row for f, by_column in gaps.items() for row in gap_rows(f"{f:.0%}: ", by_column, COLUMNS)]
+    return [
+      "### BC's action error against the expert",
+      gap_text([g for by_column in gaps.values() for g in by_column.values()]),
+      markdown_table(["labelled share f: action error", *COLUMNS], rows),
+    ]
 
 
 def heteromodal_claims(tables: dict) -> list:

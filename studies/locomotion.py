@@ -27,9 +27,18 @@ from mtm_jax.eval import capabilities, expert_gap, model_rollouts, planner_ranki
 from mtm_jax.experiment import parse
 from mtm_jax.predict import make_predict
 from studies import harness
-from studies.report import SeedCell, over_seeds
+from studies.report import SeedCell, cell_text, over_seeds
 
 DYNAMICS = ("forward_dynamics", "inverse_dynamics")
+# The level whose data one expert sampled: there a BC or RCBC model's actions are also set against that expert's
+# (expert_gap), on held-out states and on its own rollouts', to show compounding error.
+EXPERT_GAP_LEVEL = "expert"
+GAP_ROWS = {
+  "held_out": "on held-out states, the data's history",
+  "own_early": f"on its own rollouts' first {expert_gap.EARLY_STEPS} steps",
+  "own": "on its own rollouts' states",
+  "growth": "growth (own / held-out)",
+}
 CURVE_POINTS = 10  # held-out evaluations per training run (eval.every): every model's learning curve
 PRIMARY_TARGET = "start:1.0"  # what the best training episode holds from its start: fixed in advance
 VALIDATION_EPISODES = 20  # per target, to choose one; fewer where a scale reports fewer
@@ -414,6 +423,37 @@ def combine(values: list) -> SeedCell | None:
   if rollouts:
     return over_seeds([r["score"][0] for r in rollouts], [r.get("reached_time_limit") for r in rollouts])
   return over_seeds(values)
+
+
+def combine_gaps(gaps: list) -> dict | None:
+  """{row of GAP_ROWS, and "data": its cell over seeds} of per-seed expert_gap results (None for none)."""
+  return {k: combine([g[k] for g in gaps]) for k in (*GAP_ROWS, "data")} if gaps else None
+
+
+def gap_rows(prefix: str, gaps: dict, columns) -> list:
+  """A report table's rows of combine_gaps cells by column (None: not measured): one per GAP_ROWS row."""
+  return [
+    [
+      f"{prefix}{label}",
+      *[cell_text(gaps[c][key] if gaps.get(c) else None, "{:.2f}" if key == "growth" else "{:.4f}") for c in columns],
+    ]
+    for key, label in GAP_ROWS.items()
+  ]
+
+
+def gap_text(gaps: list) -> str:
+  """What an expert-gap table measures, and how far the data's own samples scatter about the expert (the "data"
+  cells of ``gaps``, combine_gaps results: their range over the seeds' data, which may be several realizations)."""
+  data = [v for g in gaps if g for v in g["data"].values]
+  low, high = f"{min(data):.4f}", f"{max(data):.4f}"
+  scatter = low if low == high else f"{low}-{high} (over the seeds' data)"
+  return (
+    "Action error against the expert that sampled the data (mean squared error per action dimension, its mode "
+    "as the label; `mtm_jax.eval.expert_gap`), on the same models and the reported episodes' starts. A "
+    "held-out loss sees only the data's states; in closed loop a model's own actions choose its next states, "
+    f"and the growth from held-out to its own states is compounding error. The data's own samples scatter "
+    f"{scatter} about the expert's mode on the held-out steps."
+  )
 
 
 def _dataset_size(env: str, level: str, scale: str) -> tuple[int, int]:

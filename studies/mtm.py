@@ -21,10 +21,10 @@ from configs.locomotion import is_mlp, paper_mlp
 from mtm_jax.envs.locomotion import LEVELS
 from mtm_jax.errors import UserError
 from mtm_jax.eval import capabilities, planner_ranking, plots
-from mtm_jax.eval.expert_gap import EARLY_STEPS
 from studies import harness
 from studies.locomotion import (
   DYNAMICS,
+  EXPERT_GAP_LEVEL,
   PRIMARY_TARGET,
   VALIDATION_EPISODES,
   LocomotionStudy,
@@ -32,7 +32,10 @@ from studies.locomotion import (
   asked_line,
   asked_text,
   combine,
+  combine_gaps,
   final,
+  gap_rows,
+  gap_text,
   levelled,
 )
 from studies.report import VERDICTS, cell_text, claim_lines, every, markdown_table, paired
@@ -170,15 +173,6 @@ EFFICIENCY_MODELS = {
   "MTM": {"score": ("rcbc", "mtm"), "forward_dynamics": "mtm"},
   "MLP": {"score": ("bc", paper_mlp("bc")), "forward_dynamics": paper_mlp("forward_dynamics")},
 }
-# The versatility level whose data one expert sampled: there each BC and RCBC model's actions are also set
-# against that expert's (expert_gap), on held-out states and on its own rollouts', to show compounding error.
-EXPERT_GAP_LEVEL = "expert"
-GAP_ROWS = {
-  "held_out": "on held-out states, the data's history",
-  "own_early": f"on its own rollouts' first {EARLY_STEPS} steps",
-  "own": "on its own rollouts' states",
-  "growth": "growth (own / held-out)",
-}
 CAPABILITY_ROWS = {
   "bc": "BC score",
   "rcbc": "RCBC score",
@@ -264,9 +258,7 @@ class MTMStudy(LocomotionStudy):
       for name, by_task in (("table", values), ("held_out", held_out))
     }
     cells["expert_gap"] = {
-      task: {col: {k: combine([g[k] for g in v]) for k in (*GAP_ROWS, "data")} if v else None for col, v in cols.items()}
-      for task, cols in gaps.items()
-      if level == EXPERT_GAP_LEVEL
+      task: {col: combine_gaps(v) for col, v in cols.items()} for task, cols in gaps.items() if level == EXPERT_GAP_LEVEL
     }
     return {**cells, "asked": asked}
 
@@ -708,23 +700,8 @@ def expert_gap_lines(gaps: dict, columns: list) -> list:
   """The versatility section's expert-gap table (none where the level's data is not one expert's)."""
   if not gaps:
     return []
-  rows = []
-  for task, cols in gaps.items():
-    for key, label in GAP_ROWS.items():
-      fmt = "{:.2f}" if key == "growth" else "{:.4f}"
-      rows.append([f"{task.upper()} {label}", *[cell_text(cols[c][key] if cols[c] else None, fmt) for c in COLUMNS]])
-  # each seed's data, whose realizations differ where a study spans machines: their range, not a mean over them
-  data = gaps["bc"]["MTM"]["data"].values
-  low, high = f"{min(data):.4f}", f"{max(data):.4f}"
-  scatter = low if low == high else f"{low}-{high} (over the seeds' data)"
-  return [
-    "Action error against the expert that sampled the data (mean squared error per action dimension, its mode "
-    "as the label; `mtm_jax.eval.expert_gap`), on the same models and the reported episodes' starts. A "
-    "held-out loss sees only the data's states; in closed loop a model's own actions choose its next states, "
-    f"and the growth from held-out to its own states is compounding error. The data's own samples scatter "
-    f"{scatter} about the expert's mode on the held-out steps.",
-    markdown_table(["action error", *columns], rows),
-  ]
+  rows = [row for task, cols in gaps.items() for row in gap_rows(f"{task.upper()} ", cols, COLUMNS)]
+  return [gap_text(list(gaps["bc"].values())), markdown_table(["action error", *columns], rows)]
 
 
 def versatility_claims(table: dict, level: str, asked: dict | None = None) -> list:

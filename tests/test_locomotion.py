@@ -283,23 +283,31 @@ def test_a_seeds_paired_models_must_share_one_realization_of_the_data(hopper_dat
 
 
 def test_expert_gap_sets_a_models_actions_against_the_expert_that_sampled_its_data(hopper_data, tmp_path, monkeypatch):
+  from mtm_jax.data import writer
   from mtm_jax.errors import UserError
   from studies.locomotion import Model
   from studies.mtm import MTMStudy
 
   root, summary = hopper_data
-  with pytest.raises(UserError, match="no finished SAC run behind mtm_jax/hopper-smoke/expert-v0 in .*hopper-seed3"):
-    d4rl_protocol.expert_actions("hopper", "smoke", (str(tmp_path),))
-  expert = d4rl_protocol.expert_actions("hopper", "smoke", (str(tmp_path), str(root / "runs" / "sac")))
+  record = writer.provenance("mtm_jax/hopper-smoke/expert-v0")
+  assert record["sac_workdir"] == str(root / "runs" / "sac" / d4rl_protocol.PROTOCOL / "smoke" / "hopper-seed3")
+  expert = d4rl_protocol.expert_actions("hopper", "smoke", ())  # found where the dataset records it was made
   observations = np.zeros((4, 11))
   assert expert(observations).shape == (4, 3) and np.all(np.abs(expert(observations)) <= 1.0)
+  # so a study finds it whichever study (or make_dataset) made the data, from any folder
   study = MTMStudy(str(tmp_path / "mtm"), "smoke", log=lambda *_: None)
-  monkeypatch.chdir(root)  # the study finds the SAC run under its own folder, else make_dataset's runs/sac
   gap = study.expert_gap("versatility", study.trained("versatility", Model("hopper", "expert", "bc")), "hopper", "bc")
   assert set(gap) == {"own", "own_early", "held_out", "data", "growth"}
   assert all(0 < v < 4 for k, v in gap.items() if k != "growth")  # actions lie in [-1, 1]
   assert gap["growth"] == pytest.approx(gap["own"] / gap["held_out"])
   assert json.loads((tmp_path / "mtm" / "results.json").read_text())["expert_gap|hopper_expert_bc_seed0|bc"] == gap
+
+  # A dataset made before its SAC run's folder was recorded: the run is looked for under the roots given.
+  monkeypatch.setattr(writer, "provenance", lambda _: {k: v for k, v in record.items() if k != "sac_workdir"})
+  with pytest.raises(UserError, match="no finished SAC run behind mtm_jax/hopper-smoke/expert-v0 in .*hopper-seed3"):
+    d4rl_protocol.expert_actions("hopper", "smoke", (str(tmp_path),))
+  expert = d4rl_protocol.expert_actions("hopper", "smoke", (str(tmp_path), str(root / "runs" / "sac")))
+  assert expert(observations).shape == (4, 3)
 
 
 def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_resumes(hopper_data, tmp_path):

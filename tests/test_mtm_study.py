@@ -12,7 +12,7 @@ from mtm_jax.experiment import parse
 from studies import harness
 from studies import locomotion as locomotion_study
 from studies import mtm as mtm_study
-from studies.locomotion import Model
+from studies.locomotion import GAP_ROWS, Model
 from studies.report import cell_text, over_seeds, paired
 
 
@@ -378,11 +378,24 @@ def test_the_expert_gap_table_shows_each_columns_error_on_held_out_and_own_state
   text, table = mtm_study.expert_gap_lines(gaps, ["MTM", "specialist", "window MLP", "paper MLP"])
   assert "scatter 0.0500 about the expert's mode" in text
   rows = table.splitlines()
-  assert len(rows) == 2 + 2 * len(mtm_study.GAP_ROWS)
+  assert len(rows) == 2 + 2 * len(GAP_ROWS)
   assert rows[2 + 3].startswith("| BC growth (own / held-out) | 20.00 [") and "| n/a | n/a |" in rows[2 + 3]
   assert rows[2 + 2].startswith("| BC on its own rollouts' states | 0.2000 [")
   gaps["bc"]["MTM"]["data"] = over_seeds([0.05, 0.06, 0.05])  # seeds on two realizations of the data
   assert "scatter 0.0500-0.0600 (over the seeds' data) about" in mtm_study.expert_gap_lines(gaps, ["MTM"] * 4)[0]
+
+  # The heteromodal study's BC models, at each labelled share that has them (expert data).
+  from studies.heteromodal import COLUMNS, GAP, HeteromodalStudy
+
+  measured = {"MTM (labelled)": gap([0.1, 0.2, 0.3]), "heteromodal MTM": gap([0.4, 0.4, 0.4])}
+  tables = {0.01: {GAP: {**dict.fromkeys(COLUMNS), **measured}}, 0.05: {GAP: dict.fromkeys(COLUMNS)}}
+  title, text, table = HeteromodalStudy._gap_lines(tables)
+  rows = table.splitlines()[2:]
+  assert "BC's action error against the expert" in title and "scatter 0.0500 about the expert's mode" in text
+  assert len(rows) == len(GAP_ROWS)  # 5 % measured none
+  assert rows[2].startswith("| 1%: on its own rollouts' states | 0.2000 [") and "| 0.4000 [0.4000, 0.4000]" in rows[2]
+  assert rows[2].endswith("| n/a | n/a |")  # the specialists' gaps not measured here
+  assert HeteromodalStudy._gap_lines({0.05: {GAP: dict.fromkeys(COLUMNS)}}) == []
 
 
 def test_the_heteromodal_claims_are_decided_seed_by_seed_and_check_the_imagined_states():

@@ -179,13 +179,14 @@ def write(dataset_id_: str, env_id: str, episodes: list[dict], ref_min: float, r
 def expert_actions(env: str, scale: str, roots: Sequence[str] = ("runs/sac",)) -> Callable:
   """The policy that sampled (env, expert) at ``scale``, as ``act(observations [N, ds]) -> actions [N, da]``
   (environment units, its mode: the action the data's samples scatter around). It is read from the SAC run the
-  dataset records (its seed and expert snapshot), finished under one of ``roots``; a missing run is refused,
-  never trained here (hours)."""
+  dataset records (its seed and expert snapshot), finished where the dataset says it was made or under one of
+  ``roots``; a missing run is refused, never trained here (hours)."""
   id_ = require(env, "expert", scale)
   record = writer.provenance(id_)
   seed, step = record["seed"], record["expert_snapshot"]["step"]
   run = run_config(env, SCALES[scale], seed)
-  workdirs = [sac_workdir(root, env, scale, seed) for root in roots]
+  made = [record["sac_workdir"]] if "sac_workdir" in record else []  # datasets made before it was recorded lack it
+  workdirs = list(dict.fromkeys(made + [sac_workdir(root, env, scale, seed) for root in roots]))
   finished = [w for w in workdirs if checkpoint.latest_step(w) == run.total_steps]
   if not finished:
     raise UserError(
@@ -215,7 +216,8 @@ def make(env: str, scale: str = "small", *, seed: int = 0, root: str = "runs/sac
     raise UserError(f"unknown levels {sorted(unknown)}; choose from {list(LEVELS)}")
   env_id, sizes = ENVS[env], SCALES[scale]
   run = run_config(env, sizes, seed)
-  result = sac_train.train(run, sac_workdir(root, env, scale, seed), progress=progress)
+  workdir = sac_workdir(root, env, scale, seed)
+  result = sac_train.train(run, workdir, progress=progress)
   expert = expert_index(result.evals)
   medium = medium_index(result.evals, expert)
   episodes = make_levels(result, env_id, sizes.dataset_steps, seed, expert, medium)
@@ -229,6 +231,8 @@ def make(env: str, scale: str = "small", *, seed: int = 0, root: str = "runs/sac
     "expert_snapshot": result.evals[expert],
     "medium_snapshot": result.evals[medium],
     "dataset_steps": sizes.dataset_steps,
+    # where its experts live on the machine that made it: a study whose data another study made reads them here
+    "sac_workdir": os.path.abspath(workdir),
   }
   summary = {
     "env_id": env_id,
