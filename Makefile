@@ -19,14 +19,17 @@ sinusoid: $(VENV)/.installed
 	$(PY) -m experiments.train --config configs/sinusoid.py --workdir runs/sinusoid
 	$(PY) -m experiments.evaluate --workdir runs/sinusoid
 
-# The locomotion studies at the small scale, one after another: about 28 h of a 2-core CPU (heteromodal 5,
-# representation 2.5, the MTM study 20 over its three environments). Each resumes where
-# it stopped (rerun the target after a kill), and a fresh machine resumes from the caches committed under
-# results/*_study/ once copied into runs/ (their READMEs say how).
+# The locomotion studies at the small scale, one after another: about 35 h of a 2-core CPU (heteromodal 5,
+# representation 2.5, the MTM study 20 over its three environments, then 7 for offline RL on Hopper's
+# medium-replay and medium-expert: medium is one narrow behaviour, where RCBC cannot rise far above its data).
+# Each resumes where it stopped (rerun the target after a kill), and a fresh machine resumes from the caches
+# committed under results/*_study/ once copied into runs/ (their READMEs say how).
 locomotion-small: $(VENV)/.installed
 	$(PY) -m experiments.reproduce_heteromodal --scale small --out runs/heteromodal_small
 	$(PY) -m experiments.reproduce_representation --scale small --out runs/representation_small
 	$(PY) -m experiments.reproduce_mtm --scale small --out runs/mtm_small
+	$(PY) -m experiments.reproduce_mtm --scale small --envs hopper --levels medium,medium-replay,medium-expert \
+		--parts offline_rl,planning --out runs/mtm_small
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -n 2 --durations=10 tests

@@ -104,6 +104,8 @@ SCALES = {
   # environments at about 20 h: not the 6 h on this CPU. Run it part by part; every part resumes.
   "small": dict(
     PROTOCOL,
+    # Offline RL on medium in every environment; Hopper's medium-replay and medium-expert, the data where RCBC can
+    # rise above its behaviour, follow as their own invocation (`--envs hopper --levels ...`: make locomotion-small).
     levels=("medium",),
     episodes=20,
     mtm_budget=COMPUTE,
