@@ -94,7 +94,7 @@ def planner_ranking(
 
   rows = np.repeat(np.arange(episodes), candidates)  # continuation i plays candidate i % N of episode i // N
   which = np.tile(np.arange(candidates), episodes)
-  decisions = []
+  decisions, horizon = [], None  # horizon: the planned steps at the last decision scored
   for t in steps:
     if t not in scored:  # every episode ended before t
       continue
@@ -137,7 +137,7 @@ def planner_ranking(
           "horizon_earned": horizon_earned[e].tolist(),
         }
       )
-  return {**summary(decisions), "decisions": decisions, "units": units, "horizon": horizon_of(scored), "candidates": candidates}
+  return {**summary(decisions), "decisions": decisions, "units": units, "horizon": horizon, "candidates": candidates}
 
 
 def summary(decisions: list) -> dict:
@@ -157,11 +157,3 @@ def summary(decisions: list) -> dict:
     return float(np.mean(x)) if x else float("nan")
 
   return dict(zip(MEANS, map(mean, (rho, gain, random, headroom, spread))))
-
-
-def horizon_of(scored: dict) -> int | None:
-  """The planned steps (the current one and the imagined ones after it) at the last decision scored."""
-  if not scored:
-    return None
-  cands, _, current = scored[max(scored)]
-  return cands.shape[2] - current
