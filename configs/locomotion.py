@@ -8,7 +8,8 @@ M mtm (default), a specialist trained on one task's mask (bc, rcbc, inverse_dyna
 for the window MLP baseline; paper_mlp_TASK for the paper's fixed-input MLP: paper_mlp_bc from s_t,
 paper_mlp_rcbc from (s_t, R_t), paper_mlp_inverse_dynamics from every state; its forward dynamics is
 mlp_forward_dynamics), mtm_reference, the MTM on the reference's random-autoregressive masks alone, or
-mtm_heteromodal, the reference's heteromodal recipe (those masks and its inverse-dynamics mask, half each).
+mtm_heteromodal, the reference's heteromodal recipe (those masks and its inverse-dynamics mask, half each), or
+reference_forward_dynamics, the reference's forward-dynamics specialist (its training mask, loss on every token).
 The scales are the locomotion studies' (studies/mtm.py, heteromodal.py, representation.py train these):
   full    the released recipe (width 512, batch 2048, 140k steps, 40k warmup): for an accelerator
   small   sized for a 2-core CPU (width 64, batch 128, 3,000 steps)
@@ -50,6 +51,7 @@ MODELS = (
   *CAPABILITIES,
   *(f"mlp_{t}" for t in CAPABILITIES),
   *(f"paper_mlp_{t}" for t in REFERENCE_ASKED),
+  "reference_forward_dynamics",
 )
 
 # The MTM recipe covers its inference (mtm_jax.coverage): the reference's random-autoregressive masks never show
@@ -134,6 +136,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     # rcbc_imagine, whose second pass is that mask at a[0] (coverage.choose asks it so)
     c.masks.tasks, c.masks.weights = ("random_autoregressive", "inverse_dynamics"), (0.5, 0.5)
     c.masks.task_params.inverse_dynamics = ml_collections.ConfigDict(REFERENCE_ASKED["inverse_dynamics"])
+  elif model == "reference_forward_dynamics":  # the reference's forward-dynamics specialist, as it trains: on its
+    # forward-dynamics mask (masks.reference_forward_dynamics), with the loss on every token
+    c.train.regime, c.masks.tasks, c.masks.weights = "single_task", (model,), ()
   elif model != "mtm":  # a specialist: the same network (or the MLP baseline) trained on one task's mask, scored
     task = specialist_task(model)  # on that task's targets alone
     c.model.kind = "mlp" if is_mlp(model) else "transformer"

@@ -237,8 +237,10 @@ class TrainingMasks:
     return Coverage(p, math.sqrt(max(p * (1 - p), 1 / n) / n), False)  # 1/n floor: zero hits still has an error
 
   def task(self, task: str, index: int | None = None, params: Mapping | None = None) -> Coverage:
-    """The coverage of ``task``'s mask at ``index`` (with the run's parameters for that task, or ``params``)."""
-    params = self.mask_config.params(task) if params is None else params
+    """The coverage of ``task``'s mask at ``index`` (with the run's parameters for that task, or ``params``; an
+    ``index`` in them fixes it)."""
+    params = dict(self.mask_config.params(task) if params is None else params)
+    index = params.pop("index", index)
     visible, target = _task_masks(self.spec, self.T, task, self.mask_config.return_policy, params, index)
     return self.coverage(visible, target)
 
@@ -266,7 +268,8 @@ class TrainingMasks:
     if not self._askable(task):
       return []
     found = []
-    for index in masks.index_range(task, self.T) or [None]:
+    asked_at = (params or {}).get("index")  # a mask asked at one index is covered there or not at all
+    for index in [asked_at] if asked_at is not None else masks.index_range(task, self.T) or [None]:
       c = self.task(task, index, params)
       if not c.covered:
         found.append((index, c))
@@ -314,6 +317,10 @@ ALTERNATIVES = {"bc": ({"history": False},), "rcbc": ({"history": False},), "ima
 
 def describe_params(task: str, params: Mapping) -> str:
   """How ``task`` is asked under ``params``, in words."""
+  if "index" in params:
+    return f"{describe_params(task, {k: v for k, v in params.items() if k != 'index'})} at index {params['index']}"
+  if params.get("past_actions", True) is False:
+    return f"{task} without past actions"
   if params.get("history", True) is False:
     return f"{task} from the current state alone"
   if params.get("all_states", False):

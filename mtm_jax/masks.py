@@ -48,6 +48,7 @@ INDEX_RANGES: dict[str, tuple[int, int]] = {
   "future": (1, 0),
   "past": (1, 0),
   "forward_dynamics": (0, -1),
+  "reference_forward_dynamics": (0, -1),
   "inverse_dynamics": (0, -1),
   "backwards_dynamics": (1, 0),
   "plan_value": (0, 0),
@@ -178,16 +179,33 @@ def past(key, T, spec, *, index=None, return_policy="first"):
   return visible, target
 
 
-def forward_dynamics(key, T, spec, *, index=None, return_policy="first"):
-  """Forward dynamics: s[0..i], a[0..i] visible, s[i+1] the target."""
+def forward_dynamics(key, T, spec, *, index=None, return_policy="first", past_actions=True):
+  """Forward dynamics: s[0..i], a[0..i] visible, s[i+1] the target. Without past_actions only a[i] of the
+  actions: at i = T - 2 the reference MTM's evaluation mask (its ``eval_fd``)."""
   _check_policy(return_policy)
   _check_length("forward_dynamics", T, 2)
   i = _index(key, index, "forward_dynamics", T)
   steps = jnp.arange(T)
   visible, target = _empty(spec, T), _empty(spec, T)
   _put(visible, STATES, steps <= i)
-  _put(visible, ACTIONS, steps <= i)
+  _put(visible, ACTIONS, (steps <= i) if past_actions else (steps == i))
   _put(target, STATES, steps == i + 1)
+  return visible, target
+
+
+def reference_forward_dynamics(key, T, spec, *, index=None, return_policy="first"):
+  """The reference MTM's forward-dynamics training mask (its ``create_forward_dynamics_mask``): the first i
+  states (none at i = 0) and every action visible, the later states the target, i in 0..T-2. So it never shows
+  T - 1 states at once, nor hides an action: the reference's evaluation (``forward_dynamics`` at i = T - 2
+  without past actions) is out of its distribution. Kept to measure that (studies/mtm.py)."""
+  _check_policy(return_policy)
+  _check_length("reference_forward_dynamics", T, 2)
+  i = _index(key, index, "reference_forward_dynamics", T)
+  steps = jnp.arange(T)
+  visible, target = _empty(spec, T), _empty(spec, T)
+  _put(visible, STATES, steps < i)
+  _put(visible, ACTIONS, jnp.ones((T,), bool))
+  _put(target, STATES, steps >= i)
   return visible, target
 
 
@@ -370,6 +388,7 @@ TASKS: dict[str, MaskFn] = {
   "future": future,
   "past": past,
   "forward_dynamics": forward_dynamics,
+  "reference_forward_dynamics": reference_forward_dynamics,
   "inverse_dynamics": inverse_dynamics,
   "backwards_dynamics": backwards_dynamics,
   "plan_value": plan_value,

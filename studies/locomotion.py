@@ -182,6 +182,7 @@ class LocomotionStudy:
     again, of the seed's models trained on this machine's data (those the cache holds on other data are named
     apart: Model.data). So a study that spans machines never pairs two realizations, and keeps every seed it
     finished on either."""
+    used = dict(self.harness.configs)
     try:
       return measure()
     except harness.OtherData as e:
@@ -189,6 +190,7 @@ class LocomotionStudy:
       self.log(f"{part} seed {seed} on {env} {level}: redone on this machine's data ({e})")
       self._units.pop(key, None)
       self._redone.add(key)
+      self.harness.configs = used  # the report's configs are of the models the redone seed uses, not the refused
       return measure()
 
   def realizations(self) -> list[str]:
@@ -321,9 +323,10 @@ class LocomotionStudy:
     spec, validation, exp = self.held_out_windows(env, level)
     return capabilities.repeat_first(capabilities.held_out(spec, validation, exp, (task,)), task)
 
-  def capability_error(self, part: str, model: harness.Trained, env: str, level: str, task: str) -> dict:
+  def capability_error(self, part: str, model: harness.Trained, env: str, level: str, task: str, params=None) -> dict:
     """{"mse": raw MSE, "normalised": MSE / one-step change, "asked": how, "covered": whether the model's training
-    drew that mask at every index} of one scored TASK (``capabilities.SCORED``).
+    drew that mask at every index} of one scored TASK (``capabilities.SCORED``). params: ask it with these mask
+    parameters (an ``index`` among them fixes it) instead of its training's: how another code base scores it.
 
     Every model is scored on the same held-out windows and index draws (the MTM's ``eval``), each asked with its
     own training's mask parameters (``capabilities.held_out``'s ``covered``, ``coverage.choose``). So the paper's
@@ -338,18 +341,24 @@ class LocomotionStudy:
       spec, validation, exp = self.held_out_windows(env, level)
       if ckpt.config.window != exp.window:
         raise UserError(f"{workdir} has window {ckpt.config.window}; the study scores windows of {exp.window}")
-      held = capabilities.held_out(spec, validation, dataclasses.replace(ckpt.config, eval=exp.eval), (task,))
-      params = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
-      predictions = capabilities.predict_tasks(jax.jit(make_predict(ckpt.config)), params, held, spec.names)
+      config, asked = dataclasses.replace(ckpt.config, eval=exp.eval), "covered"
+      if params is not None:
+        task_params = {**config.masks.task_params, task: params}
+        config, asked = dataclasses.replace(config, masks=dataclasses.replace(config.masks, task_params=task_params)), "library"
+      held = capabilities.held_out(spec, validation, config, (task,), asked)
+      weights = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
+      predictions = capabilities.predict_tasks(jax.jit(make_predict(ckpt.config)), weights, held, spec.names)
       errors = capabilities.mse(predictions, held)
       notice = coverage.TrainingMasks.of(ckpt.config).notice(task, held.params[task], what=f"{model.name}'s {task}")
       if notice:
         print(notice)
       self.harness.spent(part, started)
       normalised = capabilities.relative_to_one_step(errors, held)[task]
-      return {"mse": errors[task], "normalised": normalised, "asked": held.asked[task], "covered": not notice}
+      line = held.asked[task] if params is None else coverage.describe_params(task, params)
+      return {"mse": errors[task], "normalised": normalised, "asked": line, "covered": not notice}
 
-    return self.harness.measured(f"capability|{model.name}|{task}", compute)
+    asked = "" if params is None else "|" + ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return self.harness.measured(f"capability|{model.name}|{task}{asked}", compute)
 
   def learning_curve(self, model: harness.Trained) -> dict:
     """{task: {step: held-out loss}}: the model's ``evaluations`` (cached, so a cache alone reports it)."""

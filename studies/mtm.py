@@ -164,7 +164,8 @@ PROTOCOL_DIFFERENCES = (
   "forward-dynamics MLP is given a[T-1], the action taken at the state it predicts; ours the action that led there.",
   "Each specialist here trains on the mask it is scored on. The reference's forward-dynamics specialist trains "
   "on masks with at most two states and every action visible, and is scored with three states and one action "
-  "visible (results/mtm_small_curves/FINDINGS.md): the paper's 0.94 is a specialist out of its distribution.",
+  "visible: out of its distribution. The study trains that specialist too and asks every model both ways "
+  "(the section on forward dynamics asked as the reference asks it).",
   "The reference draws one mask per batch; we draw one per sample (its heteromodal arm: random-autoregressive "
   "or inverse dynamics, half each).",
 )
@@ -175,6 +176,26 @@ EFFICIENCY_MODELS = {
   "MTM": {"score": ("rcbc", "mtm"), "forward_dynamics": "mtm"},
   "MLP": {"score": ("bc", paper_mlp("bc")), "forward_dynamics": paper_mlp("forward_dynamics")},
 }
+# The reference's forward-dynamics specialist (configs/locomotion.py), trained on its mask; and how the reference
+# scores forward dynamics (its eval_fd): s[0..T-2] and a[T-2] visible, s[T-1] the target.
+REFERENCE_SPECIALIST = "reference_forward_dynamics"
+# column -> the model of the forward-dynamics comparison as the reference makes it (the learning curves' seeds)
+REFERENCE_COLUMNS = {
+  "MTM": dict(model="mtm"),
+  f"MTM x{COMPUTE}": dict(model="mtm", budget=COMPUTE),
+  "MTM on the reference's masks": dict(model="mtm_reference"),  # the paper's one model: random-autoregressive alone
+  "specialist": dict(model="forward_dynamics"),
+  "reference's specialist": dict(model=REFERENCE_SPECIALIST),
+  # at the one model's x4 steps: whether the mismatch of masks costs more in a model trained further
+  f"reference's specialist x{COMPUTE}": dict(model=REFERENCE_SPECIALIST, budget=COMPUTE),
+}
+
+
+def reference_asked(window: int) -> dict:
+  """The forward-dynamics mask parameters of the reference's evaluation (eval_fd) at ``window``."""
+  return {"index": window - 2, "past_actions": False}
+
+
 CAPABILITY_ROWS = {
   "bc": "BC score",
   "rcbc": "RCBC score",
@@ -321,6 +342,33 @@ class MTMStudy(LocomotionStudy):
       ratios[task]["levelled"] = combine([levelled(curve) for curve in specialist.values()])
     return {"curves": curves, "ratios": ratios}
 
+  def reference_dynamics(self, env: str, level: str) -> dict:
+    """Forward dynamics asked as the library asks it and as the reference does, on the learning curves' seeds:
+    {"normalised" | "raw": {ask: {column: SeedCell}}, "asked": {ask: {column: line}}, "covered": {ask: {column:
+    bool}}}. Asks: "library" (each model's own training's parameters, coverage.choose) and "reference"
+    (reference_asked); columns: REFERENCE_COLUMNS. Errors are MSE / one-step change (normalised) and raw MSE."""
+    asks = {"library": None, "reference": reference_asked(self.config(Model(env, level)).window)}
+    errors = {ask: {column: [] for column in REFERENCE_COLUMNS} for ask in asks}
+    for seed in self.seeds["curves"]:
+
+      def measure(seed=seed):
+        out = {}
+        for column, kw in REFERENCE_COLUMNS.items():
+          model = self.trained("learning curves", Model(env, level, seed=seed, **kw))
+          for ask, params in asks.items():
+            out[ask, column] = self.capability_error("learning curves", model, env, level, "forward_dynamics", params)
+        return out
+
+      for (ask, column), error in self.paired("learning curves", env, level, seed, measure).items():
+        errors[ask][column].append(error)
+    return {
+      name: {ask: {column: combine([e[key] for e in v]) for column, v in by_column.items()} for ask, by_column in errors.items()}
+      for name, key in (("normalised", "normalised"), ("raw", "mse"))
+    } | {
+      name: {ask: {column: v[0][name] for column, v in by_column.items() if v} for ask, by_column in errors.items()}
+      for name in ("asked", "covered")
+    }
+
   def offline_rl(self, env: str, level: str, plan: bool = False) -> dict:
     """The MTM's RCBC scores: primary target, the target chosen on validation episodes, DT's rule, rcbc_imagine,
     the paper's best-of, the target curve; "chosen": the validated target p of each seed. plan: measure each
@@ -443,6 +491,8 @@ class MTMStudy(LocomotionStudy):
       level = self.scale["versatility"][0]
       for env in self.envs:
         measured.append(self._curves_section(env, level, self.curves(env, level)))
+        if env == VERSATILITY_ENV:  # where the paper's versatility table is
+          measured.append(self._reference_dynamics_section(env, level, self.reference_dynamics(env, level)))
     if "offline_rl" in parts:
       # Planning measures the offline-RL models: each seed's planning follows its offline RL, so that a session
       # that ends between the two parts leaves no finished model to be trained again on another machine's data.
@@ -544,6 +594,39 @@ class MTMStudy(LocomotionStudy):
       markdown_table(header, rows),
       claim_lines(claims),
       " ".join(figures),
+    ]
+
+  def _reference_dynamics_section(self, env: str, level: str, results: dict) -> list:
+    rows, asks = [], ("library", "reference")
+    for column in REFERENCE_COLUMNS:
+      cells = [cell_text(results[name][ask][column], "{:.3g}") for ask in asks for name in ("normalised", "raw")]
+      covered = " / ".join("yes" if results["covered"][ask].get(column) else "no" for ask in asks)
+      rows.append([column, *cells, covered])
+    header = [
+      "model",
+      "the library's mask: MSE / one-step change",
+      "raw MSE",
+      "the reference's evaluation: MSE / one-step change",
+      "raw MSE",
+      "its training drew each mask at every index (>= 1 %): library's / reference's",
+    ]
+    claims = reference_dynamics_claims(results["normalised"])
+    asked, steps = results["asked"], self.config(Model(env, level)).train.num_steps
+    return claims, [
+      f"## Forward dynamics asked as the reference asks it, {env} {level}",
+      "The paper has the one model best on forward dynamics (0.026, raw MSE) and a specialist at 0.94. The "
+      "reference trains that specialist on its forward-dynamics mask (the first i <= T-2 states and every action "
+      "visible) and scores it with its `eval_fd` (s[0..T-2] and a[T-2] alone visible), a mask its training never "
+      "draws (results/mtm_small_curves/FINDINGS.md). Here that specialist trains as the reference's does "
+      f"(`model={REFERENCE_SPECIALIST}`: its mask, loss on every token), beside the learning curves' models of "
+      "the same seeds and the MTM on the reference's random-autoregressive masks alone (`model=mtm_reference`: "
+      f"the paper's one model). Each trains the {steps:,} steps of every specialist, as the paper trains every "
+      f"model for the same steps; the x{COMPUTE} columns {COMPUTE * steps:,}, to see whether the mismatch costs "
+      "more in a model trained further. Every model is asked both ways on the same held-out "
+      f"windows: the library's mask ({asked['library']['MTM']}; each model with its training's parameters) "
+      f"and the reference's ({asked['reference']['MTM']}).",
+      markdown_table(header, rows),
+      claim_lines(claims),
     ]
 
   def _offline_rl_section(self, results: dict) -> list:
@@ -754,6 +837,30 @@ def curves_claims(ratios: dict) -> list:
       above = r[budget].above(NEAR)
       verdict = None if above is None else not above
       out.append((f"the one model at or near the {task} specialist at {budget}", verdict, cell_text(r[budget], "{:.3f}")))
+  return out
+
+
+def reference_dynamics_claims(errors: dict) -> list:
+  """(claim, verdict, evidence): asked as the reference scores forward dynamics, at equal steps, its specialist
+  errs more than the MTM on its masks (the paper's finding) and than the one model (also both at COMPUTE times
+  the steps), and the specialist trained on the library's mask less than the one model; each decided on the
+  per-seed ratio of normalised errors against 1."""
+  reference = errors["reference"]
+  x = f"x{COMPUTE}"
+  out = []
+  for column, against, more, claim in (
+    ("reference's specialist", "MTM on the reference's masks", True, "its specialist errs more than the MTM on its masks"),
+    ("reference's specialist", "MTM", True, "its specialist errs more than the one model"),
+    (f"reference's specialist {x}", f"MTM {x}", True, f"its specialist errs more than the one model, both trained {x}"),
+    ("specialist", "MTM", False, "the specialist trained on the library's mask errs less than the one model"),
+  ):
+    if reference.get(column) is None or reference.get(against) is None:
+      continue
+    ratio = combine(list(np.divide(reference[column].values, reference[against].values)))
+    above = ratio.above(1)
+    verdict = above if more or above is None else not above
+    evidence = f"{column} / {against} {cell_text(ratio, '{:.3g}')}"
+    out.append((f"asked as the reference asks it, {claim}", verdict, evidence))
   return out
 
 

@@ -89,6 +89,21 @@ def test_mixture_of_positional_tasks_counts_each_index(sar_spec):
   assert training.task("bc", 0).probability == pytest.approx(0.75 / 4)
 
 
+def test_a_mask_asked_at_one_index_is_covered_there_alone(sar_spec):
+  # the reference's forward-dynamics specialist never draws its evaluation mask (s[0..2], a[2]; T = 4), nor the
+  # library's at i = 2; a model trained on the library's mask draws the latter, but not without past actions
+  reference_eval = {"index": 2, "past_actions": False}
+  reference = coverage.TrainingMasks.of(_experiment("small,hopper,medium,reference_forward_dynamics", sar_spec))
+  assert reference.exact and reference.task("reference_forward_dynamics", 1).probability == pytest.approx(1 / 3)
+  assert reference.task("forward_dynamics", params=reference_eval).probability == 0.0
+  assert [i for i, _ in reference.uncovered("forward_dynamics", reference_eval)] == [2]
+  assert [i for i, _ in reference.uncovered("forward_dynamics")] == [0, 1, 2]
+  specialist = coverage.TrainingMasks.of(_experiment("small,hopper,medium,forward_dynamics", sar_spec))
+  assert specialist.notice("forward_dynamics") is None
+  assert "forward_dynamics@2 0 %" in specialist.notice("forward_dynamics", reference_eval)
+  assert coverage.describe_params("forward_dynamics", reference_eval) == "forward_dynamics without past actions at index 2"
+
+
 def test_monte_carlo_agrees_with_the_exact_rule(sar_spec):
   exp = _experiment("small,hopper,medium,mtm_reference", sar_spec)
   exact = coverage.TrainingMasks.of(exp)

@@ -214,17 +214,36 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
   assert [(d["episode"], d["step"]) for d in ranking["decisions"]] == [(0, 1), (1, 1), (0, 2), (1, 2)]
   assert all(len(d["earned"]) == 4 for d in ranking["decisions"]) and ranking["units"] == "score points"
   assert "| dataset | rank correlation | choice - proposal | random - proposal | best - proposal | spread |" in report
-  dynamics = {k: v for k, v in results.items() if k.startswith("capability|")}  # the one model's both, the MLP's
+  dynamics = {k: v for k, v in results.items() if k.startswith("capability|")}
+  # versatility: the one model's both, the MLP's (data efficiency: the paper's forward-dynamics MLP is the window
+  # MLP); the reference's forward-dynamics comparison: its six models, each asked both ways
+  added = ("mtm_reference", "reference_forward_dynamics", "reference_forward_dynamics_x4")  # trained for it alone
+  compared = ("mtm", "mtm_x4", "forward_dynamics", *added)
+  asks = ("", "|index=2,past_actions=False")  # the smoke window is 4: the reference asks s[0..2] and a[2]
   assert sorted(dynamics) == sorted(
-    f"capability|hopper_medium_{m}"
-    for m in ("mtm_seed0|forward_dynamics", "mtm_seed0|inverse_dynamics", "mlp_forward_dynamics_seed0|forward_dynamics")
-  )  # (data efficiency: the paper's forward-dynamics MLP is the window MLP)
+    [
+      *(f"capability|hopper_medium_{m}" for m in ("mtm_seed0|inverse_dynamics", "mlp_forward_dynamics_seed0|forward_dynamics")),
+      *(f"capability|hopper_medium_{m}_seed0|forward_dynamics{ask}" for m in compared for ask in asks),
+    ]
+  )
   assert all(0 < d["normalised"] < 1e3 for d in dynamics.values())
+  reference = results["capability|hopper_medium_reference_forward_dynamics_seed0|forward_dynamics|index=2,past_actions=False"]
+  assert reference["asked"] == "forward_dynamics without past actions at index 2" and not reference["covered"]
   curves = ("mtm_x4", "bc", "rcbc", "forward_dynamics", "inverse_dynamics")  # the one model's and specialists' curves
   assert sorted(os.listdir(out / "models")) == sorted(
-    f"hopper_medium_{m}_seed0" for m in ("mtm", "mlp_rcbc", "mtm_sum", "paper_mlp_bc", "mlp_forward_dynamics", *curves)
+    f"hopper_medium_{m}_seed0"
+    for m in (
+      "mtm",
+      "mlp_rcbc",
+      "mtm_sum",
+      "paper_mlp_bc",
+      "mlp_forward_dynamics",
+      *curves,
+      *added,
+    )
   )
   assert "## Learning curves: the one model against each specialist, hopper medium" in report
+  assert "## Forward dynamics asked as the reference asks it, hopper medium" in report
   assert (out / "curves_hopper_medium_bc.png").stat().st_size > 1000
 
   # A re-run trains and measures nothing again.
@@ -280,6 +299,9 @@ def test_a_seeds_paired_models_must_share_one_realization_of_the_data(hopper_dat
     "hopper_medium_mlp_rcbc_seed2",
   ]
   assert study.realizations()[1].endswith("(made here): versatility seeds 1, 2; offline RL seeds 0")
+  # the report's configs are of the models the redone seed uses, not of the one it refused
+  assert f"hopper_medium_mtm_data{here[:8]}_seed2" in study.harness.configs
+  assert "hopper_medium_mtm_seed2" not in study.harness.configs
 
 
 def test_expert_gap_sets_a_models_actions_against_the_expert_that_sampled_its_data(hopper_data, tmp_path, monkeypatch):

@@ -50,6 +50,14 @@ EXPECTED = {
     {"states": "xx...", "actions": "xx...", "returns": ".....", "rewards": "....."},
     {"states": "..x..", "actions": ".....", "returns": ".....", "rewards": "....."},
   ),
+  ("reference_forward_dynamics", 2, "first"): (  # the first 2 states and every action; later states the target
+    {"states": "xx...", "actions": "xxxxx", "returns": ".....", "rewards": "....."},
+    {"states": "..xxx", "actions": ".....", "returns": ".....", "rewards": "....."},
+  ),
+  ("reference_forward_dynamics", 0, "first"): (
+    {"states": ".....", "actions": "xxxxx", "returns": ".....", "rewards": "....."},
+    {"states": "xxxxx", "actions": ".....", "returns": ".....", "rewards": "....."},
+  ),
   ("inverse_dynamics", 2, "first"): (
     {"states": "..xx.", "actions": ".....", "returns": ".....", "rewards": "....."},
     {"states": ".....", "actions": "..x..", "returns": ".....", "rewards": "....."},
@@ -80,6 +88,12 @@ def test_state_only_history(spec):
     visible, target = masks.get_task(task)(KEY, 5, spec, index=2, past_actions=False)
     assert pattern(visible)["actions"] == "....." and pattern(visible)["states"] == "xxx.."
     assert pattern(target)["actions"] == "..x.."
+
+
+def test_forward_dynamics_without_past_actions_is_the_references_evaluation(spec):
+  visible, target = masks.forward_dynamics(KEY, 5, spec, index=3, past_actions=False)
+  assert pattern(visible)["states"] == "xxxx." and pattern(visible)["actions"] == "...x."
+  assert pattern(target)["states"] == "....x"
 
 
 def test_inverse_dynamics_all_states(spec):

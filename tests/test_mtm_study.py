@@ -102,6 +102,13 @@ def test_specialists_train_one_capability_on_its_targets():
   assert mtm.masks.tasks[0] == "random_autoregressive" and set(capabilities.CAPABILITIES) <= set(mtm.masks.tasks)
   reference = locomotion.get_config("smoke,hopper,expert,mtm_reference")
   assert reference.train.regime == "random_autoregressive" and reference.train.loss_on == "all"
+  fd = locomotion.get_config("smoke,hopper,expert,reference_forward_dynamics")  # as the reference trains it
+  assert (fd.model.kind, fd.train.regime, tuple(fd.masks.tasks), fd.train.loss_on) == (
+    "transformer",
+    "single_task",
+    ("reference_forward_dynamics",),
+    "all",
+  )
   for task in capabilities.CAPABILITIES:
     transformer = locomotion.get_config(f"smoke,hopper,expert,{task}")
     mlp = locomotion.get_config(f"smoke,hopper,expert,mlp_{task}")
@@ -305,6 +312,32 @@ def test_learning_curves_read_a_runs_evaluations_and_decide_on_per_seed_ratios(t
     "the one model at or near the bc specialist at equal steps": False,
     "the one model at or near the bc specialist at equal compute": True,
   }
+
+
+def test_the_references_forward_dynamics_comparison_is_decided_on_per_seed_ratios():
+  reference = {
+    "MTM": over_seeds([0.1, 0.2, 0.1]),
+    "MTM x4": over_seeds([0.05, 0.1, 0.05]),
+    "MTM on the reference's masks": over_seeds([0.2, 0.2, 0.4]),
+    "specialist": over_seeds([0.05, 0.1, 0.06]),  # half the MTM's, about, on every seed
+    "reference's specialist": over_seeds([2.0, 1.0, 4.0]),  # 10x the MTM on its masks, 10-20x the one model's
+    "reference's specialist x4": over_seeds([0.05, 0.2, 0.04]),  # ratios 1, 2, 0.8: undecided
+  }
+  claims = mtm_study.reference_dynamics_claims({"reference": reference})
+  said = "asked as the reference asks it, "
+  assert [(claim.removeprefix(said), ok) for claim, ok, _ in claims] == [
+    ("its specialist errs more than the MTM on its masks", True),
+    ("its specialist errs more than the one model", True),
+    ("its specialist errs more than the one model, both trained x4", None),
+    ("the specialist trained on the library's mask errs less than the one model", True),
+  ]
+  evidence = claims[0][2]
+  assert evidence.startswith("reference's specialist / MTM on the reference's masks 8.33 [")
+  assert evidence.endswith("seeds 10 / 5 / 10")
+  reference["specialist"] = over_seeds([0.2, 0.4, 0.2])  # twice the MTM's on every seed: does not hold
+  assert mtm_study.reference_dynamics_claims({"reference": reference})[3][1] is False
+  reference["specialist"] = over_seeds([0.05, 0.4, 0.1])  # ratios 0.5, 2, 1: undecided
+  assert mtm_study.reference_dynamics_claims({"reference": reference})[3][1] is None
 
 
 def test_a_budget_multiplies_the_steps_and_every_model_evaluates_as_it_trains(tmp_path, monkeypatch):
