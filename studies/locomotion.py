@@ -267,7 +267,7 @@ class LocomotionStudy:
         "ms_per_step": 1e3 * out["seconds"] / out["policy_calls"],
       }
 
-    plan = "" if planner is None else "|plan " + ",".join(f"{k}={v}" for k, v in sorted(planner.items()))
+    plan = "" if planner is None else f"|plan {key_params(planner)}"
     key = f"rollout|{model.name}|{task}|{target_rule}{plan}" + ("|validation" if validation else "")
     return self.harness.measured(key, compute)
 
@@ -287,7 +287,7 @@ class LocomotionStudy:
       )
       return out
 
-    plan = ",".join(f"{k}={v}" for k, v in sorted(planner.items()))
+    plan = key_params(planner)
     steps = "-".join(map(str, sorted(set(ranking["steps"]))))
     key = f"ranking|{model.name}|{PRIMARY_TARGET}|plan {plan}|episodes={ranking['episodes']},steps={steps}"
     return self.harness.measured(key, compute)
@@ -357,7 +357,7 @@ class LocomotionStudy:
       line = held.asked[task] if params is None else coverage.describe_params(task, params)
       return {"mse": errors[task], "normalised": normalised, "asked": line, "covered": not notice}
 
-    asked = "" if params is None else "|" + ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+    asked = "" if params is None else f"|{key_params(params)}"
     return self.harness.measured(f"capability|{model.name}|{task}{asked}", compute)
 
   def learning_curve(self, model: harness.Trained) -> dict:
@@ -432,6 +432,11 @@ def combine(values: list) -> SeedCell | None:
   if rollouts:
     return over_seeds([r["score"][0] for r in rollouts], [r.get("reached_time_limit") for r in rollouts])
   return over_seeds(values)
+
+
+def key_params(params: dict) -> str:
+  """Parameters as a cache key holds them: ``k=v`` sorted by name, comma-separated."""
+  return ",".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
 def combine_gaps(gaps: list) -> dict | None:

@@ -597,7 +597,7 @@ class MTMStudy(LocomotionStudy):
     ]
 
   def _reference_dynamics_section(self, env: str, level: str, results: dict) -> list:
-    rows, asks = [], ("library", "reference")
+    rows, asks = [], tuple(results["asked"])  # library, reference
     for column in REFERENCE_COLUMNS:
       cells = [cell_text(results[name][ask][column], "{:.3g}") for ask in asks for name in ("normalised", "raw")]
       covered = " / ".join("yes" if results["covered"][ask].get(column) else "no" for ask in asks)
