@@ -19,16 +19,21 @@ sinusoid: $(VENV)/.installed
 	$(PY) -m experiments.train --config configs/sinusoid.py --workdir runs/sinusoid
 	$(PY) -m experiments.evaluate --workdir runs/sinusoid
 
-# The locomotion studies at the small scale, one after another: about 35 h of a 2-core CPU (heteromodal 5,
-# representation 2.5, the MTM study 20 over its three environments, then 7 for offline RL on Hopper's
-# medium-replay and medium-expert: medium is one narrow behaviour, where RCBC cannot rise far above its data).
-# Each resumes where it stopped (rerun the target after a kill), and a fresh machine resumes from the caches
-# committed under results/*_study/ once copied into runs/ (their READMEs say how).
+# The locomotion studies at the small scale, one after another, the questions no run has answered yet first:
+# heteromodal (5 h) and representation (2.5 h); then the MTM study's data efficiency on Hopper expert (5.5 h),
+# offline RL and planning on Hopper's three levels (7 h: medium is one narrow behaviour, where RCBC cannot rise
+# far above its data), the rest of the study (10 h: Hopper medium-replay versatility, the HalfCheetah and Walker2d
+# data, curves and offline RL on medium), and offline RL on their medium-replay and medium-expert (about 14 h).
+# About 45 h of a 2-core CPU in all. Each resumes where it stopped (rerun the target after a kill), and a fresh
+# machine resumes from the caches committed under results/*_study/ once copied into runs/ (their READMEs say how).
 locomotion-small: $(VENV)/.installed
 	$(PY) -m experiments.reproduce_heteromodal --scale small --out runs/heteromodal_small
 	$(PY) -m experiments.reproduce_representation --scale small --out runs/representation_small
-	$(PY) -m experiments.reproduce_mtm --scale small --out runs/mtm_small
+	$(PY) -m experiments.reproduce_mtm --scale small --envs hopper --parts efficiency --out runs/mtm_small
 	$(PY) -m experiments.reproduce_mtm --scale small --envs hopper --levels medium,medium-replay,medium-expert \
+		--parts offline_rl,planning --out runs/mtm_small
+	$(PY) -m experiments.reproduce_mtm --scale small --out runs/mtm_small
+	$(PY) -m experiments.reproduce_mtm --scale small --levels medium,medium-replay,medium-expert \
 		--parts offline_rl,planning --out runs/mtm_small
 
 test: $(VENV)/.installed

@@ -341,11 +341,8 @@ class LocomotionStudy:
       spec, validation, exp = self.held_out_windows(env, level)
       if ckpt.config.window != exp.window:
         raise UserError(f"{workdir} has window {ckpt.config.window}; the study scores windows of {exp.window}")
-      config, asked = dataclasses.replace(ckpt.config, eval=exp.eval), "covered"
-      if params is not None:
-        task_params = {**config.masks.task_params, task: params}
-        config, asked = dataclasses.replace(config, masks=dataclasses.replace(config.masks, task_params=task_params)), "library"
-      held = capabilities.held_out(spec, validation, config, (task,), asked)
+      config = dataclasses.replace(ckpt.config, eval=exp.eval)
+      held = capabilities.held_out(spec, validation, config, (task,), "covered" if params is None else {task: params})
       weights = jax.tree_util.tree_map(jax.numpy.asarray, ckpt.params)
       predictions = capabilities.predict_tasks(jax.jit(make_predict(ckpt.config)), weights, held, spec.names)
       errors = capabilities.mse(predictions, held)
@@ -354,8 +351,7 @@ class LocomotionStudy:
         print(notice)
       self.harness.spent(part, started)
       normalised = capabilities.relative_to_one_step(errors, held)[task]
-      line = held.asked[task] if params is None else coverage.describe_params(task, params)
-      return {"mse": errors[task], "normalised": normalised, "asked": line, "covered": not notice}
+      return {"mse": errors[task], "normalised": normalised, "asked": held.asked[task], "covered": not notice}
 
     asked = "" if params is None else f"|{key_params(params)}"
     return self.harness.measured(f"capability|{model.name}|{task}{asked}", compute)

@@ -235,3 +235,25 @@ def test_each_model_is_asked_its_own_mask_on_the_same_windows_and_indices(sar_sp
     "inverse_dynamics",
     "inverse_dynamics from every state",
   )
+
+
+def test_a_task_asked_with_given_parameters_is_asked_so_at_the_given_index(sar_spec):
+  from mtm_jax.data import windows
+  from mtm_jax.errors import UserError
+  from mtm_jax.eval import capabilities
+
+  rng = np.random.default_rng(0)
+  episodes = [{m.name: rng.normal(size=(12, m.dim)).astype(np.float32) for m in sar_spec} for _ in range(3)]
+  validation = windows.build(episodes, sar_spec, window=4)
+  exp = _experiment("smoke,hopper,medium,mtm", sar_spec)
+  eval_fd = {"index": 2, "past_actions": False}  # the reference's forward-dynamics evaluation at T = 4
+  held = capabilities.held_out(sar_spec, validation, exp, ("forward_dynamics",), {"forward_dynamics": eval_fd})
+  visible, target = held.masks["forward_dynamics"]
+  n = len(held.batch["traj"][STATES])
+  assert np.array_equal(visible[STATES], np.tile([True, True, True, False], (n, 1)))  # s[0..2]
+  assert np.array_equal(visible[ACTIONS], np.tile([False, False, True, False], (n, 1)))  # a[2] alone
+  assert np.array_equal(target[STATES], np.tile([False, False, False, True], (n, 1)))  # s[3] the target
+  assert held.params["forward_dynamics"] == eval_fd
+  assert held.asked["forward_dynamics"].startswith("forward_dynamics")
+  with pytest.raises(UserError, match="every task"):
+    capabilities.held_out(sar_spec, validation, exp, ("forward_dynamics", "bc"), {"forward_dynamics": eval_fd})

@@ -44,27 +44,34 @@ class HeldOut:
 
 
 def held_out(
-  spec: DatasetSpec, validation: windows.WindowData, exp: Experiment, tasks=tuple(CAPABILITIES), asked: str = "covered"
+  spec: DatasetSpec, validation: windows.WindowData, exp: Experiment, tasks=tuple(CAPABILITIES), asked="covered"
 ) -> HeldOut:
   """``exp.eval.num_windows`` held-out windows and each task's evaluation masks under ``exp.masks``.
 
   asked: ``covered`` asks a task that can be asked in several ways (BC with history or from the current
   state alone) the way ``exp``'s training masks cover (coverage.choose); ``library`` with ``exp.masks``'
-  parameters; ``reference`` as the reference MTM does (REFERENCE_ASKED). ``HeldOut.asked`` says which.
+  parameters; ``reference`` as the reference MTM does (REFERENCE_ASKED); or a dict {task: mask parameters},
+  asked with those (an ``index`` among them fixes the drawn index): how another code base asks it.
+  ``HeldOut.asked`` says which.
   Windows must lie wholly inside their episodes: an error over padding would mean nothing.
   """
   unknown = sorted(set(tasks) - set(SCORED))
   if unknown:
     raise UserError(f"no held-out error for {unknown}; choose from {sorted(SCORED)}")
-  if asked not in ASKED:
-    raise UserError(f"asked={asked!r}: choose from {ASKED}")
+  explicit = isinstance(asked, dict)
+  if explicit and set(tasks) - set(asked):
+    raise UserError(f"asked gives mask parameters for {sorted(asked)}; give them for every task of {sorted(tasks)}")
+  if not explicit and asked not in ASKED:
+    raise UserError(f"asked={asked!r}: choose from {ASKED}, or give {{task: mask parameters}}")
   batch = windows.evenly_spaced(validation, exp.eval.num_windows, exp.window)
   if not all(bool(np.all(p)) for p in batch["present"].values()):
     raise UserError(
       f"held-out episodes shorter than the window ({exp.window}): hold out longer episodes "
       "(data.num_validation) or use a shorter window"
     )
-  if asked == "covered":
+  if explicit:
+    chosen = {t: (asked[t], coverage.describe_params(t, asked[t])) for t in tasks}
+  elif asked == "covered":
     training = coverage.TrainingMasks.of(dataclasses.replace(exp, spec=spec))
     chosen = {t: coverage.choose(training, t) for t in tasks}
   else:
