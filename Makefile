@@ -23,8 +23,9 @@ sinusoid: $(VENV)/.installed
 # heteromodal (5 h) and representation (2.5 h); then the MTM study's data efficiency on Hopper expert (5.5 h),
 # offline RL and planning on Hopper's three levels (7 h: medium is one narrow behaviour, where RCBC cannot rise
 # far above its data), the rest of the study (10 h: Hopper medium-replay versatility, the HalfCheetah and Walker2d
-# data, curves and offline RL on medium), and offline RL on their medium-replay and medium-expert (about 14 h).
-# About 45 h of a 2-core CPU in all. Each resumes where it stopped (rerun the target after a kill), and a fresh
+# data, curves and offline RL on medium), the heteromodal MTMs at 12,000 steps, where the one model stands on
+# Hopper expert (about 10 h), and offline RL on HalfCheetah's and Walker2d's other two levels (about 14 h).
+# About 55 h of a 2-core CPU in all. Each resumes where it stopped (rerun the target after a kill), and a fresh
 # machine resumes from the caches committed under results/*_study/ once copied into runs/ (their READMEs say how).
 locomotion-small: $(VENV)/.installed
 	$(PY) -m experiments.reproduce_heteromodal --scale small --out runs/heteromodal_small
@@ -33,6 +34,7 @@ locomotion-small: $(VENV)/.installed
 	$(PY) -m experiments.reproduce_mtm --scale small --envs hopper --levels medium,medium-replay,medium-expert \
 		--parts offline_rl,planning --out runs/mtm_small
 	$(PY) -m experiments.reproduce_mtm --scale small --out runs/mtm_small
+	$(PY) -m experiments.reproduce_heteromodal --scale small --mtm_budget 4 --out runs/heteromodal_small
 	$(PY) -m experiments.reproduce_mtm --scale small --levels medium,medium-replay,medium-expert \
 		--parts offline_rl,planning --out runs/mtm_small
 

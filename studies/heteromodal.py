@@ -57,7 +57,9 @@ COLUMNS = {
   "specialist transformer (labelled)": ("{task}", "drop"),
   "specialist MLP (labelled)": ("mlp_{task}", "drop"),
 }
-_COMMON = dict(levels=("expert",), fractions=FRACTIONS, episodes=100)
+# mtm_budget: the MTMs' and MLPs' steps as a multiple of the scale's (LocomotionStudy.model); a folder gains the
+# models of another budget beside its own (keyed), the transformer specialists shared.
+_COMMON = dict(levels=("expert",), fractions=FRACTIONS, episodes=100, mtm_budget=1)
 SCALES = {
   "smoke": dict(
     envs=("hopper",),
@@ -65,6 +67,7 @@ SCALES = {
     fractions=(0.25,),
     specialists=("mlp_bc",),
     episodes=2,
+    mtm_budget=1,
     seeds=dict(heteromodal=1),
   ),
   # Sized for a 2-core CPU: Hopper only, the transformer and MLP BC specialists (RCBC and inverse dynamics
@@ -73,7 +76,7 @@ SCALES = {
   # 55.5 min for 24 models, so about 3.5 h at 8 seeds (measured on the paper's recipe: about 12 min a seed and
   # share, so 4.8 h). Every model trains the scale's 3,000 steps, where the MTMs mostly fall in rollouts (the MTM
   # study's one model needed 12,000 to stand on Hopper expert): the held-out errors decide between the MTMs
-  # here, and 12,000 steps for them would cost about 12 h more on this CPU.
+  # here. `--mtm_budget 4` trains the MTMs (and MLPs) 12,000 steps, where the one model stands: about 12 h more.
   "small": dict(
     _COMMON,
     envs=("hopper",),
@@ -100,6 +103,8 @@ class HeteromodalStudy(LocomotionStudy):
 
   name = "heteromodal"
   scales = SCALES
+  keyed = ("mtm_budget",)
+  one_model = MTM_RECIPE
 
   def cells(self, env: str, level: str, labels: float) -> tuple[dict, dict]:
     """(table, asked): table[task][column] a SeedCell over seeds, or None where this scale trains no such model
@@ -116,7 +121,7 @@ class HeteromodalStudy(LocomotionStudy):
             kind = pattern.format(task=task)
             if kind != MTM_RECIPE and (task in TWO_STAGE or kind not in self.scale["specialists"]):
               continue
-            model = self.trained("heteromodal", Model(env, level, kind, seed, labels=labels, unlabelled=unlabelled))
+            model = self.trained("heteromodal", self.model(env, level, kind, seed, labels=labels, unlabelled=unlabelled))
             if task in ERRORS:
               error = self.capability_error("heteromodal", model, env, level, task)
               out[task, column] = error["normalised"]
@@ -169,9 +174,12 @@ class HeteromodalStudy(LocomotionStudy):
   def _recipe(self) -> str:
     s = self.scale
     share = self.config(Model(self.envs[0], self.levels[0])).data.labelled_share  # the configs' value, not a copy of it
+    budget = ""
+    if s["mtm_budget"] != 1:
+      budget = f"; both MTMs and the MLP specialist train {s['mtm_budget']}x those steps"
     return (
       f"Our datasets (`experiments/make_dataset.py locomotion`), D4RL-normalised with their own references. "
-      f"At each share f of the training episodes that keeps its actions: models at {self.sizes()}; "
+      f"At each share f of the training episodes that keeps its actions: models at {self.sizes()}{budget}; "
       f"{len(self.seeds['heteromodal'])} seed(s), each drawing its own labelled "
       f"episodes, heteromodal MTM drawing at least {share:.0%} of its training windows from the labelled ones "
       f"(`data.labelled_share` {share:g}; the reference MTM alternates labelled and state-only batches); final "

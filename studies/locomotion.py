@@ -94,10 +94,28 @@ class LocomotionStudy:
   name = ""  # the study's: its default folder
   scales = {}  # the study's SCALES
   keyed = ()  # scale entries every model name and measurement key they reach encodes (harness.Harness)
+  one_model = "mtm"  # the MTM whose steps the scale's mtm_budget multiplies (model())
 
-  def __init__(self, out: str | None, scale: str, envs=None, levels=None, seeds: int = 0, log: Callable = harness.echo):
+  def __init__(
+    self,
+    out: str | None,
+    scale: str,
+    envs=None,
+    levels=None,
+    seeds: int = 0,
+    log: Callable = harness.echo,
+    overrides: dict | None = None,
+  ):
     out = out or os.path.join("runs", f"{self.name}_{scale}")
-    self.harness = harness.Harness(out, scale, self.scales, log=log, keyed=self.keyed)
+    scales = self.scales
+    if overrides and scale in scales:  # e.g. mtm_budget from the command line: recorded with the scale's settings
+      unknown = sorted(set(overrides) - set(scales[scale]))
+      if unknown:
+        raise UserError(
+          f"{unknown} are not settings of the {self.name} study's scale {scale!r}; its settings: {sorted(scales[scale])}"
+        )
+      scales = {**scales, scale: {**scales[scale], **overrides}}
+    self.harness = harness.Harness(out, scale, scales, log=log, keyed=self.keyed)
     self.scale, self.log = self.harness.scale, log
     self.envs = tuple(envs or self.scale["envs"])
     self.levels = tuple(levels or self.scale["levels"])
@@ -112,6 +130,14 @@ class LocomotionStudy:
     self._redone = set()  # those units redone on this machine's data (paired)
 
   # -- models ---------------------------------------------------------------------------------------------
+
+  def model(self, env: str, level: str, name: str, seed: int, **kw) -> Model:
+    """A model of the study. Its MTM (``one_model``) trains the scale's ``mtm_budget`` (default 1) times the steps,
+    and so do the MLP baselines (the paper trains every model for the same steps; an MLP costs about 1 % of a
+    transformer). Each transformer specialist trains the scale's steps: at an mtm_budget of 4 the four together
+    cost what the one model does."""
+    budget = self.scale.get("mtm_budget", 1) if name == self.one_model or locomotion_config.is_mlp(name) else 1
+    return Model(env, level, name, seed, budget=budget, **kw)
 
   def config(self, m: Model):
     c = locomotion_config.get_config(f"scale={self.harness.scale_name},env={m.env},level={m.level},model={m.model}")

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from configs.locomotion import is_mlp, paper_mlp
+from configs.locomotion import paper_mlp
 from mtm_jax.envs.locomotion import LEVELS
 from mtm_jax.errors import UserError
 from mtm_jax.eval import capabilities, planner_ranking, plots
@@ -239,14 +239,6 @@ class MTMStudy(LocomotionStudy):
     """The (env, level) datasets the study's parts use."""
     versatility = {(VERSATILITY_ENV, lvl) for lvl in (*self.versatility_levels, self.scale["efficiency"])}
     return super().datasets() | versatility | {(env, self.scale["versatility"][0]) for env in self.envs}
-
-  def model(self, env: str, level: str, name: str, seed: int, **kw) -> Model:
-    """A model of every part but the learning curves (which train both budgets). The one model (mtm) trains the scale's
-    ``mtm_budget`` times the steps, and so do the MLP baselines (the paper trains every model for the same
-    steps; an MLP costs about 1 % of a transformer). Each transformer specialist trains the scale's steps: at
-    ``mtm_budget`` = COMPUTE the four together cost what the one model does."""
-    budget = self.scale["mtm_budget"] if name == "mtm" or is_mlp(name) else 1
-    return Model(env, level, name, seed, budget=budget, **kw)
 
   def paper_targets(self) -> list:
     """The scale's return targets p that are the paper's (its best-of protocol's grid)."""

@@ -332,6 +332,28 @@ def test_expert_gap_sets_a_models_actions_against_the_expert_that_sampled_its_da
   assert expert(observations).shape == (4, 3)
 
 
+def test_a_heteromodal_folder_gains_the_mtms_of_another_budget_beside_its_own(tmp_path):
+  from mtm_jax.errors import UserError
+  from studies import heteromodal
+
+  def study(**overrides):
+    return heteromodal.HeteromodalStudy(str(tmp_path), "smoke", overrides=overrides or None)
+
+  longer = study(mtm_budget=4)
+  names = {kind: longer.model("hopper", "expert", kind, 0, labels=0.25).name for kind in ("mtm_heteromodal", "mlp_bc", "bc")}
+  # the MTMs and the MLP at 4x the steps, under their own names; the transformer specialist at the scale's, shared
+  assert names == {
+    "mtm_heteromodal": "hopper_expert_mtm_heteromodal_f0.25_all_x4_seed0",
+    "mlp_bc": "hopper_expert_mlp_bc_f0.25_all_x4_seed0",
+    "bc": "hopper_expert_bc_f0.25_all_seed0",
+  }
+  longer.harness.spent("heteromodal", 0.0)  # writes the folder's cache
+  assert json.loads((tmp_path / "results.json").read_text())["settings"]["mtm_budget"] == 4
+  assert study().model("hopper", "expert", "mtm_heteromodal", 0).budget == 1  # the same folder at the scale's budget
+  with pytest.raises(UserError, match="not settings of the heteromodal study's scale 'smoke'"):
+    study(mtm_steps=4)
+
+
 def test_heteromodal_study_compares_labelled_and_heteromodal_mtm_and_a_rerun_resumes(hopper_data, tmp_path):
   out = tmp_path / "hetero"
   run_study("reproduce_heteromodal.py", out)
