@@ -26,7 +26,7 @@ sinusoid: $(VENV)/.installed
 # data, curves and offline RL on medium), the heteromodal MTMs at 12,000 steps, where the one model stands on
 # Hopper expert (about 10 h), and offline RL on HalfCheetah's and Walker2d's other two levels (about 14 h).
 # About 55 h of a 2-core CPU in all. Each resumes where it stopped (rerun the target after a kill), and a fresh
-# machine resumes from the caches committed under results/*_study/ once copied into runs/ (their READMEs say how).
+# machine resumes from the three studies' committed caches once copied into runs/ (results/mtm_small_study/README.md).
 locomotion-small: $(VENV)/.installed
 	$(PY) -m experiments.reproduce_heteromodal --scale small --out runs/heteromodal_small
 	$(PY) -m experiments.reproduce_representation --scale small --out runs/representation_small
