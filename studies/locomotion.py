@@ -157,6 +157,10 @@ class LocomotionStudy:
     c.eval.every = max(1, c.train.num_steps // CURVE_POINTS)  # its held-out learning curve, as it trains
     return c
 
+  def dataset_steps(self, env: str, level: str) -> int:
+    """The steps of a dataset of the study's scale, its held-out episodes' included."""
+    return _dataset_size(env, level, self.harness.scale_name)[1]
+
   def sizes(self) -> str:
     """The models' size at this scale, as its config (``configs/locomotion.py``) gives it, for a report."""
     c = self.config(Model(self.envs[0], self.levels[0]))
