@@ -20,12 +20,12 @@ sinusoid: $(VENV)/.installed
 	$(PY) -m experiments.evaluate --workdir runs/sinusoid
 
 # The locomotion studies at the small scale, one after another, the questions no run has answered yet first:
-# heteromodal (5 h) and representation (2.5 h); then the MTM study's data efficiency on Hopper expert (5.5 h),
+# heteromodal (5 h) and representation (2.5 h); then the MTM study's data efficiency on Hopper expert (10.5 h),
 # offline RL and planning on Hopper's three levels (7 h: medium is one narrow behaviour, where RCBC cannot rise
 # far above its data), the rest of the study (10 h: Hopper medium-replay versatility, the HalfCheetah and Walker2d
 # data, curves and offline RL on medium), the heteromodal MTMs at 12,000 steps, where the one model stands on
 # Hopper expert (about 10 h), and offline RL on HalfCheetah's and Walker2d's other two levels (about 14 h).
-# About 55 h of a 2-core CPU in all. Each resumes where it stopped (rerun the target after a kill), and a fresh
+# About 60 h of a 2-core CPU in all. Each resumes where it stopped (rerun the target after a kill), and a fresh
 # machine resumes from the three studies' committed caches once copied into runs/ (results/mtm_small_study/README.md).
 locomotion-small: $(VENV)/.installed
 	$(PY) -m experiments.reproduce_heteromodal --scale small --out runs/heteromodal_small

@@ -260,11 +260,13 @@ def test_offline_rl_efficiency_and_planning_claims_compare_the_right_cells():
       "MLP": cells(score=[40.0, 41.0, 42.0], forward_dynamics=[0.1, 0.1, 0.1]),
     },
   }
-  claims = {claim: ok for claim, ok, _ in mtm_study.efficiency_claims(table)}
+  claims = {claim: ok for claim, ok, _ in mtm_study.efficiency_claims(table, {0.01: "1.0% (1,006 steps)"})}
   assert claims == {
-    "MTM's RCBC above the MLP-BC on 1.0% of the data": True,  # 95 % is not a small share
+    "MTM's RCBC above the MLP-BC on 1.0% (1,006 steps) of the data": True,  # 95 % is every training episode
     "MTM's forward dynamics better than the MLP's at every share": False,
   }
+  # the small scale's 10 %, 20 %, 50 % and 5 % of Hopper expert train on the steps of the paper's 1 %, 2 %, 5 %, 0.5 %
+  assert [mtm_study.paper_share(n) for n in (10_055, 20_111, 50_277, 5_028, 1_006, None)] == [0.01, 0.02, 0.05, 0.005, None, None]
   ranked = {"rank_correlation": over_seeds([0.2, 0.3, 0.1]), "over_random": over_seeds([0.02, -0.01, 0.0])}
   results = {
     ("hopper", "medium"): {"gain": over_seeds([-21.8]), "ranking": ranked, "ranking_units": "score points"},
