@@ -76,7 +76,7 @@ SCALES = {
   # 55.5 min for 24 models, so about 3.5 h at 8 seeds (measured on the paper's recipe: about 12 min a seed and
   # share, so 4.8 h). Every model trains the scale's 3,000 steps, where the MTMs mostly fall in rollouts (the MTM
   # study's one model needed 12,000 to stand on Hopper expert): the held-out errors decide between the MTMs
-  # here. `--mtm_budget 4` trains the MTMs (and MLPs) 12,000 steps, where the one model stands: about 12 h more.
+  # here. `--mtm_budget 4` trains the MTMs (and MLPs) 12,000 steps, where the one model stands: about 10 h more.
   "small": dict(
     _COMMON,
     envs=("hopper",),

@@ -188,7 +188,7 @@ def test_mtm_study_runs_every_part_and_a_rerun_resumes(hopper_data, tmp_path):
     "| RCBC score |",
     "| forward dynamics (MSE / one-step) |",
     "| hopper medium |",
-    "| 95.0% |",
+    "| 95.0% (every training episode) |",
     "| dataset | RCBC | RCBC + planning |",
     "## Differences from the paper's protocol",
     "## Answers: every claim this report checks",
