@@ -8,6 +8,7 @@ missing. ``report.md`` comes with ``OUT/configs/NAME.json`` for each model it us
 so a copy of the folder carries what re-runs every number in it.
 """
 
+import contextlib
 import fcntl
 import functools
 import json
@@ -135,12 +136,9 @@ class Harness:
 
     def train() -> None:
       workdir = self.workdir(name)
-      locks = os.path.join(self.out, "locks")
-      os.makedirs(locks, exist_ok=True)
       # Invocations side by side may need one model (versatility's and efficiency's Hopper expert MTM, say):
       # under this lock one trains it and the other waits, then reads it back, instead of both writing it.
-      with open(os.path.join(locks, name), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+      with self.locked(name):
         if not self._check_finished(name, config, resolved):  # a finished model is not even rebuilt
           if announce:
             self.log(announce)
@@ -150,6 +148,15 @@ class Harness:
       self._record(name, recipe)
 
     return Trained(name, self.workdir(name), train)
+
+  @contextlib.contextmanager
+  def locked(self, name: str):
+    """Holds the folder's lock ``name`` (the other invocations into the folder that ask for it wait)."""
+    locks = os.path.join(self.out, "locks")
+    os.makedirs(locks, exist_ok=True)
+    with open(os.path.join(locks, name), "w") as lock:
+      fcntl.flock(lock, fcntl.LOCK_EX)
+      yield
 
   def realization(self, name: str) -> str | None:
     """The checksum of the data model ``name`` trained on, as the cache records it (None: not recorded)."""

@@ -249,12 +249,22 @@ class LocomotionStudy:
     checks that every dataset it reads was made by the D4RL protocol at that scale (never silently reused)."""
     import minari
 
-    scale, local = self.harness.scale_name, set(minari.list_local_datasets())
-    for env in sorted({e for e, lvl in self.datasets() if dataset_id(e, lvl, scale) not in local}):
-      started = time.time()
-      self.log(f"making the {env} datasets ({d4rl_protocol.protocol(scale)})")
-      d4rl_protocol.make(env, scale, root=os.path.join(self.harness.out, "sac"), progress=False)
-      self.harness.spent("datasets", started)
+    scale = self.harness.scale_name
+
+    def missing():
+      local = set(minari.list_local_datasets())
+      return {e for e, lvl in self.datasets() if dataset_id(e, lvl, scale) not in local}
+
+    for env in sorted(missing()):
+      # An invocation side by side into this folder may be making them: it holds the lock, this one waits and
+      # finds them made, instead of both running the SAC (whose workdir admits one run).
+      with self.harness.locked(f"datasets_{env}"):
+        if env not in missing():
+          continue
+        started = time.time()
+        self.log(f"making the {env} datasets ({d4rl_protocol.protocol(scale)})")
+        d4rl_protocol.make(env, scale, root=os.path.join(self.harness.out, "sac"), progress=False)
+        self.harness.spent("datasets", started)
     for env, level in sorted(self.datasets()):
       d4rl_protocol.require(env, level, scale)
 

@@ -143,3 +143,28 @@ def test_a_model_on_data_made_again_otherwise_keeps_its_measurements_and_is_refu
     again.model("training", "sine", other, data="checksum-2")
   with pytest.raises(UserError, match="trained with other model.width, data_checksum; use a fresh --out"):
     again.model("training", "sine", smoke_config(**CHANGED), data="checksum-2", derived=("num_validation",))
+
+
+def test_a_folders_lock_admits_one_invocation_at_a_time(tmp_path):
+  import subprocess
+  import sys
+  import time
+
+  from conftest import REPO, process_env
+
+  # another process (an invocation side by side) holds the lock for half a second; this one waits for it
+  holder = (
+    "import sys, time; from studies import harness; h = harness.Harness(sys.argv[1], 'tiny', {'tiny': {}}); "
+    "cm = h.locked('datasets_hopper'); cm.__enter__(); print('held', flush=True); time.sleep(0.5); cm.__exit__(None, None, None)"
+  )
+  other = subprocess.Popen(
+    [sys.executable, "-c", holder, str(tmp_path)], cwd=REPO, env=process_env(), stdout=subprocess.PIPE, text=True
+  )
+  assert other.stdout.readline().strip() == "held"
+  started = time.time()
+  with harness.Harness(str(tmp_path), "tiny", SCALES).locked("datasets_hopper"):
+    waited = time.time() - started
+  other.wait()
+  assert other.returncode == 0 and waited > 0.2
+  with harness.Harness(str(tmp_path), "tiny", SCALES).locked("datasets_walker2d"):  # another lock: no wait
+    pass
