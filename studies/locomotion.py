@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import jax
+import numpy as np
 
 from configs import locomotion as locomotion_config
 from mtm_jax import coverage, run_log
@@ -21,6 +22,7 @@ from mtm_jax.checkpoint import load_checkpoint
 from mtm_jax.data import writer
 from mtm_jax.data.splits import prepare_data
 from mtm_jax.datagen import d4rl_protocol
+from mtm_jax.envs import score
 from mtm_jax.envs.locomotion import ENVS, LEVELS, dataset_id
 from mtm_jax.errors import UserError
 from mtm_jax.eval import capabilities, expert_gap, model_rollouts, planner_ranking
@@ -44,6 +46,9 @@ PRIMARY_TARGET = "start:1.0"  # what the best training episode holds from its st
 VALIDATION_EPISODES = 20  # per target, to choose one; fewer where a scale reports fewer
 DERIVED = ("num_validation", "train_steps")  # a model's data keys that follow from its dataset's content (config)
 ALL_TRAINING = 0.95  # the share of a dataset that is every training episode: the last 5 % are held out
+# The data's best episodes: on data of mixed quality (medium-replay, medium-expert) whether return conditioning
+# recovers its best behaviour, where its mean is an easy bar.
+BEST_SHARE = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +202,19 @@ class LocomotionStudy:
         "to redo the seed on this data"
       )
     found.setdefault(realization, []).append(name)
+
+  def realizations_of(self, part: str, env: str, level: str) -> set:
+    """The checksums of the data that ``part``'s models of (env, level) trained on, over its seeds so far."""
+    return {data for key, found in self._units.items() if key[:3] == (part, env, level) for data in found}
+
+  def best_episodes_score(self, env: str, level: str, share: float = BEST_SHARE) -> float:
+    """The mean normalised score of the best ``share`` of this machine's (env, level) episodes."""
+    import minari
+
+    dataset = minari.load_dataset(dataset_id(env, level, self.harness.scale_name))
+    returns = np.sort([e.rewards.sum() for e in dataset.iterate_episodes()])[::-1]
+    best = returns[: max(1, round(share * len(returns)))]
+    return float(score.d4rl_score(best, *score.references(dataset.storage.metadata, dataset.spec.dataset_id)).mean())
 
   def checksum(self, env: str, level: str) -> str | None:
     """The checksum of this machine's (env, level) dataset, as its provenance records it."""
