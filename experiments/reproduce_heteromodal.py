@@ -24,7 +24,8 @@ _BUDGET = flags.DEFINE_integer(
   "mtm_budget",
   0,
   "The MTMs' and MLPs' training steps as a multiple of the scale's; 0 = the scale's. Another budget "
-  "in the same --out adds its models beside the cached ones.",
+  "in the same --out adds its models beside the cached ones (its report is of the budget asked).",
+  lower_bound=0,
 )
 _OUT = flags.DEFINE_string("out", None, "Output folder (default runs/heteromodal_SCALE).")
 

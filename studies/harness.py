@@ -230,16 +230,19 @@ class Harness:
     ]
 
   def write_report(self, sections: list[str]) -> str:
-    """``OUT/report.md`` of ``sections``, and ``OUT/configs/NAME.json`` for each model it uses (only those); its path."""
+    """``OUT/report.md`` of ``sections``, and ``OUT/configs/NAME.json`` for each model it uses (only those); its path.
+    Under the folder's report lock: an invocation side by side writes its report (the last one written stands)
+    before or after, never among this one's files."""
     folder = os.path.join(self.out, "configs")
     os.makedirs(folder, exist_ok=True)
     files = {f"{name}.json": config for name, config in self.configs.items()}
-    for stale in set(os.listdir(folder)) - set(files):  # an earlier report's models that this one does not use
-      os.remove(os.path.join(folder, stale))
-    for file, config in files.items():
-      _replace(os.path.join(folder, file), json.dumps(config, indent=2))
-    path = os.path.join(self.out, "report.md")
-    _replace(path, "\n\n".join(sections) + "\n")
+    with self.locked("report"):
+      for stale in set(os.listdir(folder)) - set(files):  # an earlier report's models that this one does not use
+        os.remove(os.path.join(folder, stale))
+      for file, config in files.items():
+        _replace(os.path.join(folder, file), json.dumps(config, indent=2))
+      path = os.path.join(self.out, "report.md")
+      _replace(path, "\n\n".join(sections) + "\n")
     return path
 
 

@@ -176,7 +176,7 @@ class HeteromodalStudy(LocomotionStudy):
     share = self.config(Model(self.envs[0], self.levels[0])).data.labelled_share  # the configs' value, not a copy of it
     budget = ""
     if s["mtm_budget"] != 1:
-      budget = f"; both MTMs and the MLP specialist train {s['mtm_budget']}x those steps"
+      budget = f"; both MTMs and the MLP specialists train {s['mtm_budget']}x those steps"
     return (
       f"Our datasets (`experiments/make_dataset.py locomotion`), D4RL-normalised with their own references. "
       f"At each share f of the training episodes that keeps its actions: models at {self.sizes()}{budget}; "

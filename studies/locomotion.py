@@ -139,8 +139,8 @@ class LocomotionStudy:
   def model(self, env: str, level: str, name: str, seed: int, **kw) -> Model:
     """A model of the study. Its MTM (``one_model``) trains the scale's ``mtm_budget`` (default 1) times the steps,
     and so do the MLP baselines (the paper trains every model for the same steps; an MLP costs about 1 % of a
-    transformer). Each transformer specialist trains the scale's steps: at an mtm_budget of 4 the four together
-    cost what the one model does."""
+    transformer). Each transformer specialist trains the scale's steps: in the MTM study, at an mtm_budget of 4
+    its four specialists together cost what the one model does."""
     budget = self.scale.get("mtm_budget", 1) if name == self.one_model or locomotion_config.is_mlp(name) else 1
     return Model(env, level, name, seed, budget=budget, **kw)
 
@@ -212,7 +212,7 @@ class LocomotionStudy:
     import minari
 
     dataset = minari.load_dataset(dataset_id(env, level, self.harness.scale_name))
-    returns = np.sort([e.rewards.sum() for e in dataset.iterate_episodes()])[::-1]
+    returns = np.sort(model_rollouts.episode_returns(dataset))[::-1]
     best = returns[: max(1, round(share * len(returns)))]
     return float(score.d4rl_score(best, *score.references(dataset.storage.metadata, dataset.spec.dataset_id)).mean())
 

@@ -254,6 +254,6 @@ def test_a_task_asked_with_given_parameters_is_asked_so_at_the_given_index(sar_s
   assert np.array_equal(visible[ACTIONS], np.tile([False, False, True, False], (n, 1)))  # a[2] alone
   assert np.array_equal(target[STATES], np.tile([False, False, False, True], (n, 1)))  # s[3] the target
   assert held.params["forward_dynamics"] == eval_fd
-  assert held.asked["forward_dynamics"].startswith("forward_dynamics")
+  assert held.asked["forward_dynamics"] == "forward_dynamics without past actions at index 2"  # the cached string
   with pytest.raises(UserError, match="every task"):
     capabilities.held_out(sar_spec, validation, exp, ("forward_dynamics", "bc"), {"forward_dynamics": eval_fd})

@@ -464,3 +464,19 @@ def test_the_heteromodal_claims_are_decided_seed_by_seed_and_check_the_imagined_
   verdicts = {claim: verdict for claim, verdict, _ in heteromodal_claims(tables)}
   assert verdicts["heteromodal MTM imagines held-out states with less error than MTM on the labelled episodes (every f)"]
   assert verdicts["heteromodal MTM beats MTM on the labelled episodes (BC, every f)"] is False
+
+
+def test_datasets_made_by_an_invocation_side_by_side_while_this_one_waited_are_not_made_again(tmp_path, monkeypatch):
+  import minari
+
+  from mtm_jax.datagen import d4rl_protocol
+  from mtm_jax.envs.locomotion import dataset_id
+
+  study = mtm_study.MTMStudy(str(tmp_path), "smoke")
+  # missing when this invocation looks, made by the other while this one waited for the lock
+  looks = iter([[], [dataset_id(e, lvl, "smoke") for e, lvl in study.datasets()]])
+  monkeypatch.setattr(minari, "list_local_datasets", lambda: next(looks))
+  monkeypatch.setattr(d4rl_protocol, "make", lambda *a, **k: pytest.fail("made again"))
+  monkeypatch.setattr(d4rl_protocol, "require", lambda *a: None)
+  study.ensure_datasets()
+  assert os.path.exists(tmp_path / "locks" / "datasets_hopper")

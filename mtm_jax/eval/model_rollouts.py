@@ -95,6 +95,11 @@ def model_policy(ckpt: Checkpoint, task: str, env, *, target_rule: str | None = 
   return ModelPolicy(policy, target, rule if target is not None else None, asked, held_out, metadata, horizon, act, params)
 
 
+def episode_returns(dataset) -> np.ndarray:
+  """The return of each of a Minari dataset's episodes: the behaviour that made it."""
+  return np.array([e.rewards.sum() for e in dataset.iterate_episodes()])
+
+
 def run_episodes(envs: list, policy: Callable, episodes: int, seed: int) -> list:
   """``episodes`` rollouts of ``policy``, len(envs) at a time (rollout.run), the i-th from reset seed seed + i."""
   runs = []
@@ -126,7 +131,7 @@ def score_checkpoint(
   steps = sum(int(run.lengths.max()) for run in runs)  # lock-step: one policy call per step of the longest episode
   returns = np.concatenate([run.returns for run in runs])
   lengths = [run.lengths for run in runs]
-  behaviour = np.array([e.rewards.sum() for e in dataset.iterate_episodes()])
+  behaviour = episode_returns(dataset)
   out = {
     "task": task,
     "episodes": episodes,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -26,8 +28,7 @@ def reconstruction(path: str, truth, prediction, visible, title: str, feature: i
   axes[0][0].legend(fontsize=7, loc="lower left")
   fig.suptitle(title)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  _save(fig, path, 110)
 
 
 def matrix(path: str, values, rows, columns, title: str, fmt: str = "{:.3g}", cmap: str = "viridis", log: bool = False) -> None:
@@ -50,8 +51,7 @@ def matrix(path: str, values, rows, columns, title: str, fmt: str = "{:.3g}", cm
   fig.colorbar(image, ax=ax, fraction=0.04, label="log10" if log else None)
   ax.set_title(title, fontsize=10)
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
+  _save(fig, path, 120)
 
 
 def _draw_room(ax, size: int, walls, door, goal) -> None:
@@ -86,8 +86,7 @@ def grid_paths(path: str, panels: dict, room: dict, seed: int = 0) -> None:
         ax.plot(marks[i][:, 0] + jitter[0], marks[i][:, 1] + jitter[1], "x", color=f"C{i % 10}", markersize=6)
     ax.set_title(title, fontsize=9)
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
+  _save(fig, path, 120)
 
 
 def cell_heatmaps(path: str, probs_TxC, cells, observed: dict, room: dict, title: str) -> None:
@@ -107,8 +106,7 @@ def cell_heatmaps(path: str, probs_TxC, cells, observed: dict, room: dict, title
     ax.set_title(f"t={t}" + (" (seen)" if t in observed else ""), fontsize=8)
   fig.suptitle(title, fontsize=10)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  _save(fig, path, 110)
 
 
 def maze_paths(path: str, panels: dict, walls_xy, cell: float = 1.0) -> None:
@@ -133,8 +131,7 @@ def maze_paths(path: str, panels: dict, walls_xy, cell: float = 1.0) -> None:
     ax.set_yticks([])
     ax.set_title(title, fontsize=9)
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
+  _save(fig, path, 120)
 
 
 def bars(path: str, table: dict, columns, title: str, references: dict | None = None) -> None:
@@ -163,8 +160,7 @@ def bars(path: str, table: dict, columns, title: str, references: dict | None = 
   ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
   ax.set_title(title, fontsize=10)
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
+  _save(fig, path, 120)
 
 
 def learning_curves(path: str, runs: dict, title: str, references: dict | None = None) -> None:
@@ -191,8 +187,7 @@ def learning_curves(path: str, runs: dict, title: str, references: dict | None =
   ax.set_title(title)
   ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  _save(fig, path, 110)
 
 
 def lines(path: str, series: dict, xlabel: str, ylabel: str, title: str, log_x: bool = False) -> None:
@@ -212,8 +207,7 @@ def lines(path: str, series: dict, xlabel: str, ylabel: str, title: str, log_x: 
   ax.set_title(title, fontsize=10)
   ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  _save(fig, path, 110)
 
 
 def _ema(values, weight: float) -> np.ndarray:
@@ -285,5 +279,13 @@ def run_curves(path: str, runs: dict, smooth: float = 0.8) -> None:
       ax.set_yscale("log")
     ax.legend(fontsize=7)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  _save(fig, path, 110)
+
+
+def _save(fig, path: str, dpi: int) -> None:
+  """Writes ``fig`` as a PNG by replacing ``path``, and closes it: a killed write, or a study's invocation writing
+  the same figure beside another, never leaves half a file."""
+  partial = f"{path}.{os.getpid()}.tmp"
+  fig.savefig(partial, dpi=dpi, format="png")
   plt.close(fig)
+  os.replace(partial, path)
