@@ -41,6 +41,7 @@ from scipy import stats as scipy_stats
 
 from configs import locomotion
 from experiments import cli
+from mtm_jax import runtime
 from mtm_jax.checkpoint import load_checkpoint
 from mtm_jax.data import writer
 from mtm_jax.data.splits import prepare_data
@@ -282,9 +283,7 @@ def main():
           if side == "reference"
           else train_ours(configs[side], os.path.join(out, "models", name), held)
         )
-        with open(cached + ".tmp", "w") as f:
-          json.dump(results, f, indent=2)
-        os.replace(cached + ".tmp", cached)  # a killed write never replaces the good cache
+        runtime.replace_text(cached, json.dumps(results, indent=2))  # a killed write never replaces the good cache
     for side, key in keys.items():
       runs[side].append(results[key])
   against = sides[0]

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 import jax
 import numpy as np
 
-from mtm_jax import masks
+from mtm_jax import masks, runtime
 from mtm_jax.experiment import Experiment, MaskConfig
 from mtm_jax.spec import RETURNS, DatasetSpec
 
@@ -304,10 +304,7 @@ def write(exp: Experiment, workdir: str) -> dict:
     "training_weights": [float(w) for w in training.weights],
     "masks": table,
   }
-  tmp = os.path.join(workdir, FILE + ".tmp")
-  with open(tmp, "w") as f:
-    json.dump(result, f, indent=2)
-  os.replace(tmp, os.path.join(workdir, FILE))
+  runtime.replace_text(os.path.join(workdir, FILE), json.dumps(result, indent=2))
   return result
 
 

@@ -32,6 +32,24 @@ def check_workdir(workdir: str) -> None:
     raise UserError(f"workdir {workdir!r} is not usable: {err.strerror or err}; pass a writable --workdir") from err
 
 
+def replace_file(path: str, write: Callable[[str], None]) -> None:
+  """Makes ``path`` by ``write(partial)`` into a file of this process's own, then renames it over ``path``: a
+  killed write, or another process writing the same file, never leaves half of it."""
+  partial = f"{path}.{os.getpid()}.tmp"
+  write(partial)
+  os.replace(partial, path)
+
+
+def replace_text(path: str, text: str) -> None:
+  """``replace_file`` with ``text`` as its content."""
+
+  def write(partial: str) -> None:
+    with open(partial, "w") as f:
+      f.write(text)
+
+  replace_file(path, write)
+
+
 def lock_workdir(workdir: str):
   """An exclusive lock on WORKDIR/.lock for the run's life; the kernel releases it when the process dies."""
   handle = open(os.path.join(workdir, ".lock"), "a+")

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from mtm_jax import runtime
 from mtm_jax.checkpoint import latest_step
 from mtm_jax.errors import UserError
 from mtm_jax.experiment import parse
@@ -204,7 +205,7 @@ class Harness:
     with open(self.cache + ".lock", "w") as lock:
       fcntl.flock(lock, fcntl.LOCK_EX)
       self._merge()
-      _replace(self.cache, json.dumps(self.results, indent=1))
+      runtime.replace_text(self.cache, json.dumps(self.results, indent=1))
 
   def _merge(self) -> None:
     """Adds what other invocations cached in this folder since this one read it (their measurements, models'
@@ -240,9 +241,9 @@ class Harness:
       for stale in set(os.listdir(folder)) - set(files):  # an earlier report's models that this one does not use
         os.remove(os.path.join(folder, stale))
       for file, config in files.items():
-        _replace(os.path.join(folder, file), json.dumps(config, indent=2))
+        runtime.replace_text(os.path.join(folder, file), json.dumps(config, indent=2))
       path = os.path.join(self.out, "report.md")
-      _replace(path, "\n\n".join(sections) + "\n")
+      runtime.replace_text(path, "\n\n".join(sections) + "\n")
     return path
 
 
@@ -284,10 +285,3 @@ def _on_other_data(cache: str, name: str, stored: dict, data: str) -> None:
     "cached needs the model, which cannot be trained again on that data here. Redo its seed on this data: remove "
     "that seed's models from the cache's models and their measurements, or use a fresh --out"
   )
-
-
-def _replace(path: str, text: str) -> None:
-  """Writes ``path`` by replacing it: a killed write never leaves it half written."""
-  with open(path + ".tmp", "w") as f:
-    f.write(text)
-  os.replace(path + ".tmp", path)

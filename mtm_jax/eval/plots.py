@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+
+from mtm_jax import runtime
 
 
 def reconstruction(path: str, truth, prediction, visible, title: str, feature: int = 0) -> None:
@@ -285,7 +285,5 @@ def run_curves(path: str, runs: dict, smooth: float = 0.8) -> None:
 def _save(fig, path: str, dpi: int) -> None:
   """Writes ``fig`` as a PNG by replacing ``path``, and closes it: a killed write, or a study's invocation writing
   the same figure beside another, never leaves half a file."""
-  partial = f"{path}.{os.getpid()}.tmp"
-  fig.savefig(partial, dpi=dpi, format="png")
+  runtime.replace_file(path, lambda partial: fig.savefig(partial, dpi=dpi, format="png"))
   plt.close(fig)
-  os.replace(partial, path)
