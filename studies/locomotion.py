@@ -131,6 +131,7 @@ class LocomotionStudy:
     self._held_out_windows = {}
     self._experts = {}  # env -> its expert's actions (d4rl_protocol.expert_actions)
     self._checksums = {}  # dataset id -> the checksum its provenance records
+    self._sizes = {}  # (env, level) -> (episodes, steps): config() asks for every model of every measurement
     self._units = {}  # (part, env, level, seed, fraction, labels) -> {data checksum: names of the models trained on it}
     self._redone = set()  # those units redone on this machine's data (paired)
 
@@ -148,7 +149,7 @@ class LocomotionStudy:
     c = locomotion_config.get_config(f"scale={self.harness.scale_name},env={m.env},level={m.level},model={m.model}")
     c.data.returns = m.returns
     c.train.tensorboard = False
-    episodes, steps = _dataset_size(m.env, m.level, self.harness.scale_name)
+    episodes, steps = self._size(m.env, m.level)
     # The config's held-out share of the episodes (the last 5 %), as a count: the same episodes at every share of
     # the data, so every share scores on them.
     c.data.num_validation = max(1, round(c.data.validation_fraction * episodes))
@@ -164,7 +165,15 @@ class LocomotionStudy:
 
   def dataset_steps(self, env: str, level: str) -> int:
     """The steps of a dataset of the study's scale, its held-out episodes' included."""
-    return _dataset_size(env, level, self.harness.scale_name)[1]
+    return self._size(env, level)[1]
+
+  def _size(self, env: str, level: str) -> tuple[int, int]:
+    """(episodes, steps) of a study's dataset, read once: the datasets are made (ensure_datasets) before any
+    model, and opening one reads its metadata from disk."""
+    key = env, level
+    if key not in self._sizes:
+      self._sizes[key] = _dataset_size(env, level, self.harness.scale_name)
+    return self._sizes[key]
 
   def sizes(self) -> str:
     """The models' size at this scale, as its config (``configs/locomotion.py``) gives it, for a report."""
