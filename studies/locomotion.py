@@ -133,7 +133,7 @@ class LocomotionStudy:
     self._checksums = {}  # dataset id -> the checksum its provenance records
     self._sizes = {}  # (env, level) -> (episodes, steps): config() asks for every model of every measurement
     self._units = {}  # (part, env, level, seed, fraction, labels) -> {data checksum: names of the models trained on it}
-    self._redone = set()  # those units redone on this machine's data (paired)
+    self._redone = {}  # unit -> the data checksum its seed was taken again on, cached or this machine's (paired)
 
   # -- models ---------------------------------------------------------------------------------------------
 
@@ -189,8 +189,12 @@ class LocomotionStudy:
     records its data's checksum, so a dataset made again otherwise never takes the old one's measurements."""
     c = self.config(m)
     here, key = self.checksum(m.env, m.level), unit(part, m.env, m.level, m.seed, m.fraction, m.labels)
-    if key in self._redone and self.harness.realization(m.name) not in (None, here):
-      m = dataclasses.replace(m, data=here[:8])  # the seed is redone on this data: its model here, named apart
+    target = self._redone.get(key)
+    if target is not None:  # the seed is taken again on one realization: its models of it, named apart
+      if self.harness.realization(m.name) not in (None, target):
+        m = dataclasses.replace(m, data=target[:8])
+      if target != here and self.harness.realization(m.name) != target:
+        raise harness.OtherData(f"the cache holds no model {m.name} trained on data {target[:12]}")
     model = self.harness.model(part, m.name, c, data=here, derived=DERIVED)
     self.pair(key, self.harness.realization(m.name) or here, m.name)
     return model
@@ -236,19 +240,37 @@ class LocomotionStudy:
     """``measure()``: a part's measurements of one seed (and share of the data, or of its labels: Model), of
     models it pairs. Where they cannot all be of one realization of the data (a model cached as trained on an
     earlier machine's data lacks a measurement, or would be paired with a model trained here), they are taken
-    again, of the seed's models trained on this machine's data (those the cache holds on other data are named
-    apart: Model.data). So a study that spans machines never pairs two realizations, and keeps every seed it
-    finished on either."""
+    again of the models named apart (Model.data) for one realization: first each other one the cache holds, where
+    the seed may have been finished on a later machine than the one that first named its models (read from the
+    cache, nothing trains), then this machine's, trained here. So a study that spans machines never pairs two
+    realizations, and keeps every seed it finished on any of them."""
     used = dict(self.harness.configs)
     try:
       return measure()
     except harness.OtherData as e:
-      key = unit(part, env, level, seed, fraction, labels)
-      self.log(f"{part} seed {seed} on {env} {level}: redone on this machine's data ({e})")
-      self._units.pop(key, None)
-      self._redone.add(key)
-      self.harness.configs = used  # the report's configs are of the models the redone seed uses, not the refused
-      return measure()
+      key, here = unit(part, env, level, seed, fraction, labels), self.checksum(env, level)
+      for target in [*sorted(self.cached_realizations(env, level) - {here}), here]:
+        self._units.pop(key, None)
+        self._redone[key] = target
+        self.harness.configs = dict(used)  # the report's configs are of the models the seed uses, not the refused
+        if target == here:
+          self.log(f"{part} seed {seed} on {env} {level}: redone on this machine's data ({e})")
+          return measure()
+        try:
+          measured = measure()
+        except harness.OtherData:
+          continue
+        self.log(f"{part} seed {seed} on {env} {level}: read from the cache's models on data {target[:12]}")
+        return measured
+
+  def cached_realizations(self, env: str, level: str) -> set:
+    """The checksums of the (env, level) data that the cache's models trained on."""
+    dataset = dataset_id(env, level, self.harness.scale_name)
+    return {
+      recipe["data_checksum"]
+      for recipe in self.harness.results["models"].values()
+      if recipe.get("data_checksum") and recipe["data"].get("dataset_id") == dataset
+    }
 
   def realizations(self) -> list[str]:
     """The report's lines on its data: each dataset's realizations (harness.Harness.model) and the seeds of each

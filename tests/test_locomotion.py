@@ -305,6 +305,39 @@ def test_a_seeds_paired_models_must_share_one_realization_of_the_data(hopper_dat
   assert f"hopper_medium_mtm_data{here[:8]}_seed2" in study.harness.configs
   assert "hopper_medium_mtm_seed2" not in study.harness.configs
 
+  # A seed first named on the older data but finished on a later machine's (its models named apart there) is read
+  # from the cache's models on the later data on a third machine: nothing trains here
+  later = "later-checksum"
+  older.update({"hopper_medium_mtm_seed3": "older-checksum", "hopper_medium_mtm_datalater-ch_seed3": later})
+  older["hopper_medium_mlp_rcbc_seed3"] = later  # first trained on the later data: not named apart
+  monkeypatch.setattr(study, "cached_realizations", lambda env, level: {"older-checksum", later})
+
+  def measure_seed3():
+    return [study.trained("versatility", Model("hopper", "medium", kind, seed=3)).name for kind in ("mtm", "mlp_rcbc")]
+
+  assert study.paired("versatility", "hopper", "medium", 3, measure_seed3) == [
+    "hopper_medium_mtm_datalater-ch_seed3",
+    "hopper_medium_mlp_rcbc_seed3",
+  ]
+  assert "- hopper medium, data `later-checks…` (made by the same command on an earlier machine): versatility seeds 3" in (
+    study.realizations()
+  )
+  assert not (tmp_path / "mtm" / "models" / "hopper_medium_mtm_datalater-ch_seed3").exists()
+
+
+def test_the_cached_realizations_of_a_dataset_are_its_models_checksums(tmp_path):
+  from studies.mtm import MTMStudy
+
+  study = MTMStudy(str(tmp_path / "mtm"), "smoke", log=lambda *_: None)
+  medium, replay = "mtm_jax/hopper-smoke/medium-v0", "mtm_jax/hopper-smoke/medium-replay-v0"
+  study.harness.results["models"] = {
+    "a": {"data": {"dataset_id": medium}, "data_checksum": "one"},
+    "b": {"data": {"dataset_id": medium}, "data_checksum": "two"},
+    "c": {"data": {"dataset_id": replay}, "data_checksum": "three"},  # another level's: not medium's
+    "d": {"data": {"dataset_id": medium}},  # recorded before checksums were
+  }
+  assert study.cached_realizations("hopper", "medium") == {"one", "two"}
+
 
 def test_expert_gap_sets_a_models_actions_against_the_expert_that_sampled_its_data(hopper_data, tmp_path, monkeypatch):
   from mtm_jax.data import writer
