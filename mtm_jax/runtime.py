@@ -34,10 +34,16 @@ def check_workdir(workdir: str) -> None:
 
 def replace_file(path: str, write: Callable[[str], None]) -> None:
   """Makes ``path`` by ``write(partial)`` into a file of this process's own, then renames it over ``path``: a
-  killed write, or another process writing the same file, never leaves half of it."""
+  killed write, or another process writing the same file, never leaves half of it; a write that raises leaves
+  nothing beside it."""
   partial = f"{path}.{os.getpid()}.tmp"
-  write(partial)
-  os.replace(partial, path)
+  try:
+    write(partial)
+    os.replace(partial, path)
+  except BaseException:
+    if os.path.exists(partial):
+      os.remove(partial)
+    raise
 
 
 def replace_text(path: str, text: str) -> None:

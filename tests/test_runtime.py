@@ -1,4 +1,5 @@
-"""A full disk during training: one line naming the workdir, the newest complete checkpoint intact."""
+"""A full disk during training: one line naming the workdir, the newest complete checkpoint intact; a file
+replaced whole or not at all."""
 
 import shutil
 import subprocess
@@ -6,6 +7,7 @@ import subprocess
 import pytest
 from conftest import process_env, train_command
 
+from mtm_jax import runtime
 from mtm_jax.checkpoint import load_checkpoint
 
 # train_command's configs/sinusoid.py:smoke checkpoints at steps 10 and 20, ~640 kB each
@@ -38,3 +40,19 @@ def test_a_full_disk_gives_one_line_and_the_last_checkpoint_restores(small_disk,
   resumed = subprocess.run(train_command(roomy), env=process_env(), capture_output=True, text=True)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert load_checkpoint(str(roomy)).step == 20
+
+
+def test_a_replacement_that_fails_leaves_the_old_file_and_no_partial_one(tmp_path):
+  path = tmp_path / "report.md"
+  runtime.replace_text(str(path), "first")
+
+  def write_half(partial):
+    with open(partial, "w") as f:
+      f.write("half")
+    raise OSError("no space left on device")
+
+  with pytest.raises(OSError, match="no space"):
+    runtime.replace_file(str(path), write_half)
+  assert path.read_text() == "first" and sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
+  runtime.replace_text(str(path), "second")
+  assert path.read_text() == "second" and sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
