@@ -216,18 +216,29 @@ class LocomotionStudy:
       )
     found.setdefault(realization, []).append(name)
 
-  def realizations_of(self, part: str, env: str, level: str) -> set:
-    """The checksums of the data that ``part``'s models of (env, level) trained on, over its seeds so far."""
-    return {data for key, found in self._units.items() if key[:3] == (part, env, level) for data in found}
+  def seed_realization(self, part: str, env: str, level: str, seed: int) -> str | None:
+    """The checksum of the data that ``part``'s seed (every training episode) trained on, once it is measured
+    (None: a dataset with no provenance)."""
+    return next(iter(self._units.get(unit(part, env, level, seed), {})), None)
 
-  def best_episodes_score(self, env: str, level: str, share: float = BEST_SHARE) -> float:
-    """The mean normalised score of the best ``share`` of this machine's (env, level) episodes."""
-    import minari
+  def best_episodes_score(self, env: str, level: str, realization: str | None) -> float | None:
+    """The mean normalised score of the best BEST_SHARE of the episodes of (env, level)'s data ``realization`` (a
+    checksum). Measured where this machine holds that data, and cached, so a report written on a later machine,
+    whose data is another realization, still has it; None where no machine that held it measured it."""
+    dataset_name = dataset_id(env, level, self.harness.scale_name)
+    key = f"best_episodes|{dataset_name}|{realization}|share={BEST_SHARE:g}"
+    if realization is None or realization != self.checksum(env, level):
+      return self.harness.results.get(key)
 
-    dataset = minari.load_dataset(dataset_id(env, level, self.harness.scale_name))
-    returns = np.sort(model_rollouts.episode_returns(dataset))[::-1]
-    best = returns[: max(1, round(share * len(returns)))]
-    return float(score.d4rl_score(best, *score.references(dataset.storage.metadata, dataset.spec.dataset_id)).mean())
+    def compute():
+      import minari
+
+      dataset = minari.load_dataset(dataset_name)
+      returns = np.sort(model_rollouts.episode_returns(dataset))[::-1]
+      best = returns[: max(1, round(BEST_SHARE * len(returns)))]
+      return float(score.d4rl_score(best, *score.references(dataset.storage.metadata, dataset_name)).mean())
+
+    return self.harness.measured(key, compute)
 
   def checksum(self, env: str, level: str) -> str | None:
     """The checksum of this machine's (env, level) dataset, as its provenance records it."""
