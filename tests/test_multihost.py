@@ -23,11 +23,18 @@ def free_port() -> int:
     return s.getsockname()[1]
 
 
-def start(workdir, devices, *args, process=None, port=None, stderr=subprocess.DEVNULL):
+def start(workdir, devices, *args, process=None, port=None, stderr=subprocess.DEVNULL, peer_timeout=60):
+  """A training process. peer_timeout: long, unless a test waits for a peer's death to be noticed: on a loaded
+  machine (the suite's other workers, a study beside it) a live peer's heartbeat can lag by several seconds."""
   env = process_env(devices)
   command = [sys.executable, "-m", "experiments.train", "--config", SMOKE, "--workdir", str(workdir), *args]
   if process is not None:
-    command += ["--num_processes=2", f"--process_id={process}", f"--coordinator=localhost:{port}", "--peer_timeout=5"]
+    command += [
+      "--num_processes=2",
+      f"--process_id={process}",
+      f"--coordinator=localhost:{port}",
+      f"--peer_timeout={peer_timeout}",
+    ]
   return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
 
@@ -50,8 +57,8 @@ def test_two_processes_train_like_one(tmp_path):
 def test_a_dead_process_stops_the_other_and_a_rerun_resumes(tmp_path):
   args = ["--config.train.num_steps=60", "--config.train.checkpoint_every=10"]
   port = free_port()
-  survivor = start(tmp_path, 2, *args, process=0, port=port, stderr=subprocess.PIPE)
-  victim = start(tmp_path, 2, *args, process=1, port=port)
+  survivor = start(tmp_path, 2, *args, process=0, port=port, stderr=subprocess.PIPE, peer_timeout=5)
+  victim = start(tmp_path, 2, *args, process=1, port=port, peer_timeout=5)
   deadline = time.time() + 240
   while time.time() < deadline and not (tmp_path / "checkpoints" / "20").exists():
     time.sleep(0.2)
