@@ -60,8 +60,9 @@ class Model:
   (MTM's) or "sum" (return-to-go); labels: heteromodal, the share of the training episodes that keeps its
   actions (drawn with the seed), the others ``unlabelled`` ("state_only" or "drop"); budget: its training steps
   (and warmup) as a multiple of the scale's, so the one model can be given the compute of several specialists;
-  data: the first characters of the checksum of the data it trained on, named only where its seed was redone on
-  this machine's data while the cache holds the model of that name on another realization (LocomotionStudy.paired).
+  data: the first characters of the checksum of the data it trained on, named only where its seed was taken again
+  on one realization (a later machine's the cache holds, or this machine's) while the cache holds the model of
+  the plain name on another (LocomotionStudy.paired).
   """
 
   env: str
@@ -269,7 +270,7 @@ class LocomotionStudy:
           return measure()
         try:
           measured = measure()
-        except harness.OtherData:
+        except UserError:  # OtherData, or a model of that name cached at another recipe: not this seed's, then
           continue
         self.log(f"{part} seed {seed} on {env} {level}: read from the cache's models on data {target[:12]}")
         return measured

@@ -275,7 +275,7 @@ def test_each_model_is_asked_dynamics_with_its_own_trainings_mask(hopper_data, t
 
 def test_a_seeds_paired_models_must_share_one_realization_of_the_data(hopper_data, tmp_path, monkeypatch):
   from mtm_jax.errors import UserError
-  from studies.locomotion import Model
+  from studies.locomotion import Model, unit
   from studies.mtm import MTMStudy
 
   study = MTMStudy(str(tmp_path / "mtm"), "smoke", log=lambda *_: None)
@@ -306,11 +306,18 @@ def test_a_seeds_paired_models_must_share_one_realization_of_the_data(hopper_dat
   assert "hopper_medium_mtm_seed2" not in study.harness.configs
 
   # A seed first named on the older data but finished on a later machine's (its models named apart there) is read
-  # from the cache's models on the later data on a third machine: nothing trains here
+  # from the cache's models on the later data on a third machine, not redone here. A realization the cache holds
+  # other models of, but not this seed's, is tried first (it sorts first) and refused before anything trains.
   later = "later-checksum"
   older.update({"hopper_medium_mtm_seed3": "older-checksum", "hopper_medium_mtm_datalater-ch_seed3": later})
   older["hopper_medium_mlp_rcbc_seed3"] = later  # first trained on the later data: not named apart
-  monkeypatch.setattr(study, "cached_realizations", lambda env, level: {"older-checksum", later})
+  monkeypatch.setattr(study, "cached_realizations", lambda env, level: {"another-checksum", "older-checksum", later})
+  with pytest.raises(
+    UserError, match="the cache holds no model hopper_medium_mtm_dataanother-_seed3 trained on data another-chec"
+  ):
+    study._redone[unit("versatility", "hopper", "medium", 3)] = "another-checksum"
+    study.trained("versatility", Model("hopper", "medium", "mtm", seed=3))
+  del study._redone[unit("versatility", "hopper", "medium", 3)]
 
   def measure_seed3():
     return [study.trained("versatility", Model("hopper", "medium", kind, seed=3)).name for kind in ("mtm", "mlp_rcbc")]
@@ -322,7 +329,8 @@ def test_a_seeds_paired_models_must_share_one_realization_of_the_data(hopper_dat
   assert "- hopper medium, data `later-checks…` (made by the same command on an earlier machine): versatility seeds 3" in (
     study.realizations()
   )
-  assert not (tmp_path / "mtm" / "models" / "hopper_medium_mtm_datalater-ch_seed3").exists()
+  assert "hopper_medium_mtm_datalater-ch_seed3" in study.harness.configs
+  assert not {"hopper_medium_mtm_seed3", "hopper_medium_mtm_dataanother-_seed3"} & set(study.harness.configs)
 
 
 def test_the_cached_realizations_of_a_dataset_are_its_models_checksums(tmp_path):
