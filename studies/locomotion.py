@@ -260,20 +260,25 @@ class LocomotionStudy:
     try:
       return measure()
     except harness.OtherData as e:
-      key, here = unit(part, env, level, seed, fraction, labels), self.checksum(env, level)
-      for target in [*sorted(self.cached_realizations(env, level) - {here}), here]:
-        self._units.pop(key, None)
-        self._redone[key] = target
-        self.harness.configs = dict(used)  # the report's configs are of the models the seed uses, not the refused
-        if target == here:
-          self.log(f"{part} seed {seed} on {env} {level}: redone on this machine's data ({e})")
-          return measure()
-        try:
-          measured = measure()
-        except UserError:  # OtherData, or a model of that name cached at another recipe: not this seed's, then
-          continue
-        self.log(f"{part} seed {seed} on {env} {level}: read from the cache's models on data {target[:12]}")
-        return measured
+      refused = e
+    key, here = unit(part, env, level, seed, fraction, labels), self.checksum(env, level)
+
+    def take_on(target: str) -> None:  # the seed's models of realization ``target`` from here on
+      self._units.pop(key, None)
+      self._redone[key] = target
+      self.harness.configs = dict(used)  # the report's configs are of the models the seed uses, not the refused
+
+    for target in sorted(self.cached_realizations(env, level) - {here}):
+      take_on(target)
+      try:
+        measured = measure()
+      except UserError:  # OtherData, or a model of that name cached at another recipe: not this seed's, then
+        continue
+      self.log(f"{part} seed {seed} on {env} {level}: read from the cache's models on data {target[:12]}")
+      return measured
+    take_on(here)
+    self.log(f"{part} seed {seed} on {env} {level}: redone on this machine's data ({refused})")
+    return measure()
 
   def cached_realizations(self, env: str, level: str) -> set:
     """The checksums of the (env, level) data that the cache's models trained on."""

@@ -312,10 +312,10 @@ def test_a_seeds_paired_models_must_share_one_realization_of_the_data(hopper_dat
   older.update({"hopper_medium_mtm_seed3": "older-checksum", "hopper_medium_mtm_datalater-ch_seed3": later})
   older["hopper_medium_mlp_rcbc_seed3"] = later  # first trained on the later data: not named apart
   monkeypatch.setattr(study, "cached_realizations", lambda env, level: {"another-checksum", "older-checksum", later})
+  study._redone[unit("versatility", "hopper", "medium", 3)] = "another-checksum"
   with pytest.raises(
     UserError, match="the cache holds no model hopper_medium_mtm_dataanother-_seed3 trained on data another-chec"
   ):
-    study._redone[unit("versatility", "hopper", "medium", 3)] = "another-checksum"
     study.trained("versatility", Model("hopper", "medium", "mtm", seed=3))
   del study._redone[unit("versatility", "hopper", "medium", 3)]
 
